@@ -1,0 +1,19 @@
+"""The event store: inbox of raw payloads, events, and the append transaction."""
+
+from adapters.store.database import Database, connect
+from adapters.store.errors import ConcurrencyConflict
+from adapters.store.records import Delivery, InboxEntry, NewEvent, Receipt, StoredEvent
+from adapters.store.store import EventStore, Writer
+
+__all__ = [
+    "ConcurrencyConflict",
+    "Database",
+    "Delivery",
+    "EventStore",
+    "InboxEntry",
+    "NewEvent",
+    "Receipt",
+    "StoredEvent",
+    "Writer",
+    "connect",
+]

@@ -1,0 +1,11 @@
+"""Errors the store raises."""
+
+
+class ConcurrencyConflict(Exception):
+    """A stream's version was not the one the caller expected."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(f"stream {stream_id!r} is at version {actual}, expected {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual

@@ -1,0 +1,89 @@
+"""What goes into the store and what comes out of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from domain.events import Fact
+
+InboxStatus = Literal["accepted", "quarantined", "duplicate"]
+
+
+class InboxEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A raw payload exactly as received, before any translation."""
+
+    source: str
+    kind: str
+    body: bytes
+    received_at: datetime
+    message_id: str | None = None
+    content_type: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    sender: str | None = None
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event to append. `expected_version` None appends at the stream's end."""
+
+    stream_id: str
+    type: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    dedupe_key: str
+    schema_version: int = 1
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    expected_version: int | None = None
+
+
+class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    position: int
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    occurred_at: datetime
+    recorded_at: datetime
+    dedupe_key: str
+    inbox_id: int | None = None
+
+
+class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    source: str
+    kind: str
+    message_id: str | None
+    body: bytes
+    content_type: str | None
+    headers: dict[str, str]
+    sender: str | None
+    received_at: datetime
+    status: InboxStatus
+    reason: str | None
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """One received payload and what it translated to, committed as a unit.
+
+    With `rejected` set the payload could not be translated: it is kept in
+    quarantine with that reason and nothing is appended.
+    """
+
+    inbox: InboxEntry
+    facts: tuple[Fact, ...] = ()
+    rejected: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Receipt(msgspec.Struct, frozen=True, kw_only=True):
+    """What a committed delivery did."""
+
+    inbox_id: int | None
+    duplicate: bool = False
+    appended: int = 0
+    skipped: int = 0
+    quarantined: bool = False

@@ -1,0 +1,118 @@
+"""Tables of the event store. Projection tables live with their projection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+Position = BigInteger().with_variant(Integer(), "sqlite")
+"""Positions: BIGINT on PostgreSQL, the rowid alias on SQLite."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("message_id", String(255)),
+    Column("content_type", String(255)),
+    Column("headers", Text, nullable=False, server_default="{}"),
+    Column("body", LargeBinary, nullable=False),
+    Column("sender", String(255)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Index(
+        "inbox_message_accepted",
+        "source",
+        "message_id",
+        unique=True,
+        postgresql_where=text("status = 'accepted'"),
+        sqlite_where=text("status = 'accepted'"),
+    ),
+    Index("inbox_status", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("stream_id", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("schema_version", SmallInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("dedupe_key", String(128), nullable=False),
+    Column("inbox_id", Position),
+    UniqueConstraint("stream_id", "version", name="events_stream_version"),
+    UniqueConstraint("dedupe_key", name="events_dedupe_key"),
+)
+
+projections = Table(
+    "projections",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("position", Position, nullable=False, server_default="0"),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""Every projection version: `active` is served and kept live, `building` is
+being rebuilt, `retired` was replaced. `position` is its checkpoint."""
+
+ofs_cursors = Table(
+    "ofs_cursors",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("subscription_id", String(255)),
+    Column("next_page", String(64)),
+    Column("last_event_time", String(19)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""Where the OFS Events API poller is: its subscription and next page."""

@@ -1,0 +1,297 @@
+"""The event store on SQLAlchemy Core: one code path for SQLite and PostgreSQL.
+
+Appends are serialised: a write transaction takes the append lock first (an
+advisory transaction lock on PostgreSQL, BEGIN IMMEDIATE on SQLite) and keeps it
+until commit. Positions therefore become visible in position order, so a reader
+of `position > checkpoint` never steps over an event that commits later with a
+lower position, and two events for one item are applied in store order.
+Throughput comes from putting many deliveries in one transaction, not from
+concurrent writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.store.database import Database
+from adapters.store.errors import ConcurrencyConflict
+from adapters.store.records import InboxEntry, InboxRecord, InboxStatus, NewEvent, StoredEvent
+from adapters.store.schema import events, inbox
+from domain.upcasters import upcast
+
+APPEND_LOCK = 7_220_002
+"""Advisory lock id held by every write transaction on PostgreSQL."""
+
+Upcast = Callable[[str, int, dict[str, Any]], tuple[dict[str, Any], int]]
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventStore:
+    """Appends facts and reads them back, in order, upcast to their current shape."""
+
+    def __init__(self, database: Database, upcaster: Upcast = upcast) -> None:
+        self.database = database
+        self.upcast = upcaster
+        self._write_engine = database.engine.execution_options(sqlite_immediate=True)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[Writer]:
+        """One write transaction holding the append lock; commits on success."""
+        async with self._write_engine.begin() as conn:
+            if self.database.is_postgres:
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+            yield Writer(conn, self)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self.database.engine.connect() as conn:
+            yield conn
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        to_position: int | None = None,
+        to_time: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """A stream's events in order, optionally up to a position or an event time."""
+        query = select(events).where(events.c.stream_id == stream_id)
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        if to_time is not None:
+            query = query.where(events.c.occurred_at <= to_time)
+        async with self.reading() as conn:
+            rows = (await conn.execute(query.order_by(events.c.position))).all()
+        return [self.to_stored(row) for row in rows]
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Up to `limit` events with position > `after`, in position order."""
+        query = (
+            select(events).where(events.c.position > after).order_by(events.c.position).limit(limit)
+        )
+        async with self.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self.to_stored(row) for row in rows]
+
+    async def read_positions(self, positions: Sequence[int]) -> list[StoredEvent]:
+        """The events at the given positions, in position order."""
+        if not positions:
+            return []
+        query = select(events).where(events.c.position.in_(positions)).order_by(events.c.position)
+        async with self.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self.to_stored(row) for row in rows]
+
+    async def head(self) -> int:
+        """The highest position stored, 0 for an empty store."""
+        async with self.reading() as conn:
+            value = await conn.scalar(select(func.coalesce(func.max(events.c.position), 0)))
+        return int(value or 0)
+
+    async def count(self) -> int:
+        async with self.reading() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(events)) or 0)
+
+    async def inbox_entry(self, inbox_id: int) -> InboxRecord | None:
+        async with self.reading() as conn:
+            row = (await conn.execute(select(inbox).where(inbox.c.id == inbox_id))).first()
+        return None if row is None else _inbox_record(row)
+
+    async def inbox_entries(
+        self, status: InboxStatus, *, after: int = 0, limit: int = 100
+    ) -> list[InboxRecord]:
+        query = (
+            select(inbox)
+            .where(inbox.c.status == status, inbox.c.id > after)
+            .order_by(inbox.c.id)
+            .limit(limit)
+        )
+        async with self.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_inbox_record(row) for row in rows]
+
+    async def inbox_counts(self) -> dict[str, int]:
+        query = select(inbox.c.status, func.count()).group_by(inbox.c.status)
+        async with self.reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(status): int(count) for status, count in rows}
+
+    def to_stored(self, row: Row[Any]) -> StoredEvent:
+        data, schema_version = self.upcast(row.type, row.schema_version, _decode(row.data))
+        return StoredEvent(
+            position=row.position,
+            stream_id=row.stream_id,
+            version=row.version,
+            type=row.type,
+            schema_version=schema_version,
+            data=data,
+            metadata=_decode(row.metadata),
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            dedupe_key=row.dedupe_key,
+            inbox_id=row.inbox_id,
+        )
+
+
+class Writer:
+    """What a write transaction can do. Everything commits together or not at all."""
+
+    def __init__(self, conn: AsyncConnection, store: EventStore) -> None:
+        self.conn = conn
+        self.store = store
+
+    async def receive(self, entry: InboxEntry) -> int | None:
+        """Keep an accepted payload; None when its message id was accepted before."""
+        if entry.message_id is not None:
+            seen = await self.conn.scalar(
+                select(inbox.c.id).where(
+                    inbox.c.source == entry.source,
+                    inbox.c.message_id == entry.message_id,
+                    inbox.c.status == "accepted",
+                )
+            )
+            if seen is not None:
+                return None
+        return await self._keep(entry, "accepted", None)
+
+    async def quarantine(self, entry: InboxEntry, reason: str) -> int:
+        """Keep a payload that could not be translated, with the reason."""
+        return await self._keep(entry, "quarantined", reason)
+
+    async def settle(self, inbox_id: int, status: InboxStatus, reason: str | None = None) -> None:
+        """Change a kept payload's status (a quarantined one replayed, say)."""
+        await self.conn.execute(
+            update(inbox).where(inbox.c.id == inbox_id).values(status=status, reason=reason)
+        )
+
+    async def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
+        inbox_id = await self.conn.scalar(
+            insert(inbox)
+            .values(
+                source=entry.source,
+                kind=entry.kind,
+                message_id=entry.message_id,
+                content_type=entry.content_type,
+                headers=_encode(entry.headers).decode(),
+                body=entry.body,
+                sender=entry.sender,
+                received_at=entry.received_at,
+                status=status,
+                reason=reason,
+            )
+            .returning(inbox.c.id)
+        )
+        assert inbox_id is not None
+        return int(inbox_id)
+
+    async def known(self, dedupe_keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys are already stored."""
+        keys = list(set(dedupe_keys))
+        stored: set[str] = set()
+        for start in range(0, len(keys), 500):
+            rows = await self.conn.execute(
+                select(events.c.dedupe_key).where(
+                    events.c.dedupe_key.in_(keys[start : start + 500])
+                )
+            )
+            stored.update(row[0] for row in rows)
+        return stored
+
+    async def append(
+        self, new: Sequence[NewEvent], *, inbox_id: int | None = None
+    ) -> list[StoredEvent]:
+        """Append the events whose dedupe key is new, in order; the others are
+        duplicates and are skipped. Raises ConcurrencyConflict, appending nothing,
+        when an event's expected version is stale."""
+        seen = await self.known(event.dedupe_key for event in new)
+        fresh: list[NewEvent] = []
+        for event in new:
+            if event.dedupe_key not in seen:
+                seen.add(event.dedupe_key)
+                fresh.append(event)
+        if not fresh:
+            return []
+        versions = await self._stream_versions({event.stream_id for event in fresh})
+        recorded_at = now()
+        rows: list[dict[str, Any]] = []
+        for event in fresh:
+            current = versions.get(event.stream_id, 0)
+            if event.expected_version is not None and event.expected_version != current:
+                raise ConcurrencyConflict(event.stream_id, event.expected_version, current)
+            versions[event.stream_id] = current + 1
+            rows.append(
+                {
+                    "stream_id": event.stream_id,
+                    "version": current + 1,
+                    "type": event.type,
+                    "schema_version": event.schema_version,
+                    "data": _encode(event.data).decode(),
+                    "metadata": _encode(event.metadata).decode(),
+                    "occurred_at": event.occurred_at,
+                    "recorded_at": recorded_at,
+                    "dedupe_key": event.dedupe_key,
+                    "inbox_id": inbox_id,
+                }
+            )
+        result = await self.conn.execute(
+            insert(events).returning(events.c.position, sort_by_parameter_order=True), rows
+        )
+        positions = [int(row[0]) for row in result]
+        return [
+            StoredEvent(
+                position=position,
+                stream_id=row["stream_id"],
+                version=row["version"],
+                type=row["type"],
+                schema_version=row["schema_version"],
+                data=event.data,
+                metadata=event.metadata,
+                occurred_at=event.occurred_at,
+                recorded_at=recorded_at,
+                dedupe_key=row["dedupe_key"],
+                inbox_id=inbox_id,
+            )
+            for position, row, event in zip(positions, rows, fresh, strict=True)
+        ]
+
+    async def _stream_versions(self, stream_ids: set[str]) -> dict[str, int]:
+        versions: dict[str, int] = {}
+        ids = list(stream_ids)
+        for start in range(0, len(ids), 500):
+            query = (
+                select(events.c.stream_id, func.max(events.c.version))
+                .where(events.c.stream_id.in_(ids[start : start + 500]))
+                .group_by(events.c.stream_id)
+            )
+            for stream_id, version in await self.conn.execute(query):
+                versions[stream_id] = int(version)
+        return versions
+
+
+def _inbox_record(row: Row[Any]) -> InboxRecord:
+    return InboxRecord(
+        id=row.id,
+        source=row.source,
+        kind=row.kind,
+        message_id=row.message_id,
+        body=bytes(row.body),
+        content_type=row.content_type,
+        headers=_decode(row.headers),
+        sender=row.sender,
+        received_at=row.received_at,
+        status=row.status,
+        reason=row.reason,
+    )

@@ -1,0 +1,1 @@
+"""invtrack: event-sourced inventory state tracker."""

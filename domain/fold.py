@@ -1,0 +1,109 @@
+"""State as a pure fold of events: which items an event touches, and how."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import assert_never
+
+from domain import ofs_rules, sm_rules
+from domain.events import (
+    CustomerInventoryCreated,
+    CustomerInventoryDeleted,
+    CustomerInventoryUpdated,
+    DocumentRecorded,
+    DomainEvent,
+    InventoryDeinstalled,
+    InventoryInstalled,
+    InventoryUndoDeinstall,
+    InventoryUndoInstall,
+    OfsEventRecorded,
+    ResourceInventoryCreated,
+    ResourceInventoryDeleted,
+    ResourceInventoryUpdated,
+    StockUsageRecorded,
+)
+from domain.items import Item, ofs_key, stock_line_key
+
+
+def touched_keys(event: DomainEvent) -> tuple[str, ...]:
+    """Keys of the items whose history the event belongs to."""
+    match event:
+        case StockUsageRecorded():
+            return sm_rules.touched_keys(event)
+        case DocumentRecorded(mentions=mentions):
+            return tuple(
+                dict.fromkeys(
+                    stock_line_key("resource", m.location, m.product, m.serial, m.batch)
+                    for m in mentions
+                )
+            )
+        case OfsEventRecorded():
+            return ()
+        case (
+            ResourceInventoryCreated()
+            | ResourceInventoryUpdated()
+            | ResourceInventoryDeleted()
+            | CustomerInventoryCreated()
+            | CustomerInventoryUpdated()
+            | CustomerInventoryDeleted()
+            | InventoryInstalled()
+            | InventoryDeinstalled()
+            | InventoryUndoInstall()
+            | InventoryUndoDeinstall()
+        ):
+            return (ofs_key(event.inventory_id),)
+        case _:
+            assert_never(event)
+
+
+def stream_of(event: DomainEvent) -> str:
+    """The stream an event is appended to: its item, or its document."""
+    match event:
+        case DocumentRecorded(document_type=kind, document_id=document_id):
+            return f"sm-{kind}-{document_id}"
+        case OfsEventRecorded(event_type=kind):
+            return f"ofs-events-{kind}"
+        case _:
+            return touched_keys(event)[0]
+
+
+def apply(items: Mapping[str, Item], event: DomainEvent, position: int) -> list[Item]:
+    """The items the event changes, as they are after it. `items` holds at least
+    the current state of every touched key that exists."""
+    match event:
+        case StockUsageRecorded():
+            return sm_rules.apply(items, event, position)
+        case DocumentRecorded() | OfsEventRecorded():
+            return []
+        case (
+            ResourceInventoryCreated()
+            | ResourceInventoryUpdated()
+            | ResourceInventoryDeleted()
+            | CustomerInventoryCreated()
+            | CustomerInventoryUpdated()
+            | CustomerInventoryDeleted()
+            | InventoryInstalled()
+            | InventoryDeinstalled()
+            | InventoryUndoInstall()
+            | InventoryUndoDeinstall()
+        ):
+            return [ofs_rules.apply(items.get(ofs_key(event.inventory_id)), event, position)]
+        case _:
+            assert_never(event)
+
+
+def annotate(items: Mapping[str, Item], event: DomainEvent) -> DomainEvent:
+    """Facts known only at append time, recorded on the event (a count's variance)."""
+    if isinstance(event, StockUsageRecorded) and sm_rules.is_count(event):
+        stock = items.get(sm_rules.resource_key(event))
+        return sm_rules.annotate(event, stock.quantity if stock else None)
+    return event
+
+
+def fold(events: Iterable[tuple[int, DomainEvent]]) -> dict[str, Item]:
+    """Every item after the events, applied in the given (store) order."""
+    items: dict[str, Item] = {}
+    for position, event in events:
+        for item in apply(items, event, position):
+            items[item.key] = item
+    return items

@@ -1,0 +1,55 @@
+"""A tracked item: an OFS inventory record or a ServiceMobility stock line."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+Pool = Literal["resource", "install", "deinstall", "customer"]
+Source = Literal["ofs", "servicemobility"]
+POOLS: tuple[Pool, ...] = ("resource", "install", "deinstall", "customer")
+SOURCES: tuple[Source, ...] = ("ofs", "servicemobility")
+
+
+class Item(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one item is and who owns it there, after the events applied so far."""
+
+    key: str
+    source: Source
+    pool: Pool | None
+    inventory_id: int | None = None
+    inventory_type: str | None = None
+    product_number: str | None = None
+    serial_number: str | None = None
+    batch_number: str | None = None
+    quantity: Decimal = Decimal(1)
+    resource_id: str | None = None
+    activity_id: str | None = None
+    customer_number: str | None = None
+    exchanged_inventory_id: int | None = None
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    deleted: bool = False
+    position: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def negative(self) -> bool:
+        """A stock line below zero: lines arrived out of order, or stock is missing."""
+        return self.quantity < 0
+
+
+def ofs_key(inventory_id: int) -> str:
+    return f"ofs-{inventory_id}"
+
+
+def stock_line_key(
+    pool: Pool, owner: str, product: str, serial: str | None, batch: str | None
+) -> str:
+    """Stable, URL-safe key of a ServiceMobility stock line from its identity."""
+    identity = "\x1f".join((pool, owner, product, serial or "", batch or ""))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return f"sm-{pool}-{digest}"

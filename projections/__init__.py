@@ -1,0 +1,1 @@
+"""Projections: pure folds of the events into query tables, kept live and rebuilt."""
