@@ -86,6 +86,10 @@ class Ingestor:
                 future.set_result(receipt)
 
     async def _commit(self, writer: Writer, delivery: Delivery) -> Receipt:
+        if delivery.cursor is not None:
+            await writer.save_cursor(delivery.cursor)
+        if delivery.inbox is None:
+            return Receipt(inbox_id=None)
         if delivery.rejected is not None:
             kept = await writer.quarantine(delivery.inbox, delivery.rejected)
             return Receipt(inbox_id=kept, quarantined=True)

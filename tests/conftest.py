@@ -20,9 +20,7 @@ import pytest
 from adapters.store import EventStore, connect
 from projections.setup import prepare
 
-PG_ADMIN = os.environ.get(
-    "INVTRACK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN = os.environ.get("INVTRACK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _RUN = f"{os.getpid()}_{secrets.token_hex(3)}"
 _numbers = itertools.count()

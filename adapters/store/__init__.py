@@ -2,11 +2,12 @@
 
 from adapters.store.database import Database, connect
 from adapters.store.errors import ConcurrencyConflict
-from adapters.store.records import Delivery, InboxEntry, NewEvent, Receipt, StoredEvent
+from adapters.store.records import Cursor, Delivery, InboxEntry, NewEvent, Receipt, StoredEvent
 from adapters.store.store import EventStore, Writer
 
 __all__ = [
     "ConcurrencyConflict",
+    "Cursor",
     "Database",
     "Delivery",
     "EventStore",

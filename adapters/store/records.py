@@ -66,17 +66,29 @@ class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None
 
 
+class Cursor(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a puller (the OFS Events API poller) is in its source."""
+
+    name: str
+    subscription_id: str | None = None
+    next_page: str | None = None
+    last_event_time: str | None = None
+
+
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     """One received payload and what it translated to, committed as a unit.
 
     With `rejected` set the payload could not be translated: it is kept in
-    quarantine with that reason and nothing is appended.
+    quarantine with that reason and nothing is appended. A `cursor` is saved in
+    the same transaction, so a puller never moves past what it has not stored;
+    a delivery with no payload (an empty page) only moves the cursor.
     """
 
-    inbox: InboxEntry
+    inbox: InboxEntry | None
     facts: tuple[Fact, ...] = ()
     rejected: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    cursor: Cursor | None = None
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,8 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.database import Database
 from adapters.store.errors import ConcurrencyConflict
-from adapters.store.records import InboxEntry, InboxRecord, InboxStatus, NewEvent, StoredEvent
-from adapters.store.schema import events, inbox
+from adapters.store.records import (
+    Cursor,
+    InboxEntry,
+    InboxRecord,
+    InboxStatus,
+    NewEvent,
+    StoredEvent,
+)
+from adapters.store.schema import events, inbox, ofs_cursors
 from domain.upcasters import upcast
 
 APPEND_LOCK = 7_220_002
@@ -129,6 +136,21 @@ class EventStore:
             rows = (await conn.execute(query)).all()
         return {str(status): int(count) for status, count in rows}
 
+    async def cursor(self, name: str) -> Cursor | None:
+        """A puller's saved position, None before its first page."""
+        async with self.reading() as conn:
+            row = (
+                await conn.execute(select(ofs_cursors).where(ofs_cursors.c.name == name))
+            ).first()
+        if row is None:
+            return None
+        return Cursor(
+            name=row.name,
+            subscription_id=row.subscription_id,
+            next_page=row.next_page,
+            last_event_time=row.last_event_time,
+        )
+
     def to_stored(self, row: Row[Any]) -> StoredEvent:
         data, schema_version = self.upcast(row.type, row.schema_version, _decode(row.data))
         return StoredEvent(
@@ -196,6 +218,19 @@ class Writer:
         )
         assert inbox_id is not None
         return int(inbox_id)
+
+    async def save_cursor(self, cursor: Cursor) -> None:
+        values = {
+            "subscription_id": cursor.subscription_id,
+            "next_page": cursor.next_page,
+            "last_event_time": cursor.last_event_time,
+            "updated_at": now(),
+        }
+        updated = await self.conn.execute(
+            update(ofs_cursors).where(ofs_cursors.c.name == cursor.name).values(**values)
+        )
+        if updated.rowcount == 0:
+            await self.conn.execute(insert(ofs_cursors).values(name=cursor.name, **values))
 
     async def known(self, dedupe_keys: Iterable[str]) -> set[str]:
         """Which of these dedupe keys are already stored."""
