@@ -137,12 +137,19 @@ class Queries:
             row = (await conn.execute(select(table).where(table.c.key == key))).first()
         return None if row is None else from_row(row)
 
-    async def history(self, key: str) -> list[StoredEvent] | None:
-        """Every event that touched the item, oldest first; None for an unknown key."""
+    async def history(
+        self, key: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent] | None:
+        """The events that touched the item after a position, oldest first; None
+        for a key no event ever touched."""
         async with self.store.reading() as conn:
             _, history_version = await self._versions(conn)
-            rows = await self._history_rows(conn, history_version, [key], None)
-        return [self.store.to_stored(row) for row in rows] or None
+            rows = await self._history_rows(
+                conn, history_version, [key], None, after=after, limit=limit
+            )
+        if not rows and after == 0:
+            return None
+        return [self.store.to_stored(row) for row in rows]
 
     async def _fold_as_of(
         self, conn: AsyncConnection, history_version: int, keys: Sequence[str], at: datetime
@@ -160,7 +167,14 @@ class Queries:
         return states
 
     async def _history_rows(
-        self, conn: AsyncConnection, version: int, keys: Sequence[str], at: datetime | None
+        self,
+        conn: AsyncConnection,
+        version: int,
+        keys: Sequence[str],
+        at: datetime | None,
+        *,
+        after: int = 0,
+        limit: int | None = None,
     ) -> list[Row[Any]]:
         links = item_events_table(version, MetaData())
         query = (
@@ -170,7 +184,12 @@ class Queries:
         )
         if at is not None:
             query = query.where(events_table.c.occurred_at <= at)
-        return list(await conn.execute(query.order_by(events_table.c.position)))
+        if after:
+            query = query.where(events_table.c.position > after)
+        query = query.order_by(events_table.c.position)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(await conn.execute(query))
 
 
 def _matches(item: Item, where: ItemFilter) -> bool:

@@ -1,0 +1,136 @@
+"""The composition root: `create_app(settings)` wires everything, once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from adapters.auth import TokenVerifier, load_or_create_secret
+from adapters.store import Database, EventStore, connect
+from api import settings as settings_module
+from api.inventory import InventoryController
+from api.logs import RequestLogMiddleware
+from api.operations import OperationsController
+from api.problems import HANDLERS
+from api.receivers import Receiver
+from api.settings import Settings
+from api.webhooks import WebhookController
+from projections.ingest import Ingestor
+from projections.queries import Queries
+from projections.setup import Stale, prepare
+
+log = logging.getLogger("invtrack")
+VERSION = "0.1.0"
+
+
+def with_key(settings: Settings) -> Settings:
+    """The settings with a token key: the configured one, or a development
+    secret created in the data directory on first start."""
+    if settings.has_key:
+        return settings
+    secret, created = load_or_create_secret(settings.data_dir)
+    if created:
+        log.warning(
+            "no INVTRACK_JWT_SECRET configured: created a development secret in %s; "
+            "mint tokens with `invtrack token`",
+            settings.data_dir / "jwt-secret",
+        )
+    return msgspec.structs.replace(
+        settings, auth=msgspec.structs.replace(settings.auth, secret=secret)
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    store: EventStore
+    ingestor: Ingestor
+    queries: Queries
+    verifier: TokenVerifier
+    receiver: Receiver
+    stale: list[Stale] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings = with_key(settings)
+        database = connect(settings.database_url, pool_size=settings.pool_size)
+        store = EventStore(database)
+        ingestor = Ingestor(store, max_batch=settings.commit_batch)
+        verifier = TokenVerifier(settings.auth)
+        return cls(
+            settings=settings,
+            database=database,
+            store=store,
+            ingestor=ingestor,
+            queries=Queries(store),
+            verifier=verifier,
+            receiver=Receiver(ingestor, verifier),
+        )
+
+    async def start(self) -> None:
+        await self.database.migrate()
+        self.stale[:] = await prepare(self.store)
+        for stale in self.stale:
+            log.warning(
+                "projection %s is served from version %d; this build wants version %d: "
+                "run `invtrack rebuild %s`",
+                stale.name, stale.active, stale.wanted, stale.name,
+            )
+        await self.ingestor.start()
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=10)
+        await self.ingestor.stop()
+        await self.database.dispose()
+
+
+def create_app(settings: Settings) -> Litestar:
+    services = Services.build(settings)
+
+    def provide(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[WebhookController, InventoryController, OperationsController],
+        dependencies={
+            "receiver": provide(services.receiver),
+            "queries": provide(services.queries),
+            "verifier": provide(services.verifier),
+            "store": provide(services.store),
+            "stale": Provide(lambda: services.stale, sync_to_thread=False),
+        },
+        exception_handlers=HANDLERS,
+        middleware=[RequestLogMiddleware],
+        request_max_body_size=services.settings.max_body_bytes,
+        on_startup=[services.start],
+        on_shutdown=[services.close],
+        openapi_config=OpenAPIConfig(
+            title="invtrack",
+            version=VERSION,
+            description="Event-sourced inventory state for field service.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        state={"services": services},  # type: ignore[arg-type]
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` and worker processes."""
+    return create_app(settings_module.from_env())

@@ -1,0 +1,32 @@
+"""Routes for operators: liveness, readiness."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+from sqlalchemy import text
+
+from adapters.store import EventStore
+from api.schemas import Health, Readiness
+from projections.setup import Stale
+
+
+class OperationsController(Controller):
+    tags = ["operations"]
+    include_in_schema = True
+
+    @get("/health", summary="The process is up", cache=False)
+    async def health(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", summary="The database answers and the projections are current", cache=False)
+    async def ready(self, store: EventStore, stale: list[Stale]) -> Response[Readiness]:
+        try:
+            async with store.reading() as conn:
+                await conn.execute(text("SELECT 1"))
+            database = True
+        except Exception:  # any failure to reach the database means not ready
+            database = False
+        names = [f"{s.name} v{s.active} (wanted v{s.wanted})" for s in stale]
+        ready = database and not names
+        body = Readiness(status="ready" if ready else "not ready", database=database, stale=names)
+        return Response(body, status_code=200 if ready else 503)

@@ -1,0 +1,105 @@
+"""Configuration from the environment (api.md, Configuration)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from adapters.auth import AuthConfig
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
+
+
+class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The OFS Events API poller: off unless a URL is set."""
+
+    url: str | None = None
+    client_id: str | None = None
+    instance: str | None = None
+    client_secret: str | None = None
+    token: str | None = None
+    poll_in_serve: bool = False
+    idle_seconds: float = 10.0
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    data_dir: Path = Path("./var")
+    auth: AuthConfig = AuthConfig()
+    max_body_bytes: int = 1_048_576
+    log_format: str = "text"
+    log_level: str = "INFO"
+    auto_rebuild: bool = False
+    commit_batch: int = 128
+    pool_size: int = 10
+    ofs: OfsSettings = OfsSettings()
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.auth.secret or self.auth.public_key or self.auth.jwks_url)
+
+
+class SettingsError(ValueError):
+    """A variable holds a value that cannot be used."""
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from INVTRACK_* variables; unset ones keep their defaults."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = env.get(f"INVTRACK_{name}")
+        return value if value not in (None, "") else None
+
+    algorithms = tuple(
+        part.strip() for part in (get("JWT_ALGORITHMS") or "HS256").split(",") if part.strip()
+    )
+    auth = AuthConfig(
+        secret=get("JWT_SECRET"),
+        public_key=get("JWT_PUBLIC_KEY"),
+        jwks_url=get("JWT_JWKS_URL"),
+        algorithms=algorithms,
+        audience=get("JWT_AUDIENCE"),
+        issuer=get("JWT_ISSUER"),
+        leeway_seconds=_int(get("JWT_LEEWAY"), "JWT_LEEWAY", 30),
+    )
+    ofs = OfsSettings(
+        url=get("OFS_URL"),
+        client_id=get("OFS_CLIENT_ID"),
+        instance=get("OFS_INSTANCE"),
+        client_secret=get("OFS_CLIENT_SECRET"),
+        token=get("OFS_TOKEN"),
+        poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
+        idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
+    )
+    return Settings(
+        database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        data_dir=Path(get("DATA_DIR") or "./var"),
+        auth=auth,
+        max_body_bytes=_int(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1_048_576),
+        log_format=(get("LOG_FORMAT") or "text").lower(),
+        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        auto_rebuild=_bool(get("AUTO_REBUILD")),
+        commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
+        pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
+        ofs=ofs,
+    )
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"INVTRACK_{name} must be a whole number, not {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"INVTRACK_{name} must be positive")
+    return number
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")

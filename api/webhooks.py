@@ -1,0 +1,89 @@
+"""Routes for senders: ServiceMobility webhooks and OFS event pushes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+
+from adapters.servicemobility import TYPES
+from api.problems import PROBLEM_JSON, ProblemBody
+from api.receivers import Receiver
+from api.schemas import Accepted, OfsAccepted
+
+_ERRORS = {
+    status: ResponseSpec(
+        data_container=ProblemBody, media_type=PROBLEM_JSON, description=description,
+        generate_examples=False,
+    )
+    for status, description in (
+        (400, "not JSON, wrong shape, or type differs from the path; the body was kept"),
+        (401, "missing, invalid or expired token (title `Invalid Logon`); nothing was stored"),
+        (413, "body over the limit"),
+        (415, "body is not JSON; it was kept"),
+        (500, "our fault; nothing half-written, send it again"),
+    )
+}
+
+
+class WebhookController(Controller):
+    tags = ["senders"]
+
+    @post(
+        "/servicemobility/{kind:str}",
+        status_code=200,
+        summary="Receive a ServiceMobility webhook",
+        description=f"`kind` is one of: {', '.join(TYPES)}. The trailing slash is optional. "
+        "Answers 200 only once the payload and its events are durably committed.",
+        responses={
+            200: ResponseSpec(
+                data_container=Accepted,
+                description="accepted and durably committed, or a repeat of an earlier id",
+                examples=[
+                    Example(
+                        summary="accepted",
+                        value={
+                            "status": "accepted",
+                            "id": "3f0c6f7e-0b1e-4c39-a7a4-5b8f6f2e0001",
+                            "duplicate": False,
+                            "events": 2,
+                        },
+                    )
+                ],
+            ),
+            **_ERRORS,
+        },
+    )
+    async def servicemobility(
+        self, kind: str, request: Request[Any, Any, Any], receiver: Receiver
+    ) -> Accepted:
+        return await receiver.servicemobility(kind, await request.body(), request.headers)
+
+    @post(
+        "/ofs/events",
+        status_code=200,
+        summary="Receive OFS events pushed by a relay",
+        description="One OFS event, an array of them, or a whole Events API page. "
+        "Token in `Authorization: Bearer` or `x-access-token`, scope write or admin.",
+        responses={
+            200: ResponseSpec(
+                data_container=OfsAccepted,
+                description="committed",
+                examples=[
+                    Example(
+                        summary="a page of nine events",
+                        value={"status": "accepted", "received": 9, "duplicates": 0, "events": 9},
+                    )
+                ],
+            ),
+            403: ResponseSpec(
+                data_container=ProblemBody, media_type=PROBLEM_JSON,
+                description="the token lacks the write scope", generate_examples=False,
+            ),
+            **_ERRORS,
+        },
+    )
+    async def ofs_events(self, request: Request[Any, Any, Any], receiver: Receiver) -> OfsAccepted:
+        return await receiver.ofs(await request.body(), request.headers)
