@@ -86,7 +86,10 @@ class Services:
             log.warning(
                 "projection %s is served from version %d; this build wants version %d: "
                 "run `invtrack rebuild %s`",
-                stale.name, stale.active, stale.wanted, stale.name,
+                stale.name,
+                stale.active,
+                stale.wanted,
+                stale.name,
             )
         await self.ingestor.start()
 
@@ -115,7 +118,7 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
-        middleware=[RequestLogMiddleware],
+        middleware=[RequestLogMiddleware],  # type: ignore[list-item]
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],

@@ -82,14 +82,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.auth import mint
     from api.app import with_key
 
-    if settings.auth.public_key or settings.auth.jwks_url:
-        if not settings.auth.secret:
-            print(
-                "invtrack: tokens are verified with a public key; mint them with the "
-                "matching private key, not with invtrack",
-                file=sys.stderr,
-            )
-            return 2
+    if (settings.auth.public_key or settings.auth.jwks_url) and not settings.auth.secret:
+        print(
+            "invtrack: tokens are verified with a public key; mint them with the "
+            "matching private key, not with invtrack",
+            file=sys.stderr,
+        )
+        return 2
     secret = with_key(settings).auth.secret
     assert secret is not None
     print(mint(secret, scope=args.scope, ttl_seconds=args.ttl))
@@ -150,9 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "ofs-poll", help="pull OFS events through the Events API until stopped"
     ).set_defaults(run=_ofs_poll)
-    commands.add_parser(
-        "replay-quarantine", help="retry quarantined payloads"
-    ).set_defaults(run=_replay)
+    commands.add_parser("replay-quarantine", help="retry quarantined payloads").set_defaults(
+        run=_replay
+    )
 
     status = commands.add_parser(
         "status", help="counts, positions, projection versions and lag, quarantined payloads"

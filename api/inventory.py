@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
 from api.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
@@ -21,22 +21,35 @@ from api.security import provide_reader
 from domain.items import Pool, Source
 from projections.queries import ItemFilter, OwnerKind, Queries
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size, at most 1000")]
-Cursor = Annotated[str | None, Parameter(description="`nextCursor` of the previous page")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size, at most 1000")]
+Cursor = Annotated[str | None, QueryParameter(description="`nextCursor` of the previous page")]
 At = Annotated[
     datetime | None,
-    Parameter(description="ISO 8601; the state as of that event time (UTC when no offset)"),
+    QueryParameter(description="ISO 8601; the state as of that event time (UTC when no offset)"),
 ]
-PoolParam = Annotated[Pool | None, Parameter(description="one pool")]
-SourceParam = Annotated[Source | None, Parameter(description="`ofs` or `servicemobility`")]
-TypeParam = Annotated[str | None, Parameter(query="inventoryType", description="OFS type")]
+PoolParam = Annotated[Pool | None, QueryParameter(description="one pool")]
+SourceParam = Annotated[Source | None, QueryParameter(description="`ofs` or `servicemobility`")]
+TypeParam = Annotated[str | None, QueryParameter(name="inventoryType", description="OFS type")]
 
 ITEM_EXAMPLE = {
-    "key": "ofs-21258547", "source": "ofs", "pool": "install", "inventoryId": 21258547,
-    "inventoryType": "MODEM", "productNumber": None, "serialNumber": "SN-0001",
-    "batchNumber": None, "quantity": "1", "resourceId": "TECH_017", "activityId": "4225599",
-    "customerNumber": "C-1009", "exchangedInventoryId": 21250001, "properties": {},
-    "updatedAt": "2026-11-20T09:31:07Z", "position": 42, "deleted": False, "negative": False,
+    "key": "ofs-21258547",
+    "source": "ofs",
+    "pool": "install",
+    "inventoryId": 21258547,
+    "inventoryType": "MODEM",
+    "productNumber": None,
+    "serialNumber": "SN-0001",
+    "batchNumber": None,
+    "quantity": "1",
+    "resourceId": "TECH_017",
+    "activityId": "4225599",
+    "customerNumber": "C-1009",
+    "exchangedInventoryId": 21250001,
+    "properties": {},
+    "updatedAt": "2026-11-20T09:31:07Z",
+    "position": 42,
+    "deleted": False,
+    "negative": False,
 }
 _LIST = {
     200: ResponseSpec(
@@ -44,10 +57,15 @@ _LIST = {
         description="one page of items, ordered by key",
         examples=[Example(summary="one page", value={"items": [ITEM_EXAMPLE], "nextCursor": None})],
     ),
-    401: ResponseSpec(ProblemBody, media_type=PROBLEM_JSON, description="no valid token",
-                      generate_examples=False),
-    403: ResponseSpec(ProblemBody, media_type=PROBLEM_JSON, description="scope lacks read",
-                      generate_examples=False),
+    401: ResponseSpec(
+        ProblemBody, media_type=PROBLEM_JSON, description="no valid token", generate_examples=False
+    ),
+    403: ResponseSpec(
+        ProblemBody,
+        media_type=PROBLEM_JSON,
+        description="scope lacks read",
+        generate_examples=False,
+    ),
 }
 
 
@@ -55,63 +73,141 @@ class InventoryController(Controller):
     tags = ["queries"]
     dependencies = {"reader": Provide(provide_reader)}
 
-    @get("/resources/{resource_id:str}/inventories", summary="A technician's stock",
-         responses=_LIST)
+    @get(
+        "/resources/{resource_id:str}/inventories", summary="A technician's stock", responses=_LIST
+    )
     async def resource(
-        self, resource_id: str, queries: Queries, reader: Claims, limit: Limit = 100,
-        cursor: Cursor = None, pool: PoolParam = "resource", source: SourceParam = None,
-        inventory_type: TypeParam = None, at: At = None,
+        self,
+        resource_id: FromPath[str],
+        queries: NamedDependency[Queries],
+        reader: NamedDependency[Claims],
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        pool: PoolParam = "resource",
+        source: SourceParam = None,
+        inventory_type: TypeParam = None,
+        at: At = None,
     ) -> ItemList:
-        return await _list(queries, "resource", resource_id, pool, source, inventory_type,
-                           cursor, limit, at)
+        return await _list(
+            queries, "resource", resource_id, pool, source, inventory_type, cursor, limit, at
+        )
 
-    @get("/customers/{customer_number:str}/inventories", summary="What is at the customer",
-         responses=_LIST)
+    @get(
+        "/customers/{customer_number:str}/inventories",
+        summary="What is at the customer",
+        responses=_LIST,
+    )
     async def customer(
-        self, customer_number: str, queries: Queries, reader: Claims, limit: Limit = 100,
-        cursor: Cursor = None, pool: PoolParam = "customer", source: SourceParam = None,
-        inventory_type: TypeParam = None, at: At = None,
+        self,
+        customer_number: FromPath[str],
+        queries: NamedDependency[Queries],
+        reader: NamedDependency[Claims],
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        pool: PoolParam = "customer",
+        source: SourceParam = None,
+        inventory_type: TypeParam = None,
+        at: At = None,
     ) -> ItemList:
-        return await _list(queries, "customer", customer_number, pool, source, inventory_type,
-                           cursor, limit, at)
+        return await _list(
+            queries, "customer", customer_number, pool, source, inventory_type, cursor, limit, at
+        )
 
-    @get("/activities/{activity_id:str}/inventories",
-         summary="Customer, install and deinstall pools of one activity or work order",
-         responses=_LIST)
+    @get(
+        "/activities/{activity_id:str}/inventories",
+        summary="Customer, install and deinstall pools of one activity or work order",
+        responses=_LIST,
+    )
     async def activity(
-        self, activity_id: str, queries: Queries, reader: Claims, limit: Limit = 100,
-        cursor: Cursor = None, pool: PoolParam = None, source: SourceParam = None,
-        inventory_type: TypeParam = None, at: At = None,
+        self,
+        activity_id: FromPath[str],
+        queries: NamedDependency[Queries],
+        reader: NamedDependency[Claims],
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        pool: PoolParam = None,
+        source: SourceParam = None,
+        inventory_type: TypeParam = None,
+        at: At = None,
     ) -> ItemList:
-        return await _list(queries, "activity", activity_id, pool, source, inventory_type,
-                           cursor, limit, at)
+        return await _list(
+            queries, "activity", activity_id, pool, source, inventory_type, cursor, limit, at
+        )
 
-    @get("/inventories/{key:str}", summary="One item (404 if unknown)", responses={
-        200: ResponseSpec(ItemOut, description="the item; deleted ones have pool null",
-                          examples=[Example(summary="installed modem", value=ITEM_EXAMPLE)]),
-        404: ResponseSpec(ProblemBody, media_type=PROBLEM_JSON, description="unknown key",
-                          generate_examples=False),
-    })
-    async def item(self, key: str, queries: Queries, reader: Claims, at: At = None) -> ItemOut:
+    @get(
+        "/inventories/{key:str}",
+        summary="One item (404 if unknown)",
+        responses={
+            200: ResponseSpec(
+                ItemOut,
+                description="the item; deleted ones have pool null",
+                examples=[Example(summary="installed modem", value=ITEM_EXAMPLE)],
+            ),
+            404: ResponseSpec(
+                ProblemBody,
+                media_type=PROBLEM_JSON,
+                description="unknown key",
+                generate_examples=False,
+            ),
+        },
+    )
+    async def item(
+        self,
+        key: FromPath[str],
+        queries: NamedDependency[Queries],
+        reader: NamedDependency[Claims],
+        at: At = None,
+    ) -> ItemOut:
         item = await queries.item(key, _utc(at))
         if item is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         return ItemOut.of(item)
 
-    @get("/inventories/{key:str}/history", summary="Every event that touched an item",
-         responses={
-             200: ResponseSpec(HistoryPage, description="oldest first", examples=[Example(
-                 summary="installed", value={"items": [{
-                     "position": 42, "type": "ofs.inventoryInstalled",
-                     "occurredAt": "2026-11-20T09:31:07Z", "recordedAt": "2026-11-20T09:31:09Z",
-                     "source": "ofs", "messageId": "sha256:…", "inboxId": 7,
-                     "data": {"type": "ofs.inventoryInstalled", "inventory_id": 21258547},
-                 }], "nextCursor": None})]),
-             404: ResponseSpec(ProblemBody, media_type=PROBLEM_JSON, description="unknown key",
-                               generate_examples=False),
-         })
+    @get(
+        "/inventories/{key:str}/history",
+        summary="Every event that touched an item",
+        responses={
+            200: ResponseSpec(
+                HistoryPage,
+                description="oldest first",
+                examples=[
+                    Example(
+                        summary="installed",
+                        value={
+                            "items": [
+                                {
+                                    "position": 42,
+                                    "type": "ofs.inventoryInstalled",
+                                    "occurredAt": "2026-11-20T09:31:07Z",
+                                    "recordedAt": "2026-11-20T09:31:09Z",
+                                    "source": "ofs",
+                                    "messageId": "sha256:…",
+                                    "inboxId": 7,
+                                    "data": {
+                                        "type": "ofs.inventoryInstalled",
+                                        "inventory_id": 21258547,
+                                    },
+                                }
+                            ],
+                            "nextCursor": None,
+                        },
+                    )
+                ],
+            ),
+            404: ResponseSpec(
+                ProblemBody,
+                media_type=PROBLEM_JSON,
+                description="unknown key",
+                generate_examples=False,
+            ),
+        },
+    )
     async def history(
-        self, key: str, queries: Queries, reader: Claims, limit: Limit = 100,
+        self,
+        key: FromPath[str],
+        queries: NamedDependency[Queries],
+        reader: NamedDependency[Claims],
+        limit: Limit = 100,
         cursor: Cursor = None,
     ) -> HistoryPage:
         after = int(_decode_cursor(cursor) or 0) if cursor else 0
@@ -125,16 +221,24 @@ class InventoryController(Controller):
 
 
 async def _list(
-    queries: Queries, kind: OwnerKind, owner: str, pool: Pool | None, source: Source | None,
-    inventory_type: str | None, cursor: str | None, limit: int, at: datetime | None,
+    queries: NamedDependency[Queries],
+    kind: OwnerKind,
+    owner: str,
+    pool: Pool | None,
+    source: Source | None,
+    inventory_type: str | None,
+    cursor: str | None,
+    limit: int,
+    at: datetime | None,
 ) -> ItemList:
     where = ItemFilter(
-        owner_kind=kind, owner=owner, pools=(pool,) if pool else None, source=source,
+        owner_kind=kind,
+        owner=owner,
+        pools=(pool,) if pool else None,
+        source=source,
         inventory_type=inventory_type,
     )
-    page = await queries.list_items(
-        where, after=_decode_cursor(cursor), limit=limit, at=_utc(at)
-    )
+    page = await queries.list_items(where, after=_decode_cursor(cursor), limit=limit, at=_utc(at))
     return ItemList(
         items=[ItemOut.of(item) for item in page.items],
         next_cursor=_encode_cursor(page.last_key) if page.last_key else None,
@@ -157,7 +261,9 @@ def _decode_cursor(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Problem(400, "Bad Request", "the cursor is not one this API gave out",
-                      errors=[FieldError(field="cursor", message="invalid cursor")]) from None
-
-
+        raise Problem(
+            400,
+            "Bad Request",
+            "the cursor is not one this API gave out",
+            errors=[FieldError(field="cursor", message="invalid cursor")],
+        ) from None

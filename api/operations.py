@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from adapters.store import EventStore
@@ -19,7 +20,9 @@ class OperationsController(Controller):
         return Health(status="ok")
 
     @get("/ready", summary="The database answers and the projections are current", cache=False)
-    async def ready(self, store: EventStore, stale: list[Stale]) -> Response[Readiness]:
+    async def ready(
+        self, store: NamedDependency[EventStore], stale: NamedDependency[list[Stale]]
+    ) -> Response[Readiness]:
         try:
             async with store.reading() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -104,7 +104,10 @@ def on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
 
 def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error(
-        "request failed: %s %s", request.method, request.url.path, exc_info=exc,
+        "request failed: %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
     )
     return problem_response(
         Problem(

@@ -16,7 +16,8 @@ import msgspec
 
 from adapters import servicemobility
 from adapters.auth import Claims, InvalidToken, TokenVerifier, allows
-from adapters.ofs import translate as ofs
+from adapters.ofs.translate import TranslationError as OfsTranslationError
+from adapters.ofs.translate import translate as translate_ofs
 from adapters.store import Delivery, InboxEntry, Receipt
 from api.problems import FieldError, Problem
 from api.schemas import Accepted, OfsAccepted
@@ -34,9 +35,7 @@ class Receiver:
         self.ingestor = ingestor
         self.verifier = verifier
 
-    async def servicemobility(
-        self, kind: str, body: bytes, headers: Mapping[str, str]
-    ) -> Accepted:
+    async def servicemobility(self, kind: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
         claims = await self._logon(headers.get("x-access-token"))
         if kind not in servicemobility.TYPES:
             raise Problem(404, "Not Found", f"unknown webhook type {kind!r}")
@@ -61,7 +60,9 @@ class Receiver:
             )
         )
         return Accepted(
-            status="accepted", id=envelope.id, duplicate=receipt.duplicate,
+            status="accepted",
+            id=envelope.id,
+            duplicate=receipt.duplicate,
             events=receipt.appended,
         )
 
@@ -74,8 +75,8 @@ class Receiver:
         entry = _with_message_id(_entry("ofs", "events", body, headers, claims), digest)
         await self._check_content_type(entry, headers)
         try:
-            facts: list[Fact] = ofs.translate(body)
-        except ofs.TranslationError as error:
+            facts: list[Fact] = translate_ofs(body)
+        except OfsTranslationError as error:
             raise await self._reject(entry, error.message, error.field) from None
         metadata = {"source": "ofs", "messageId": digest, "sender": claims.subject}
         receipt = await self._commit(Delivery(inbox=entry, facts=tuple(facts), metadata=metadata))
@@ -99,7 +100,8 @@ class Receiver:
         if content_type and content_type not in JSON_TYPES and not content_type.endswith("+json"):
             await self._commit(Delivery(inbox=entry, rejected=f"content type {content_type}"))
             raise Problem(
-                415, "Unsupported Media Type",
+                415,
+                "Unsupported Media Type",
                 f"the body must be application/json, not {content_type}; it was kept",
             )
 
@@ -107,7 +109,9 @@ class Receiver:
         """Keep the payload in quarantine and say what is wrong with it."""
         await self._commit(Delivery(inbox=entry, rejected=f"{field}: {message}"))
         return Problem(
-            400, "Bad Request", f"{message} (the payload was kept)",
+            400,
+            "Bad Request",
+            f"{message} (the payload was kept)",
             errors=[FieldError(field=field, message=message)],
         )
 
@@ -116,7 +120,8 @@ class Receiver:
             return await self.ingestor.submit(delivery)
         except CommitFailed:
             raise Problem(
-                500, "Internal Server Error",
+                500,
+                "Internal Server Error",
                 "the delivery could not be stored; nothing of it was kept, send it again",
             ) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
@@ -61,7 +62,7 @@ class ItemOut(msgspec.Struct, frozen=True, rename="camel"):
             product_number=item.product_number,
             serial_number=item.serial_number,
             batch_number=item.batch_number,
-            quantity=str(item.quantity),
+            quantity=decimal_text(item.quantity),
             resource_id=item.resource_id,
             activity_id=item.activity_id,
             customer_number=item.customer_number,
@@ -72,6 +73,12 @@ class ItemOut(msgspec.Struct, frozen=True, rename="camel"):
             deleted=item.deleted,
             negative=item.negative,
         )
+
+
+def decimal_text(value: Decimal) -> str:
+    """A quantity as an exact decimal string without needless zeros: 96.5, 12, -5."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
 class ItemList(msgspec.Struct, frozen=True, rename="camel"):

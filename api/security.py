@@ -5,25 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from adapters.auth import Claims, InvalidToken, TokenVerifier, allows
 from api.problems import Problem
 
 
-async def provide_reader(request: Request[Any, Any, Any], verifier: TokenVerifier) -> Claims:
+async def provide_reader(
+    request: Request[Any, Any, Any], verifier: NamedDependency[TokenVerifier]
+) -> Claims:
     """The caller's claims, when its token holds `read`, `write` or `admin`."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(
-            401, "Unauthorized", "a bearer token is required",
+            401,
+            "Unauthorized",
+            "a bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
         claims = await verifier.verify_async(token.strip())
     except InvalidToken as error:
         raise Problem(
-            401, "Unauthorized", str(error),
+            401,
+            "Unauthorized",
+            str(error),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     if not allows(claims, "read"):

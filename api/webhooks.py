@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.params import FromPath
 
 from adapters.servicemobility import TYPES
 from api.problems import PROBLEM_JSON, ProblemBody
@@ -15,7 +17,9 @@ from api.schemas import Accepted, OfsAccepted
 
 _ERRORS = {
     status: ResponseSpec(
-        data_container=ProblemBody, media_type=PROBLEM_JSON, description=description,
+        data_container=ProblemBody,
+        media_type=PROBLEM_JSON,
+        description=description,
         generate_examples=False,
     )
     for status, description in (
@@ -57,7 +61,10 @@ class WebhookController(Controller):
         },
     )
     async def servicemobility(
-        self, kind: str, request: Request[Any, Any, Any], receiver: Receiver
+        self,
+        kind: FromPath[str],
+        request: Request[Any, Any, Any],
+        receiver: NamedDependency[Receiver],
     ) -> Accepted:
         return await receiver.servicemobility(kind, await request.body(), request.headers)
 
@@ -79,11 +86,15 @@ class WebhookController(Controller):
                 ],
             ),
             403: ResponseSpec(
-                data_container=ProblemBody, media_type=PROBLEM_JSON,
-                description="the token lacks the write scope", generate_examples=False,
+                data_container=ProblemBody,
+                media_type=PROBLEM_JSON,
+                description="the token lacks the write scope",
+                generate_examples=False,
             ),
             **_ERRORS,
         },
     )
-    async def ofs_events(self, request: Request[Any, Any, Any], receiver: Receiver) -> OfsAccepted:
+    async def ofs_events(
+        self, request: Request[Any, Any, Any], receiver: NamedDependency[Receiver]
+    ) -> OfsAccepted:
         return await receiver.ofs(await request.body(), request.headers)
