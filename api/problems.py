@@ -58,6 +58,16 @@ class Problem(Exception):
         )
 
 
+def keys_unavailable() -> Problem:
+    """The token's signing keys could not be fetched: our side, so try again."""
+    return Problem(
+        503,
+        "Service Unavailable",
+        "the token signing keys cannot be fetched right now",
+        headers={"Retry-After": "10"},
+    )
+
+
 def problem_response(problem: Problem) -> Response[bytes]:
     return Response(
         content=msgspec.json.encode(problem.body()),

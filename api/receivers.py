@@ -15,11 +15,11 @@ from typing import Any
 import msgspec
 
 from adapters import servicemobility
-from adapters.auth import Claims, InvalidToken, TokenVerifier, allows
+from adapters.auth import Claims, InvalidToken, KeysUnavailable, TokenVerifier, allows
 from adapters.ofs.translate import TranslationError as OfsTranslationError
 from adapters.ofs.translate import translate as translate_ofs
 from adapters.store import Delivery, InboxEntry, Receipt
-from api.problems import FieldError, Problem
+from api.problems import FieldError, Problem, keys_unavailable
 from api.schemas import Accepted, OfsAccepted
 from domain.events import Fact
 from projections.ingest import CommitFailed, Ingestor
@@ -94,6 +94,8 @@ class Receiver:
             return await self.verifier.verify_async(token)
         except InvalidToken as error:
             raise Problem(401, title, str(error), headers=_challenge()) from None
+        except KeysUnavailable:
+            raise keys_unavailable() from None
 
     async def _check_content_type(self, entry: InboxEntry, headers: Mapping[str, str]) -> None:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from adapters.auth import Claims, InvalidToken, TokenVerifier, allows
-from api.problems import Problem
+from adapters.auth import Claims, InvalidToken, KeysUnavailable, TokenVerifier, allows
+from api.problems import Problem, keys_unavailable
 
 
 async def provide_reader(
@@ -33,6 +33,8 @@ async def provide_reader(
             str(error),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
+    except KeysUnavailable:
+        raise keys_unavailable() from None
     if not allows(claims, "read"):
         raise Problem(403, "Forbidden", "the token's scope does not allow reading")
     return claims

@@ -64,7 +64,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         algorithms=algorithms,
         audience=get("JWT_AUDIENCE"),
         issuer=get("JWT_ISSUER"),
-        leeway_seconds=_int(get("JWT_LEEWAY"), "JWT_LEEWAY", 30),
+        leeway_seconds=_int(get("JWT_LEEWAY"), "JWT_LEEWAY", 30, minimum=0),
     )
     ofs = OfsSettings(
         url=get("OFS_URL"),
@@ -89,15 +89,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _int(value: str | None, name: str, default: int) -> int:
+def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
         raise SettingsError(f"INVTRACK_{name} must be a whole number, not {value!r}") from None
-    if number <= 0:
-        raise SettingsError(f"INVTRACK_{name} must be positive")
+    if number < minimum:
+        raise SettingsError(f"INVTRACK_{name} must be at least {minimum}")
     return number
 
 
