@@ -54,8 +54,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         value = env.get(f"INVTRACK_{name}")
         return value if value not in (None, "") else None
 
+    # Without an explicit list: HS256, or RS256 when only a public key is given.
+    asymmetric_only = not get("JWT_SECRET") and bool(get("JWT_PUBLIC_KEY") or get("JWT_JWKS_URL"))
+    default_algorithms = "RS256" if asymmetric_only else "HS256"
     algorithms = tuple(
-        part.strip() for part in (get("JWT_ALGORITHMS") or "HS256").split(",") if part.strip()
+        part.strip()
+        for part in (get("JWT_ALGORITHMS") or default_algorithms).split(",")
+        if part.strip()
     )
     auth = AuthConfig(
         secret=get("JWT_SECRET"),
