@@ -8,9 +8,13 @@ nothing an authenticated sender sent is ever lost.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 import msgspec
 
@@ -22,12 +26,33 @@ from adapters.store import Delivery, InboxEntry, Receipt
 from api.problems import FieldError, Problem, keys_unavailable
 from api.schemas import Accepted, OfsAccepted
 from domain.events import Fact
+from domain.fold import stream_of
 from projections.ingest import CommitFailed, Ingestor
 
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-request-id", "ce-id")
 """Headers kept with a raw payload. Never the token headers."""
 
 JSON_TYPES = ("application/json", "text/json")
+
+LONGEST_TEXT: Final = 255
+"""Identifiers and other short text fields are stored in columns of this width."""
+
+LARGEST_QUANTITY: Final = Decimal(10) ** 12
+SMALLEST_EXPONENT: Final = -12
+"""Quantities are below 10^12 with at most 12 decimals; anything else is corrupt
+input, and would make an answer far larger than the request that caused it."""
+
+# A JSON `\u0000` escape: a backslash not itself escaped, then u0000.
+_NUL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class Unreadable(Exception):
+    """The body cannot be taken in, whatever the source; `field` says where."""
+
+    def __init__(self, message: str, field: str = "$") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 class Receiver:
@@ -42,14 +67,17 @@ class Receiver:
         entry = _entry("servicemobility", kind, body, headers, claims)
         await self._check_content_type(entry, headers)
         try:
-            envelope = servicemobility.read_envelope(body, kind)
-            facts = servicemobility.translate(envelope)
-        except servicemobility.TranslationError as error:
+            _check_body(body)
+            with _translating():
+                envelope = servicemobility.read_envelope(body, kind)
+                facts = servicemobility.translate(envelope)
+            _check_translated(body, facts)
+        except (servicemobility.TranslationError, Unreadable) as error:
             raise await self._reject(entry, error.message, error.field) from None
         metadata = {
             "source": "servicemobility",
             "messageId": envelope.id,
-            "sender": claims.subject,
+            "sender": entry.sender,
             "webhook": envelope.source,
         }
         receipt = await self._commit(
@@ -75,10 +103,13 @@ class Receiver:
         entry = _with_message_id(_entry("ofs", "events", body, headers, claims), digest)
         await self._check_content_type(entry, headers)
         try:
-            facts: list[Fact] = translate_ofs(body)
-        except OfsTranslationError as error:
+            _check_body(body)
+            with _translating():
+                facts = translate_ofs(body)
+            _check_translated(body, facts)
+        except (OfsTranslationError, Unreadable) as error:
             raise await self._reject(entry, error.message, error.field) from None
-        metadata = {"source": "ofs", "messageId": digest, "sender": claims.subject}
+        metadata = {"source": "ofs", "messageId": digest, "sender": entry.sender}
         receipt = await self._commit(Delivery(inbox=entry, facts=tuple(facts), metadata=metadata))
         return OfsAccepted(
             status="accepted",
@@ -109,6 +140,7 @@ class Receiver:
 
     async def _reject(self, entry: InboxEntry, message: str, field: str) -> Problem:
         """Keep the payload in quarantine and say what is wrong with it."""
+        field = field or "$"
         await self._commit(Delivery(inbox=entry, rejected=f"{field}: {message}"))
         return Problem(
             400,
@@ -136,10 +168,108 @@ def _entry(
         kind=kind,
         body=body,
         received_at=datetime.now(UTC),
-        content_type=headers.get("content-type"),
+        content_type=_column_text(headers.get("content-type")),
         headers={name: headers[name] for name in KEPT_HEADERS if name in headers},
-        sender=claims.subject,
+        sender=_column_text(claims.subject),
     )
+
+
+def _column_text(value: str | None) -> str | None:
+    """A header or claim as a short text column holds it: at most LONGEST_TEXT
+    characters of valid Unicode without NUL. The headers are kept in full."""
+    if value is None:
+        return None
+    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return cleaned[:LONGEST_TEXT]
+
+
+def _check_body(body: bytes) -> None:
+    """What every source needs before translation: UTF-8 text (RFC 8259) without
+    NUL characters, which PostgreSQL text cannot hold."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Unreadable(f"the body is not UTF-8 (byte {error.start})") from None
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise Unreadable("the body starts with a byte order mark, which JSON must not have")
+    if _NUL_ESCAPE.search(body):
+        raise Unreadable("text may not contain NUL characters (\\u0000)")
+
+
+@contextmanager
+def _translating() -> Iterator[None]:
+    """Failures of the (pure) translators on hostile input, as Unreadable."""
+    try:
+        yield
+    except RecursionError:
+        raise Unreadable("the body is nested too deeply") from None
+    except OverflowError:
+        raise Unreadable("a date or number is out of range") from None
+    except msgspec.MsgspecError as error:
+        raise Unreadable(f"the body cannot be read: {error}") from None
+
+
+def _check_translated(body: bytes, facts: Sequence[Fact]) -> None:
+    """The body has no repeated keys, and every fact fits the store alike on
+    both backends."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as error:
+        raise Unreadable(f"the key {error.key!r} appears twice in one object") from None
+    except RecursionError:
+        raise Unreadable("the body is nested too deeply") from None
+    except ValueError as error:
+        raise Unreadable(f"the body cannot be read: {error}") from None
+    for index, fact in enumerate(facts):
+        if len(stream_of(fact.event)) > LONGEST_TEXT:
+            raise Unreadable(
+                f"event {index}: an identifier is longer than {LONGEST_TEXT} characters"
+            )
+        problem = _unstorable(fact.event, "")
+        if problem is not None:
+            field, message = problem
+            raise Unreadable(f"event {index}: `{field}` {message}", field)
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    # Parsers disagree on which of two equal keys wins: refused as ambiguous.
+    if len(pairs) > 1 and len({key for key, _ in pairs}) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+
+
+def _unstorable(value: object, path: str) -> tuple[str, str] | None:
+    """The first text or quantity field of an event that the store cannot hold
+    alike on both backends. Free-form objects (bodies, properties) are kept as
+    JSON and not checked."""
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            found = _unstorable(getattr(value, name), f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, str) and len(value) > LONGEST_TEXT:
+        return path, f"is longer than {LONGEST_TEXT} characters"
+    elif isinstance(value, Decimal):
+        if not value.is_finite() or abs(value) >= LARGEST_QUANTITY:
+            return path, f"must be a number below {LARGEST_QUANTITY:.0e}"
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < SMALLEST_EXPONENT:
+            return path, f"has more than {-SMALLEST_EXPONENT} decimals"
+    return None
 
 
 def _with_message_id(entry: InboxEntry, message_id: str) -> InboxEntry:
