@@ -20,6 +20,7 @@ from domain.events import (
     StockRef,
     StockUsageRecorded,
 )
+from domain.quantities import quantity_problem
 
 TYPES: Final = (
     "Activity",
@@ -34,8 +35,8 @@ TYPES: Final = (
 )
 """The nine webhook types ServiceMobility sends."""
 
-LARGEST_QUANTITY: Final = Decimal(10) ** 12
-"""Quantities beyond this are taken for corrupt input, not stock."""
+LONGEST_ID: Final = 255
+"""Identifiers (products, serials, locations, work orders) longer than this are refused."""
 
 DOCUMENT_IDS: Final[dict[str, str]] = {
     "LoadInventory": "LoadNum",
@@ -136,6 +137,8 @@ def read_envelope(body: bytes, path_type: str) -> Envelope:
         raise TranslationError(f"body is not valid JSON: {error}") from None
     if not envelope.id.strip():
         raise TranslationError("`id` must not be empty", "$.id")
+    if "\x00" in envelope.id:
+        raise TranslationError("`id` must not contain NUL characters", "$.id")
     if len(envelope.id) > 255:
         raise TranslationError("`id` is longer than 255 characters", "$.id")
     if envelope.type != path_type:
@@ -187,25 +190,21 @@ def _usage_row(envelope: Envelope, row: dict[str, Any], index: int) -> list[Fact
     except msgspec.ValidationError as error:
         raise TranslationError(*_explain(error, path)) from None
     occurred_at = _parse_time(usage.ModifiedUTC, f"{path}.ModifiedUTC")
-    ref_module, ref_object = str(usage.RefModule), str(usage.RefObjID)
-    if not ref_object.strip():
-        raise TranslationError("`RefObjID` must not be empty", f"{path}.RefObjID")
+    ref_module = _identifier(str(usage.RefModule), f"{path}.RefModule")
+    ref_object = _identifier(str(usage.RefObjID), f"{path}.RefObjID")
     line_key = _row_key(envelope, row)
     facts: list[Fact] = []
     for i, location in enumerate(usage.StorageLocations):
         where = f"{path}.StorageLocations[{i}]"
-        if not location.StorageLocationID.strip():
-            raise TranslationError("`StorageLocationID` must not be empty", where)
+        location_id = _identifier(location.StorageLocationID, f"{where}.StorageLocationID")
         for j, item in enumerate(location.Items):
             at = f"{where}.Items[{j}]"
-            if not item.ProdNum.strip():
-                raise TranslationError("`ProdNum` must not be empty", f"{at}.ProdNum")
             event = StockUsageRecorded(
                 occurred_at=occurred_at,
-                location=location.StorageLocationID,
-                product=item.ProdNum,
-                serial=item.SerialNum or None,
-                batch=item.BatchNum or None,
+                location=location_id,
+                product=_identifier(item.ProdNum, f"{at}.ProdNum"),
+                serial=_optional_identifier(item.SerialNum, f"{at}.SerialNum"),
+                batch=_optional_identifier(item.BatchNum, f"{at}.BatchNum"),
                 quantity_in=_quantity(item.InQty, f"{at}.InQty"),
                 quantity_out=_quantity(item.OutQty, f"{at}.OutQty"),
                 reported_quantity=_quantity(item.InventoryQty, f"{at}.InventoryQty"),
@@ -241,7 +240,11 @@ def _document_row(envelope: Envelope, row: dict[str, Any], index: int) -> Fact:
         occurred_at = _parse_time(envelope.time, "$.time")
     id_field = DOCUMENT_IDS.get(envelope.type)
     named = body.get(id_field) if id_field else None
-    document_id = str(named) if named not in (None, "") else f"row-{key[3:27]}"
+    document_id = (
+        _identifier(str(named), f"{path}.{envelope.type}.{id_field}")
+        if named not in (None, "")
+        else f"row-{key[3:27]}"
+    )
     return Fact(
         event=DocumentRecorded(
             occurred_at=occurred_at,
@@ -274,6 +277,10 @@ def _mentions(document: _Document) -> tuple[StockRef, ...]:
         for location in locations
         for item in document.Items or ()
         if item.ProdNum
+        and all(
+            len(value or "") <= LONGEST_ID
+            for value in (location, item.ProdNum, item.SerialNum, item.BatchNum)
+        )
     )
 
 
@@ -291,7 +298,7 @@ def _reason(reason: _Reason, path: str) -> DispositionReason:
 def _row_key(envelope: Envelope, row: dict[str, Any]) -> str:
     """A row's own identity: webhook source, row version and canonical content,
     so a row redelivered inside a new envelope is recognised."""
-    canonical = msgspec.json.encode(row, order="sorted")
+    canonical = msgspec.json.encode(_canonical(row), order="sorted")
     rowver = row.get("rowver")
     material = b"\x1f".join(
         (
@@ -303,11 +310,41 @@ def _row_key(envelope: Envelope, row: dict[str, Any]) -> str:
     return "sm:" + hashlib.sha256(material).hexdigest()
 
 
+def _identifier(value: str, path: str) -> str:
+    """A required identifier, as given."""
+    name = path.rsplit(".", 1)[-1]
+    if not value.strip():
+        raise TranslationError(f"`{name}` must not be empty", path)
+    if "\x00" in value:
+        raise TranslationError(f"`{name}` must not contain NUL characters", path)
+    if len(value) > LONGEST_ID:
+        raise TranslationError(f"`{name}` must be at most {LONGEST_ID} characters", path)
+    return value
+
+
+def _optional_identifier(value: str | None, path: str) -> str | None:
+    """An optional identifier; an empty string means none."""
+    return _identifier(value, path) if value and value.strip() else None
+
+
+def _canonical(value: Any) -> Any:
+    """The row with every number written one way (1, 1.0 and 1.00 alike), so a
+    row re-serialised by the sender is still recognised."""
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        number = Decimal(value)
+        if number.is_finite():
+            return {"#": format(number.normalize(), "f")}
+    return value
+
+
 def _quantity(value: Decimal, path: str) -> Decimal:
-    if not value.is_finite():
-        raise TranslationError("quantity must be a finite number", path)
-    if abs(value) >= LARGEST_QUANTITY:
-        raise TranslationError(f"quantity must be below {LARGEST_QUANTITY:.0e}", path)
+    problem = quantity_problem(value)
+    if problem is not None:
+        raise TranslationError(problem, path)
     return value
 
 
@@ -316,9 +353,9 @@ def _parse_time(value: str | None, path: str) -> datetime:
         raise TranslationError("time is missing", path)
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise TranslationError(f"{value[:40]!r} is not an ISO 8601 time", path) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise TranslationError(f"{value[:40]!r} is not an ISO 8601 time in range", path) from None
 
 
 def _explain(error: msgspec.ValidationError, prefix: str = "$") -> tuple[str, str]:

@@ -72,6 +72,9 @@ def apply(item: Item | None, event: OfsInventoryEvent, position: int) -> Item:
     Fields present in the event overwrite, absent ones keep their value; an
     event for an unknown or deleted record (re)creates it from what it carries.
     """
+    if item is not None and item.deleted and is_delete(event):
+        # Deleting a deleted record changes nothing but when we last heard of it.
+        return msgspec.structs.replace(item, position=position, updated_at=event.occurred_at)
     if item is None or item.deleted:
         item = Item(
             key=ofs_key(event.inventory_id),

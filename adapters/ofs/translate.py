@@ -44,6 +44,7 @@ from domain.events import (
     OfsEventRecorded,
     OfsInventory,
 )
+from domain.quantities import quantity_problem
 
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 """OFS event times: `YYYY-MM-DD HH:MM:SS`, always UTC."""
@@ -129,9 +130,6 @@ def parse_time(value: str) -> datetime:
         raise ValueError(f"not an OFS time: {value!r}")
     return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
 
-
-LARGEST_QUANTITY = Decimal(10) ** 12
-"""Quantities beyond this are taken for corrupt input, not stock."""
 
 LONGEST_TEXT = 255
 """Identifiers and names longer than this are refused (custom properties are not
@@ -318,6 +316,8 @@ class _Object:
             raise TranslationError("must be a string", self.at(key))
         if len(value) > LONGEST_TEXT:
             raise TranslationError(f"must be at most {LONGEST_TEXT} characters", self.at(key))
+        if "\x00" in value:
+            raise TranslationError("must not contain NUL characters", self.at(key))
         return value
 
     def integer(self, key: str) -> int | None:
@@ -338,10 +338,9 @@ class _Object:
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise TranslationError("must be a number", self.at(key))
         number = Decimal(value)
-        if not number.is_finite():
-            raise TranslationError("must be a finite number", self.at(key))
-        if abs(number) >= LARGEST_QUANTITY:
-            raise TranslationError(f"quantity must be below {LARGEST_QUANTITY:.0e}", self.at(key))
+        problem = quantity_problem(number)
+        if problem is not None:
+            raise TranslationError(problem.removeprefix("quantity "), self.at(key))
         return number
 
     def child(self, key: str) -> _Object | None:

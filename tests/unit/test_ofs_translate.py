@@ -311,6 +311,7 @@ names = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs
 quantities = st.decimals(
     min_value=Decimal("-999999999999"),
     max_value=Decimal("999999999999"),
+    places=4,
     allow_nan=False,
     allow_infinity=False,
 )
