@@ -36,8 +36,22 @@ unit: $(VENV)/.dev
 
 test: lint typecheck unit
 
+# `make bench` runs every benchmark (see bench/__init__.py); BENCH_ARGS=--quick
+# for a short run. wrk drives the load: installed with apt-get when missing,
+# else bench falls back to its Python load generator and says so.
 bench: $(VENV)/.dev
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing wrk with apt-get"; \
+			(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || true; \
+		elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing wrk with sudo apt-get"; \
+			(sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk) >/dev/null 2>&1 || true; \
+		fi; \
+		command -v wrk >/dev/null 2>&1 && echo "load generator: wrk" \
+			|| echo "wrk is not available: using the Python load generator"; \
+	}
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 soak: $(VENV)/.dev
 	INVTRACK_SOAK=1 $(BIN)/pytest -m soak -p no:cacheprovider tests

@@ -19,6 +19,7 @@ from adapters.store import Database, EventStore, connect
 from api import settings as settings_module
 from api.inventory import InventoryController
 from api.logs import RequestLogMiddleware
+from api.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.operations import OperationsController
 from api.problems import HANDLERS
 from api.receivers import Receiver
@@ -67,7 +68,7 @@ class Services:
         settings = with_key(settings)
         database = connect(settings.database_url, pool_size=settings.pool_size)
         store = EventStore(database)
-        ingestor = Ingestor(store, max_batch=settings.commit_batch)
+        ingestor = MeteredIngestor(store, max_batch=settings.commit_batch)
         verifier = TokenVerifier(settings.auth)
         return cls(
             settings=settings,
@@ -92,6 +93,12 @@ class Services:
                 stale.name,
             )
         await self.ingestor.start()
+        if self.settings.ofs.poll_in_serve:
+            from api.ofs_poll import start_poller
+
+            task = start_poller(self.settings, self.store, self.ingestor, self.stop)
+            if task is not None:
+                self.tasks.append(task)
 
     async def close(self) -> None:
         self.stop.set()
@@ -109,7 +116,12 @@ def create_app(settings: Settings) -> Litestar:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[WebhookController, InventoryController, OperationsController],
+        route_handlers=[
+            WebhookController,
+            InventoryController,
+            OperationsController,
+            metrics_route,
+        ],
         dependencies={
             "receiver": provide(services.receiver),
             "queries": provide(services.queries),
@@ -118,7 +130,7 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
-        middleware=[RequestLogMiddleware],  # type: ignore[list-item]
+        middleware=[RequestLogMiddleware, MetricsMiddleware],  # type: ignore[list-item]
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],

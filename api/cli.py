@@ -29,6 +29,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from adapters.store import EventStore, connect
     from api.app import with_key
+    from api.metrics import multiprocess_dir
     from projections.setup import prepare
 
     with_key(settings)
@@ -42,17 +43,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             await database.dispose()
 
     asyncio.run(migrate())
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=30,
-    )
+    with multiprocess_dir(args.workers):
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
     return 0
 
 

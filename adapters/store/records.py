@@ -36,6 +36,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: int = 1
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     expected_version: int | None = None
+    inbox_id: int | None = None
 
 
 class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):

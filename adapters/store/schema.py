@@ -56,11 +56,11 @@ inbox = Table(
     Column("id", Position, primary_key=True, autoincrement=True),
     Column("source", String(32), nullable=False),
     Column("kind", String(64), nullable=False),
-    Column("message_id", String(255)),
-    Column("content_type", String(255)),
+    Column("message_id", Text),
+    Column("content_type", Text),
     Column("headers", Text, nullable=False, server_default="{}"),
     Column("body", LargeBinary, nullable=False),
-    Column("sender", String(255)),
+    Column("sender", Text),
     Column("received_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
@@ -79,7 +79,7 @@ events = Table(
     "events",
     metadata,
     Column("position", Position, primary_key=True, autoincrement=True),
-    Column("stream_id", String(255), nullable=False),
+    Column("stream_id", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("type", String(100), nullable=False),
     Column("schema_version", SmallInteger, nullable=False),
@@ -93,24 +93,50 @@ events = Table(
     UniqueConstraint("dedupe_key", name="events_dedupe_key"),
 )
 
+streams = Table(
+    "streams",
+    metadata,
+    Column("stream_id", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+"""The version each stream is at, so an append reads one row per stream instead
+of scanning the stream's events."""
+
 projections = Table(
     "projections",
     metadata,
     Column("name", String(64), primary_key=True),
     Column("version", Integer, primary_key=True),
+    Column("generation", Integer, primary_key=True, server_default="1"),
     Column("state", String(16), nullable=False),
     Column("position", Position, nullable=False, server_default="0"),
     Column("started_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Index(
+        "projections_one_active",
+        "name",
+        unique=True,
+        postgresql_where=text("state = 'active'"),
+        sqlite_where=text("state = 'active'"),
+    ),
+    Index(
+        "projections_one_building",
+        "name",
+        unique=True,
+        postgresql_where=text("state = 'building'"),
+        sqlite_where=text("state = 'building'"),
+    ),
 )
-"""Every projection version: `active` is served and kept live, `building` is
-being rebuilt, `retired` was replaced. `position` is its checkpoint."""
+"""Every build of every projection version: `active` is served and kept live,
+`building` is being rebuilt, `retired` was replaced (its tables are dropped).
+`generation` tells apart builds of one version; `position` is the checkpoint.
+At most one build per projection is active and at most one is building."""
 
 ofs_cursors = Table(
     "ofs_cursors",
     metadata,
     Column("name", String(255), primary_key=True),
-    Column("subscription_id", String(255)),
+    Column("subscription_id", Text),
     Column("next_page", String(64)),
     Column("last_event_time", String(19)),
     Column("updated_at", UtcDateTime, nullable=False),

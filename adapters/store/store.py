@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.database import Database
@@ -30,7 +31,7 @@ from adapters.store.records import (
     NewEvent,
     StoredEvent,
 )
-from adapters.store.schema import events, inbox, ofs_cursors
+from adapters.store.schema import events, inbox, ofs_cursors, streams
 from domain.upcasters import upcast
 
 APPEND_LOCK = 7_220_002
@@ -177,21 +178,49 @@ class Writer:
 
     async def receive(self, entry: InboxEntry) -> int | None:
         """Keep an accepted payload; None when its message id was accepted before."""
-        if entry.message_id is not None:
-            seen = await self.conn.scalar(
-                select(inbox.c.id).where(
-                    inbox.c.source == entry.source,
-                    inbox.c.message_id == entry.message_id,
-                    inbox.c.status == "accepted",
+        return (await self.receive_many([entry]))[0]
+
+    async def receive_many(self, entries: Sequence[InboxEntry]) -> list[int | None]:
+        """Keep accepted payloads, in order; None for each whose (source, message
+        id) was accepted before, earlier in the store or earlier in `entries`."""
+        seen = await self.accepted_ids(
+            (entry.source, entry.message_id) for entry in entries if entry.message_id is not None
+        )
+        keep: list[int] = []
+        for index, entry in enumerate(entries):
+            if entry.message_id is not None:
+                if (entry.source, entry.message_id) in seen:
+                    continue
+                seen.add((entry.source, entry.message_id))
+            keep.append(index)
+        ids = await self.keep([(entries[index], "accepted", None) for index in keep])
+        result: list[int | None] = [None] * len(entries)
+        for index, inbox_id in zip(keep, ids, strict=True):
+            result[index] = inbox_id
+        return result
+
+    async def accepted_ids(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (source, message id) pairs are already accepted."""
+        by_source: dict[str, list[str]] = {}
+        for source, message_id in set(pairs):
+            by_source.setdefault(source, []).append(message_id)
+        found: set[tuple[str, str]] = set()
+        for source, message_ids in by_source.items():
+            for start in range(0, len(message_ids), 500):
+                # One source per query, so the message ids are an index condition.
+                rows = await self.conn.execute(
+                    select(inbox.c.message_id).where(
+                        inbox.c.source == source,
+                        inbox.c.message_id.in_(message_ids[start : start + 500]),
+                        inbox.c.status == "accepted",
+                    )
                 )
-            )
-            if seen is not None:
-                return None
-        return await self._keep(entry, "accepted", None)
+                found.update((source, row[0]) for row in rows)
+        return found
 
     async def quarantine(self, entry: InboxEntry, reason: str) -> int:
         """Keep a payload that could not be translated, with the reason."""
-        return await self._keep(entry, "quarantined", reason)
+        return (await self.keep([(entry, "quarantined", reason)]))[0]
 
     async def settle(self, inbox_id: int, status: InboxStatus, reason: str | None = None) -> None:
         """Change a kept payload's status (a quarantined one replayed, say)."""
@@ -199,25 +228,31 @@ class Writer:
             update(inbox).where(inbox.c.id == inbox_id).values(status=status, reason=reason)
         )
 
-    async def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
-        inbox_id = await self.conn.scalar(
-            insert(inbox)
-            .values(
-                source=entry.source,
-                kind=entry.kind,
-                message_id=entry.message_id,
-                content_type=entry.content_type,
-                headers=_encode(entry.headers).decode(),
-                body=entry.body,
-                sender=entry.sender,
-                received_at=entry.received_at,
-                status=status,
-                reason=reason,
-            )
-            .returning(inbox.c.id)
+    async def keep(
+        self, entries: Sequence[tuple[InboxEntry, InboxStatus, str | None]]
+    ) -> list[int]:
+        """Insert inbox rows as they are (status and reason given); their ids, in order."""
+        if not entries:
+            return []
+        rows = [
+            {
+                "source": entry.source,
+                "kind": entry.kind,
+                "message_id": entry.message_id,
+                "content_type": entry.content_type,
+                "headers": _encode(entry.headers).decode(),
+                "body": entry.body,
+                "sender": entry.sender,
+                "received_at": entry.received_at,
+                "status": status,
+                "reason": reason,
+            }
+            for entry, status, reason in entries
+        ]
+        result = await self.conn.execute(
+            insert(inbox).returning(inbox.c.id, sort_by_parameter_order=True), rows
         )
-        assert inbox_id is not None
-        return int(inbox_id)
+        return [int(row[0]) for row in result]
 
     async def save_cursor(self, cursor: Cursor) -> None:
         values = {
@@ -246,12 +281,17 @@ class Writer:
         return stored
 
     async def append(
-        self, new: Sequence[NewEvent], *, inbox_id: int | None = None
+        self,
+        new: Sequence[NewEvent],
+        *,
+        inbox_id: int | None = None,
+        unseen: bool = False,
     ) -> list[StoredEvent]:
         """Append the events whose dedupe key is new, in order; the others are
         duplicates and are skipped. Raises ConcurrencyConflict, appending nothing,
-        when an event's expected version is stale."""
-        seen = await self.known(event.dedupe_key for event in new)
+        when an event's expected version is stale. `unseen` says the caller has
+        already dropped the keys `known` reports, in this transaction."""
+        seen = set() if unseen else await self.known(event.dedupe_key for event in new)
         fresh: list[NewEvent] = []
         for event in new:
             if event.dedupe_key not in seen:
@@ -259,7 +299,8 @@ class Writer:
                 fresh.append(event)
         if not fresh:
             return []
-        versions = await self._stream_versions({event.stream_id for event in fresh})
+        heads = await self._stream_versions({event.stream_id for event in fresh})
+        versions = dict(heads)
         recorded_at = now()
         rows: list[dict[str, Any]] = []
         for event in fresh:
@@ -278,12 +319,13 @@ class Writer:
                     "occurred_at": event.occurred_at,
                     "recorded_at": recorded_at,
                     "dedupe_key": event.dedupe_key,
-                    "inbox_id": inbox_id,
+                    "inbox_id": event.inbox_id if event.inbox_id is not None else inbox_id,
                 }
             )
         result = await self.conn.execute(
             insert(events).returning(events.c.position, sort_by_parameter_order=True), rows
         )
+        await self._advance_streams(heads, versions)
         positions = [int(row[0]) for row in result]
         return [
             StoredEvent(
@@ -294,10 +336,10 @@ class Writer:
                 schema_version=row["schema_version"],
                 data=event.data,
                 metadata=event.metadata,
-                occurred_at=event.occurred_at,
+                occurred_at=_utc(event.occurred_at),
                 recorded_at=recorded_at,
                 dedupe_key=row["dedupe_key"],
-                inbox_id=inbox_id,
+                inbox_id=row["inbox_id"],
             )
             for position, row, event in zip(positions, rows, fresh, strict=True)
         ]
@@ -306,14 +348,35 @@ class Writer:
         versions: dict[str, int] = {}
         ids = list(stream_ids)
         for start in range(0, len(ids), 500):
-            query = (
-                select(events.c.stream_id, func.max(events.c.version))
-                .where(events.c.stream_id.in_(ids[start : start + 500]))
-                .group_by(events.c.stream_id)
+            query = select(streams.c.stream_id, streams.c.version).where(
+                streams.c.stream_id.in_(ids[start : start + 500])
             )
             for stream_id, version in await self.conn.execute(query):
                 versions[stream_id] = int(version)
         return versions
+
+    async def _advance_streams(self, before: dict[str, int], after: dict[str, int]) -> None:
+        """Move the stream heads from `before` to `after` (new streams are inserted)."""
+        moved = [
+            {"stream_id": stream_id, "version": version}
+            for stream_id, version in after.items()
+            if before.get(stream_id) != version
+        ]
+        if not moved:
+            return
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(streams)
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["stream_id"], set_={"version": statement.excluded.version}
+            ),
+            moved,
+        )
+
+
+def _utc(moment: datetime) -> datetime:
+    """The moment as the store reads it back: timezone-aware UTC, naive taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _inbox_record(row: Row[Any]) -> InboxRecord:

@@ -349,9 +349,7 @@ async def test_a_conflicting_batch_appends_nothing_even_when_the_transaction_goe
 
     async with store.writing() as writer:
         with pytest.raises(ConcurrencyConflict):
-            await writer.append(
-                [new_event("b1", "b"), new_event("a2", "a", expected_version=0)]
-            )
+            await writer.append([new_event("b1", "b"), new_event("a2", "a", expected_version=0)])
         later = await writer.append([new_event("c1", "c")])
 
     assert keys_of(await store.read_all()) == ["a1", "c1"]
@@ -377,14 +375,18 @@ async def test_a_duplicate_is_skipped_before_its_expected_version_is_checked(
 # One transaction
 
 
+async def receive_append_then_fail(store: EventStore) -> None:
+    async with store.writing() as writer:
+        inbox_id = await writer.receive(inbox_entry("msg-1"))
+        assert inbox_id is not None
+        await writer.append([new_event("k1"), new_event("k2")], inbox_id=inbox_id)
+        await writer.save_cursor(Cursor(name="ofs", next_page="7"))
+        raise Boom
+
+
 async def test_a_failed_transaction_leaves_nothing(store: EventStore) -> None:
     with pytest.raises(Boom):
-        async with store.writing() as writer:
-            inbox_id = await writer.receive(inbox_entry("msg-1"))
-            assert inbox_id is not None
-            await writer.append([new_event("k1"), new_event("k2")], inbox_id=inbox_id)
-            await writer.save_cursor(Cursor(name="ofs", next_page="7"))
-            raise Boom
+        await receive_append_then_fail(store)
 
     assert await store.count() == 0
     assert await store.head() == 0
@@ -472,6 +474,16 @@ async def test_a_repeated_message_id_from_one_source_is_not_received_again(
     assert await store.inbox_counts() == {"accepted": 2}
 
 
+async def test_an_empty_message_id_is_a_message_id_like_any_other(store: EventStore) -> None:
+    async with store.writing() as writer:
+        first = await writer.receive(inbox_entry(""))
+    async with store.writing() as writer:
+        again = await writer.receive(inbox_entry(""))
+
+    assert first is not None
+    assert again is None
+
+
 async def test_message_ids_are_per_source_and_payloads_without_one_are_all_kept(
     store: EventStore,
 ) -> None:
@@ -488,9 +500,7 @@ async def test_message_ids_are_per_source_and_payloads_without_one_are_all_kept(
 async def test_quarantine_keeps_the_payload_with_its_reason(store: EventStore) -> None:
     body = b"\x00<not json>\xff"
     async with store.writing() as writer:
-        kept_id = await writer.quarantine(
-            inbox_entry("msg-1", body=body), "unknown RefModule 9999"
-        )
+        kept_id = await writer.quarantine(inbox_entry("msg-1", body=body), "unknown RefModule 9999")
 
     kept = await store.inbox_entry(kept_id)
     assert kept is not None
@@ -550,10 +560,13 @@ async def test_timestamps_come_back_timezone_aware_utc(store: EventStore) -> Non
     offset = timezone(timedelta(hours=-5, minutes=-30))
     occurred = datetime(2026, 3, 1, 2, 30, 15, 123456, tzinfo=offset)
     before = datetime.now(UTC)
-    await append(store, [new_event("k1", occurred_at=occurred)])
+    stored = await append(store, [new_event("k1", occurred_at=occurred)])
     after = datetime.now(UTC)
 
     (event,) = await store.read_all()
+    assert stored == [event]
+    assert is_utc(stored[0].occurred_at)
+    assert is_utc(stored[0].recorded_at)
     assert event.occurred_at == occurred
     assert event.occurred_at == datetime(2026, 3, 1, 8, 0, 15, 123456, tzinfo=UTC)
     assert is_utc(event.occurred_at)
@@ -569,10 +582,11 @@ async def test_naive_timestamps_are_taken_as_utc(store: EventStore) -> None:
         inbox_id = await writer.receive(
             InboxEntry(source="ofs", kind="page", body=b"{}", received_at=naive)
         )
-        await writer.append([new_event("k1", occurred_at=naive)])
+        stored = await writer.append([new_event("k1", occurred_at=naive)])
 
     assert inbox_id is not None
     (event,) = await store.read_all()
+    assert stored == [event]
     assert event.occurred_at == naive.replace(tzinfo=UTC)
     assert is_utc(event.occurred_at)
     kept = await store.inbox_entry(inbox_id)
@@ -663,9 +677,7 @@ def created(inventory_id: int, key: str) -> Fact:
     event = ResourceInventoryCreated(
         occurred_at=T0,
         inventory_id=inventory_id,
-        details=OfsDetails(
-            status="resource", inventory_type="METER", quantity=Decimal("1.5")
-        ),
+        details=OfsDetails(status="resource", inventory_type="METER", quantity=Decimal("1.5")),
     )
     return Fact(event=event, dedupe_key=key)
 
@@ -703,8 +715,8 @@ async def test_concurrent_submits_are_all_committed_in_shared_transactions(
     store: EventStore,
 ) -> None:
     counting = CountingStore(store.database)
-    count = 300
-    async with running(Ingestor(counting, max_batch=64)) as ingestor:
+    count = 100
+    async with running(Ingestor(counting, max_batch=32)) as ingestor:
         receipts = await asyncio.gather(*(ingestor.submit(delivery(n)) for n in range(count)))
 
     assert all(r.appended == 2 and r.inbox_id is not None for r in receipts)
@@ -712,9 +724,7 @@ async def test_concurrent_submits_are_all_committed_in_shared_transactions(
     assert await store.count() == 2 * count
     assert await store.inbox_counts() == {"accepted": count}
     stored_keys = keys_of(await store.read_all(limit=10 * count))
-    assert sorted(stored_keys) == sorted(
-        f"fact-{n}-{part}" for n in range(count) for part in "ab"
-    )
+    assert sorted(stored_keys) == sorted(f"fact-{n}-{part}" for n in range(count) for part in "ab")
     assert counting.transactions < count
 
 
@@ -743,15 +753,16 @@ async def test_a_failing_delivery_fails_alone(store: EventStore) -> None:
 async def test_a_failure_in_one_delivery_does_not_undo_the_others(
     store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    receive = Writer.receive
+    append = Writer.append
 
-    async def flaky_receive(writer: Writer, entry: InboxEntry) -> int | None:
-        inbox_id = await receive(writer, entry)
-        if entry.message_id == "delivery-3":
+    async def failing_append(
+        writer: Writer, new: Sequence[NewEvent], **options: Any
+    ) -> list[StoredEvent]:
+        if any(event.dedupe_key == "fact-3-b" for event in new):
             raise Boom
-        return inbox_id
+        return await append(writer, new, **options)
 
-    monkeypatch.setattr(Writer, "receive", flaky_receive)
+    monkeypatch.setattr(Writer, "append", failing_append)
     async with running(Ingestor(store)) as ingestor:
         results = await asyncio.gather(
             *(ingestor.submit(delivery(n)) for n in range(6)), return_exceptions=True

@@ -21,11 +21,11 @@ def upgrade() -> None:
         sa.Column("id", Position, primary_key=True, autoincrement=True),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("message_id", sa.String(255)),
-        sa.Column("content_type", sa.String(255)),
+        sa.Column("message_id", sa.Text),
+        sa.Column("content_type", sa.Text),
         sa.Column("headers", sa.Text, nullable=False, server_default="{}"),
         sa.Column("body", sa.LargeBinary, nullable=False),
-        sa.Column("sender", sa.String(255)),
+        sa.Column("sender", sa.Text),
         sa.Column("received_at", UtcDateTime, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text),
@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("position", Position, primary_key=True, autoincrement=True),
-        sa.Column("stream_id", sa.String(255), nullable=False),
+        sa.Column("stream_id", sa.Text, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("schema_version", sa.SmallInteger, nullable=False),
@@ -56,18 +56,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name="events_dedupe_key"),
     )
     op.create_table(
+        "streams",
+        sa.Column("stream_id", sa.Text, primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "projections",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("generation", sa.Integer, primary_key=True, server_default="1"),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("position", Position, nullable=False, server_default="0"),
         sa.Column("started_at", UtcDateTime, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
     )
+    for state in ("active", "building"):
+        op.create_index(
+            f"projections_one_{state}",
+            "projections",
+            ["name"],
+            unique=True,
+            postgresql_where=sa.text(f"state = '{state}'"),
+            sqlite_where=sa.text(f"state = '{state}'"),
+        )
     op.create_table(
         "ofs_cursors",
         sa.Column("name", sa.String(255), primary_key=True),
-        sa.Column("subscription_id", sa.String(255)),
+        sa.Column("subscription_id", sa.Text),
         sa.Column("next_page", sa.String(64)),
         sa.Column("last_event_time", sa.String(19)),
         sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -75,5 +90,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ofs_cursors", "projections", "events", "inbox"):
+    for table in ("ofs_cursors", "projections", "streams", "events", "inbox"):
         op.drop_table(table)

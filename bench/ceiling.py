@@ -1,0 +1,69 @@
+"""The ingest ceiling: invtrack's own HTTP stack with no database behind it.
+
+The app is `create_app` unchanged (routes, middleware, token verification,
+translation, metrics) except that its receiver's ingestor answers every
+delivery with a receipt at once instead of committing it, and the startup hook
+that migrates the database is left out. Served by uvicorn with the options
+`invtrack serve` uses, so the only difference from the real server is the
+database work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from litestar import Litestar
+
+from adapters.store import Delivery, Receipt
+from api import logs
+from api.app import Services, create_app
+from api.metrics import MeteredIngestor, multiprocess_dir
+from api.settings import from_env
+
+
+class NoStoreIngestor(MeteredIngestor):
+    """Counts deliveries like the real one and commits nothing; never started,
+    so `submit` answers through `commit_one`."""
+
+    async def commit_one(self, delivery: Delivery) -> Receipt:
+        if delivery.rejected is not None:
+            return Receipt(inbox_id=0, quarantined=True)
+        return Receipt(inbox_id=0, appended=len(delivery.facts))
+
+
+def ceiling_app() -> Litestar:
+    app = create_app(from_env())
+    services: Services = app.state["services"]
+    services.receiver.ingestor = NoStoreIngestor(services.store)
+    app.on_startup.clear()
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bench.ceiling")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    settings = from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    with multiprocess_dir(args.workers):
+        uvicorn.run(
+            "bench.ceiling:ceiling_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

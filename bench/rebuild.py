@@ -1,0 +1,111 @@
+"""Rebuild: events per second to rebuild every projection from position 0,
+and the peak memory of the process doing it, against the ceiling of reading
+and decoding the same events without projecting them.
+
+Each is measured in a fresh subprocess (`python -m bench.rebuild MODE URL`),
+which prints one JSON line: the seconds the work took (imports and connecting
+excluded), the events it went through, and its peak RSS (getrusage
+ru_maxrss, the whole process: interpreter and libraries included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from adapters.store import EventStore, connect
+from bench.pg import plain
+
+
+class Pass(msgspec.Struct, frozen=True, kw_only=True):
+    mode: str
+    """`rebuild` or `read` (the ceiling)."""
+    events: int
+    seconds: float
+    peak_rss_mb: float
+    start_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def measure(mode: str, database_url: str) -> Pass:
+    done = subprocess.run(  # noqa: S603  # our own module
+        [sys.executable, "-m", "bench.rebuild", mode, database_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            return msgspec.json.decode(line, type=Pass)
+    raise RuntimeError(f"{mode} gave no result (exit {done.returncode}):\n{done.stderr[-3000:]}")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _rebuild(store: EventStore) -> int:
+    from projections.catalog import PROJECTIONS
+    from projections.rebuild import rebuild
+
+    done: Any = await rebuild(store, [projection.name for projection in PROJECTIONS])
+    return max(int(item.events) for item in done)
+
+
+async def _read(store: EventStore, url: str) -> int:
+    """Every event read and decoded as the rebuild reads them: the same query,
+    the same batch size, the same decoder; nothing folded or written."""
+    from projections.rebuild import BATCH, decoder
+
+    decode = decoder(store)
+    position = events = 0
+    conn = await asyncpg.connect(plain(url))
+    try:
+        while rows := await conn.fetch(
+            "SELECT position, type, schema_version, data FROM events "
+            "WHERE position > $1 ORDER BY position LIMIT $2",
+            position,
+            BATCH,
+        ):
+            decoded = [(row[0], decode(row[1], row[2], row[3])) for row in rows]
+            position = decoded[-1][0]
+            events += len(decoded)
+    finally:
+        await conn.close()
+    return events
+
+
+async def _main(mode: str, url: str) -> Pass:
+    database = connect(url)
+    store = EventStore(database)
+    try:
+        await store.head()  # connected, and the pool warm
+        start_rss = _rss_mb()
+        started = time.perf_counter()
+        events = await (_rebuild(store) if mode == "rebuild" else _read(store, url))
+        seconds = time.perf_counter() - started
+    finally:
+        await database.dispose()
+    return Pass(
+        mode=mode,
+        events=events,
+        seconds=seconds,
+        peak_rss_mb=_rss_mb(),
+        start_rss_mb=start_rss,
+    )
+
+
+if __name__ == "__main__":
+    result = asyncio.run(_main(sys.argv[1], sys.argv[2]))
+    sys.stdout.write(json.dumps(msgspec.to_builtins(result)) + "\n")
