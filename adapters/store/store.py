@@ -32,6 +32,7 @@ from adapters.store.records import (
     StoredEvent,
 )
 from adapters.store.schema import events, inbox, ofs_cursors, streams
+from adapters.store.sql import chunks_of, one_of
 from domain.upcasters import upcast
 
 APPEND_LOCK = 7_220_002
@@ -206,12 +207,12 @@ class Writer:
             by_source.setdefault(source, []).append(message_id)
         found: set[tuple[str, str]] = set()
         for source, message_ids in by_source.items():
-            for start in range(0, len(message_ids), 500):
+            for chunk in chunks_of(self.conn, message_ids):
                 # One source per query, so the message ids are an index condition.
                 rows = await self.conn.execute(
                     select(inbox.c.message_id).where(
                         inbox.c.source == source,
-                        inbox.c.message_id.in_(message_ids[start : start + 500]),
+                        one_of(self.conn, inbox.c.message_id, chunk),
                         inbox.c.status == "accepted",
                     )
                 )
@@ -271,11 +272,9 @@ class Writer:
         """Which of these dedupe keys are already stored."""
         keys = list(set(dedupe_keys))
         stored: set[str] = set()
-        for start in range(0, len(keys), 500):
+        for chunk in chunks_of(self.conn, keys):
             rows = await self.conn.execute(
-                select(events.c.dedupe_key).where(
-                    events.c.dedupe_key.in_(keys[start : start + 500])
-                )
+                select(events.c.dedupe_key).where(one_of(self.conn, events.c.dedupe_key, chunk))
             )
             stored.update(row[0] for row in rows)
         return stored
@@ -347,9 +346,9 @@ class Writer:
     async def _stream_versions(self, stream_ids: set[str]) -> dict[str, int]:
         versions: dict[str, int] = {}
         ids = list(stream_ids)
-        for start in range(0, len(ids), 500):
+        for chunk in chunks_of(self.conn, ids):
             query = select(streams.c.stream_id, streams.c.version).where(
-                streams.c.stream_id.in_(ids[start : start + 500])
+                one_of(self.conn, streams.c.stream_id, chunk)
             )
             for stream_id, version in await self.conn.execute(query):
                 versions[stream_id] = int(version)
