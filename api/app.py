@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> Litestar:
     def provide(value: Any) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             WebhookController,
             InventoryController,
@@ -130,7 +130,7 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
-        middleware=[RequestLogMiddleware, MetricsMiddleware],  # type: ignore[list-item]
+        middleware=[MetricsMiddleware],  # type: ignore[list-item]
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],
@@ -142,8 +142,12 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[SwaggerRenderPlugin()],
         ),
         state={"services": services},  # type: ignore[arg-type]
+        logging_config=None,  # logging is configured once, by api.logs
         debug=False,
     )
+    # Outermost, so answers Litestar gives before routing (404, 405) are logged too.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)  # type: ignore[arg-type,assignment]
+    return app
 
 
 def app_from_env() -> Litestar:

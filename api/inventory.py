@@ -51,21 +51,23 @@ ITEM_EXAMPLE = {
     "deleted": False,
     "negative": False,
 }
+_PROBLEMS = {
+    status: ResponseSpec(
+        ProblemBody, media_type=PROBLEM_JSON, description=description, generate_examples=False
+    )
+    for status, description in (
+        (400, "a parameter is not valid; `errors` names it"),
+        (401, "no valid token"),
+        (403, "scope lacks read"),
+    )
+}
 _LIST = {
     200: ResponseSpec(
         data_container=ItemList,
         description="one page of items, ordered by key",
         examples=[Example(summary="one page", value={"items": [ITEM_EXAMPLE], "nextCursor": None})],
     ),
-    401: ResponseSpec(
-        ProblemBody, media_type=PROBLEM_JSON, description="no valid token", generate_examples=False
-    ),
-    403: ResponseSpec(
-        ProblemBody,
-        media_type=PROBLEM_JSON,
-        description="scope lacks read",
-        generate_examples=False,
-    ),
+    **_PROBLEMS,
 }
 
 
@@ -149,6 +151,7 @@ class InventoryController(Controller):
                 description="unknown key",
                 generate_examples=False,
             ),
+            **_PROBLEMS,
         },
     )
     async def item(
@@ -158,7 +161,7 @@ class InventoryController(Controller):
         reader: NamedDependency[Claims],
         at: At = None,
     ) -> ItemOut:
-        item = await queries.item(key, _utc(at))
+        item = await queries.item(_text(key, "key"), _utc(at))
         if item is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         return ItemOut.of(item)
@@ -200,6 +203,7 @@ class InventoryController(Controller):
                 description="unknown key",
                 generate_examples=False,
             ),
+            **_PROBLEMS,
         },
     )
     async def history(
@@ -211,7 +215,7 @@ class InventoryController(Controller):
         cursor: Cursor = None,
     ) -> HistoryPage:
         after = int(_decode_cursor(cursor) or 0) if cursor else 0
-        events = await queries.history(key, after=after, limit=limit + 1)
+        events = await queries.history(_text(key, "key"), after=after, limit=limit + 1)
         if events is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         more = len(events) > limit
@@ -233,7 +237,7 @@ async def _list(
 ) -> ItemList:
     where = ItemFilter(
         owner_kind=kind,
-        owner=owner,
+        owner=_text(owner, kind),
         pools=(pool,) if pool else None,
         source=source,
         inventory_type=inventory_type,
@@ -248,7 +252,27 @@ async def _list(
 def _utc(at: datetime | None) -> datetime | None:
     if at is None:
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:
+        raise Problem(
+            400,
+            "Bad Request",
+            "`at` is out of range once taken to UTC",
+            errors=[FieldError(field="at", message="out of range")],
+        ) from None
+
+
+def _text(value: str, name: str) -> str:
+    """A path parameter as the store can compare it: identifiers never hold NUL."""
+    if "\x00" in value:
+        raise Problem(
+            400,
+            "Bad Request",
+            f"`{name}` may not contain NUL characters",
+            errors=[FieldError(field=name, message="contains NUL")],
+        )
+    return value
 
 
 def _encode_cursor(value: str) -> str:
@@ -259,11 +283,15 @@ def _decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = ""
+    if not value or "\x00" in value:
         raise Problem(
             400,
             "Bad Request",
             "the cursor is not one this API gave out",
             errors=[FieldError(field="cursor", message="invalid cursor")],
-        ) from None
+        )
+    return value

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
@@ -25,8 +23,6 @@ from adapters.ofs.translate import translate as translate_ofs
 from adapters.store import Delivery, InboxEntry, Receipt
 from api.problems import FieldError, Problem, keys_unavailable
 from api.schemas import Accepted, OfsAccepted
-from domain.events import Fact
-from domain.fold import stream_of
 from projections.ingest import CommitFailed, Ingestor
 
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-request-id", "ce-id")
@@ -35,15 +31,7 @@ KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-request-id", 
 JSON_TYPES = ("application/json", "text/json")
 
 LONGEST_TEXT: Final = 255
-"""Identifiers and other short text fields are stored in columns of this width."""
-
-LARGEST_QUANTITY: Final = Decimal(10) ** 12
-SMALLEST_EXPONENT: Final = -12
-"""Quantities are below 10^12 with at most 12 decimals; anything else is corrupt
-input, and would make an answer far larger than the request that caused it."""
-
-# A JSON `\u0000` escape: a backslash not itself escaped, then u0000.
-_NUL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""Width of the inbox's short text columns (content type, sender)."""
 
 
 class Unreadable(Exception):
@@ -71,7 +59,7 @@ class Receiver:
             with _translating():
                 envelope = servicemobility.read_envelope(body, kind)
                 facts = servicemobility.translate(envelope)
-            _check_translated(body, facts)
+            _check_unique_keys(body)
         except (servicemobility.TranslationError, Unreadable) as error:
             raise await self._reject(entry, error.message, error.field) from None
         metadata = {
@@ -106,7 +94,7 @@ class Receiver:
             _check_body(body)
             with _translating():
                 facts = translate_ofs(body)
-            _check_translated(body, facts)
+            _check_unique_keys(body)
         except (OfsTranslationError, Unreadable) as error:
             raise await self._reject(entry, error.message, error.field) from None
         metadata = {"source": "ofs", "messageId": digest, "sender": entry.sender}
@@ -184,16 +172,13 @@ def _column_text(value: str | None) -> str | None:
 
 
 def _check_body(body: bytes) -> None:
-    """What every source needs before translation: UTF-8 text (RFC 8259) without
-    NUL characters, which PostgreSQL text cannot hold."""
+    """What every source needs before translation: UTF-8 text (RFC 8259)."""
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise Unreadable(f"the body is not UTF-8 (byte {error.start})") from None
     if body.startswith(b"\xef\xbb\xbf"):
         raise Unreadable("the body starts with a byte order mark, which JSON must not have")
-    if _NUL_ESCAPE.search(body):
-        raise Unreadable("text may not contain NUL characters (\\u0000)")
 
 
 @contextmanager
@@ -209,9 +194,8 @@ def _translating() -> Iterator[None]:
         raise Unreadable(f"the body cannot be read: {error}") from None
 
 
-def _check_translated(body: bytes, facts: Sequence[Fact]) -> None:
-    """The body has no repeated keys, and every fact fits the store alike on
-    both backends."""
+def _check_unique_keys(body: bytes) -> None:
+    """No object in the (valid JSON) body has a key twice."""
     try:
         json.loads(body, object_pairs_hook=_unique_keys)
     except _RepeatedKey as error:
@@ -220,15 +204,6 @@ def _check_translated(body: bytes, facts: Sequence[Fact]) -> None:
         raise Unreadable("the body is nested too deeply") from None
     except ValueError as error:
         raise Unreadable(f"the body cannot be read: {error}") from None
-    for index, fact in enumerate(facts):
-        if len(stream_of(fact.event)) > LONGEST_TEXT:
-            raise Unreadable(
-                f"event {index}: an identifier is longer than {LONGEST_TEXT} characters"
-            )
-        problem = _unstorable(fact.event, "")
-        if problem is not None:
-            field, message = problem
-            raise Unreadable(f"event {index}: `{field}` {message}", field)
 
 
 class _RepeatedKey(ValueError):
@@ -245,31 +220,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
             if key in seen:
                 raise _RepeatedKey(key)
             seen.add(key)
-
-
-def _unstorable(value: object, path: str) -> tuple[str, str] | None:
-    """The first text or quantity field of an event that the store cannot hold
-    alike on both backends. Free-form objects (bodies, properties) are kept as
-    JSON and not checked."""
-    if isinstance(value, msgspec.Struct):
-        for name in value.__struct_fields__:
-            found = _unstorable(getattr(value, name), f"{path}.{name}" if path else name)
-            if found is not None:
-                return found
-    elif isinstance(value, tuple):
-        for index, item in enumerate(value):
-            found = _unstorable(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    elif isinstance(value, str) and len(value) > LONGEST_TEXT:
-        return path, f"is longer than {LONGEST_TEXT} characters"
-    elif isinstance(value, Decimal):
-        if not value.is_finite() or abs(value) >= LARGEST_QUANTITY:
-            return path, f"must be a number below {LARGEST_QUANTITY:.0e}"
-        exponent = value.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < SMALLEST_EXPONENT:
-            return path, f"has more than {-SMALLEST_EXPONENT} decimals"
-    return None
 
 
 def _with_message_id(entry: InboxEntry, message_id: str) -> InboxEntry:

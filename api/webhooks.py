@@ -25,6 +25,7 @@ _ERRORS = {
     for status, description in (
         (400, "not JSON, wrong shape, or type differs from the path; the body was kept"),
         (401, "missing, invalid or expired token (title `Invalid Logon`); nothing was stored"),
+        (404, "no such webhook type"),
         (413, "body over the limit"),
         (415, "body is not JSON; it was kept"),
         (500, "our fault; nothing half-written, send it again"),
