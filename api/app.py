@@ -27,7 +27,7 @@ from api.settings import Settings
 from api.webhooks import WebhookController
 from projections.ingest import Ingestor
 from projections.queries import Queries
-from projections.setup import Stale, prepare
+from projections.setup import Stale, prepare, rebuild_stale
 
 log = logging.getLogger("invtrack")
 VERSION = "0.1.0"
@@ -93,6 +93,11 @@ class Services:
                 stale.name,
             )
         await self.ingestor.start()
+        if self.stale and self.settings.auto_rebuild:
+            # rebuild_stale empties self.stale once current, so /ready follows it.
+            self.tasks.append(
+                asyncio.create_task(rebuild_stale(self.store, self.stale), name="invtrack-rebuild")
+            )
         if self.settings.ofs.poll_in_serve:
             from api.ofs_poll import start_poller
 

@@ -20,7 +20,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"invtrack: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
-    code: int = args.run(settings, args)
+    try:
+        code: int = args.run(settings, args)
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

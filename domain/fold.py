@@ -92,6 +92,43 @@ def apply(items: Mapping[str, Item], event: DomainEvent, position: int) -> list[
             assert_never(event)
 
 
+def named_owners(event: DomainEvent) -> tuple[tuple[str, str, str], ...]:
+    """(kind, owner, key) for every owner the event names for an item.
+
+    An item's owner as of any time was named by one of its events, so these
+    (with the owners of its live states) are where "as of" queries look.
+    """
+    if isinstance(event, StockUsageRecorded):
+        named = [("resource", event.location, sm_rules.resource_key(event))]
+        if sm_rules.installs(event):
+            key = sm_rules.install_key(event)
+            named += [("activity", event.ref_object, key), ("resource", event.location, key)]
+        return tuple(named)
+    if isinstance(event, DocumentRecorded | OfsEventRecorded):
+        return ()
+    key = ofs_key(event.inventory_id)
+    activity = event.activity
+    candidates = (
+        ("resource", event.changes.resource_id),
+        ("resource", activity.resource_id if activity else None),
+        ("activity", _text(event.changes.activity_id)),
+        ("activity", _text(activity.activity_id) if activity else None),
+        ("customer", activity.customer_number if activity else None),
+    )
+    return tuple((kind, owner, key) for kind, owner in candidates if owner)
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def annotated_keys(event: DomainEvent) -> tuple[str, ...]:
+    """The items whose current state `annotate` reads for this event."""
+    if isinstance(event, StockUsageRecorded) and sm_rules.is_count(event):
+        return (sm_rules.resource_key(event),)
+    return ()
+
+
 def annotate(items: Mapping[str, Item], event: DomainEvent) -> DomainEvent:
     """Facts known only at append time, recorded on the event (a count's variance)."""
     if isinstance(event, StockUsageRecorded) and sm_rules.is_count(event):

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from adapters.store import Delivery, EventStore, Receipt, Writer
-from projections.live import LiveProjector
+from projections.live import Batch, LiveProjector
 
 log = logging.getLogger("invtrack.ingest")
 
@@ -52,7 +52,7 @@ class Ingestor:
 
     async def commit_one(self, delivery: Delivery) -> Receipt:
         async with self.store.writing() as writer:
-            return await self._commit(writer, delivery)
+            return (await self._commit(writer, [delivery]))[0]
 
     async def _run(self) -> None:
         while True:
@@ -70,7 +70,7 @@ class Ingestor:
     ) -> None:
         try:
             async with self.store.writing() as writer:
-                receipts = [await self._commit(writer, delivery) for delivery, _ in batch]
+                receipts = await self._commit(writer, [delivery for delivery, _ in batch])
         except Exception:
             if len(batch) == 1:
                 _, future = batch[0]
@@ -85,23 +85,50 @@ class Ingestor:
             if not future.done():
                 future.set_result(receipt)
 
-    async def _commit(self, writer: Writer, delivery: Delivery) -> Receipt:
-        if delivery.cursor is not None:
-            await writer.save_cursor(delivery.cursor)
-        if delivery.inbox is None:
-            return Receipt(inbox_id=None)
-        if delivery.rejected is not None:
-            kept = await writer.quarantine(delivery.inbox, delivery.rejected)
-            return Receipt(inbox_id=kept, quarantined=True)
-        inbox_id = await writer.receive(delivery.inbox)
-        if inbox_id is None:
-            return Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts))
-        stored = await self.projector.record(
-            writer, delivery.facts, inbox_id=inbox_id, metadata=delivery.metadata
+    async def _commit(self, writer: Writer, deliveries: Sequence[Delivery]) -> list[Receipt]:
+        """Commit deliveries in order with a fixed number of statements: cursors,
+        inbox rows (a repeated message id is a duplicate), then their facts."""
+        for delivery in deliveries:
+            if delivery.cursor is not None:
+                await writer.save_cursor(delivery.cursor)
+        accepted = [d for d in deliveries if d.inbox is not None and d.rejected is None]
+        accepted_ids = iter(await writer.receive_many([d.inbox for d in accepted if d.inbox]))
+        quarantined = [d for d in deliveries if d.inbox is not None and d.rejected is not None]
+        quarantined_ids = iter(
+            await writer.keep(
+                [(d.inbox, "quarantined", d.rejected) for d in quarantined if d.inbox]
+            )
         )
-        return Receipt(
-            inbox_id=inbox_id, appended=len(stored), skipped=len(delivery.facts) - len(stored)
-        )
+        inbox_ids: list[int | None] = []
+        for delivery in deliveries:
+            if delivery.inbox is None:
+                inbox_ids.append(None)
+            elif delivery.rejected is None:
+                inbox_ids.append(next(accepted_ids))
+            else:
+                inbox_ids.append(next(quarantined_ids))
+        recorded = [
+            (index, Batch(facts=d.facts, inbox_id=inbox_ids[index], metadata=d.metadata))
+            for index, d in enumerate(deliveries)
+            if d.inbox is not None and d.rejected is None and inbox_ids[index] is not None
+        ]
+        stored = await self.projector.record_many(writer, [b for _, b in recorded])
+        appended = {index: len(events) for (index, _), events in zip(recorded, stored, strict=True)}
+        receipts: list[Receipt] = []
+        for index, delivery in enumerate(deliveries):
+            inbox_id = inbox_ids[index]
+            if delivery.inbox is None:
+                receipts.append(Receipt(inbox_id=None))
+            elif delivery.rejected is not None:
+                receipts.append(Receipt(inbox_id=inbox_id, quarantined=True))
+            elif inbox_id is None:
+                receipts.append(Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts)))
+            else:
+                count = appended[index]
+                receipts.append(
+                    Receipt(inbox_id=inbox_id, appended=count, skipped=len(delivery.facts) - count)
+                )
+        return receipts
 
 
 def _fail(future: asyncio.Future[Receipt]) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import MetaData, Row, Select, and_, select
+from sqlalchemy import MetaData, Row, Select, Table, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store import EventStore, StoredEvent
@@ -15,7 +15,7 @@ from adapters.store.schema import events as events_table
 from domain.events import DomainEvent, from_data
 from domain.fold import fold
 from domain.items import Item, Pool, Source
-from projections.base import active_versions
+from projections.base import Slot, active_versions, shared_table
 from projections.history import item_events_table
 from projections.items import from_row, items_table, owners_table
 
@@ -44,7 +44,10 @@ class Queries:
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
-    async def _versions(self, conn: AsyncConnection) -> tuple[int, int]:
+    def _table(self, define: Callable[[Slot, MetaData], Table], slot: Slot) -> Table:
+        return shared_table(define, slot)
+
+    async def _versions(self, conn: AsyncConnection) -> tuple[Slot, Slot]:
         active = await active_versions(conn)
         if "items" not in active or "history" not in active:
             raise NotReady("projections are not set up")
@@ -68,12 +71,12 @@ class Queries:
     async def _current(
         self,
         conn: AsyncConnection,
-        version: int,
+        version: Slot,
         where: ItemFilter,
         after: str | None,
         limit: int,
     ) -> list[Item]:
-        table = items_table(version, MetaData())
+        table = self._table(items_table, version)
         owner_column = {
             "resource": table.c.resource_id,
             "activity": table.c.activity_id,
@@ -96,8 +99,8 @@ class Queries:
     async def _as_of(
         self,
         conn: AsyncConnection,
-        items_version: int,
-        history_version: int,
+        items_version: Slot,
+        history_version: Slot,
         where: ItemFilter,
         after: str | None,
         limit: int,
@@ -105,11 +108,11 @@ class Queries:
     ) -> list[Item]:
         """Every item the owner ever had, folded from its events up to `at`.
 
-        Any owner an item has as of `at` was written by one of its events, and
-        the live state right after that event has it too, so the owners table
-        (every owner ever seen) holds every candidate.
+        An owner an item has as of `at` was named by one of its events, and the
+        owners table records every owner an event named or a state held, so it
+        holds every candidate.
         """
-        owners = owners_table(items_version, MetaData())
+        owners = self._table(owners_table, items_version)
         query = select(owners.c.key).where(
             owners.c.kind == where.owner_kind, owners.c.owner == where.owner
         )
@@ -133,7 +136,7 @@ class Queries:
             items_version, history_version = await self._versions(conn)
             if at is not None:
                 return (await self._fold_as_of(conn, history_version, [key], at)).get(key)
-            table = items_table(items_version, MetaData())
+            table = self._table(items_table, items_version)
             row = (await conn.execute(select(table).where(table.c.key == key))).first()
         return None if row is None else from_row(row)
 
@@ -152,7 +155,7 @@ class Queries:
         return [self.store.to_stored(row) for row in rows]
 
     async def _fold_as_of(
-        self, conn: AsyncConnection, history_version: int, keys: Sequence[str], at: datetime
+        self, conn: AsyncConnection, history_version: Slot, keys: Sequence[str], at: datetime
     ) -> dict[str, Item]:
         rows = await self._history_rows(conn, history_version, keys, at)
         stored = [self.store.to_stored(row) for row in rows]
@@ -169,14 +172,14 @@ class Queries:
     async def _history_rows(
         self,
         conn: AsyncConnection,
-        version: int,
+        version: Slot,
         keys: Sequence[str],
         at: datetime | None,
         *,
         after: int = 0,
         limit: int | None = None,
     ) -> list[Row[Any]]:
-        links = item_events_table(version, MetaData())
+        links = self._table(item_events_table, version)
         query = (
             select(events_table, links.c.key.label("item_key"))
             .join(links, and_(links.c.position == events_table.c.position))

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
