@@ -386,6 +386,14 @@ async def load(url: str, count: int, seed: int = 7) -> Loaded:
                 raise RuntimeError("generating the events failed")
             for statement in rebuild:
                 await conn.execute(statement)
+            # Appends read each stream's version from its head row; COPY into
+            # events bypassed them, so set them from what was loaded.
+            await conn.execute(
+                "INSERT INTO streams (stream_id, version) "
+                "SELECT stream_id, max(version) FROM events GROUP BY stream_id "
+                "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version"
+            )
+            await conn.execute("VACUUM (ANALYZE) streams")
             # A store that grew over months has been vacuumed: visibility map
             # set (index-only scans), hint bits written, statistics current.
             await conn.execute("VACUUM (ANALYZE) events")

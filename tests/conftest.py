@@ -12,6 +12,7 @@ import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -79,10 +80,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EventStore]:
-    """A migrated store with its projections set up, on each backend."""
-    database = connect(database_url)
+@asynccontextmanager
+async def migrated_store(url: str) -> AsyncIterator[EventStore]:
+    """A migrated store at `url` with its projections set up."""
+    database = connect(url)
     await database.migrate()
     event_store = EventStore(database)
     await prepare(event_store)
@@ -90,16 +91,17 @@ async def store(database_url: str) -> AsyncIterator[EventStore]:
         yield event_store
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    """A migrated store on each backend."""
+    async with migrated_store(database_url) as event_store:
+        yield event_store
 
 
 @pytest.fixture
 async def pg_store(pg_url: str) -> AsyncIterator[EventStore]:
     """A migrated store on PostgreSQL only."""
-    database = connect(pg_url)
-    await database.migrate()
-    event_store = EventStore(database)
-    await prepare(event_store)
-    try:
+    async with migrated_store(pg_url) as event_store:
         yield event_store
-    finally:
-        await database.dispose()
