@@ -60,6 +60,8 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # Migrations say what they run at INFO on every start; only problems matter.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 class RequestLogMiddleware:
