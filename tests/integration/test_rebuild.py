@@ -41,7 +41,7 @@ from domain.events import (
     from_data,
     to_data,
 )
-from domain.fold import apply, fold, stream_of, touched_keys
+from domain.fold import apply, fold, named_owners, stream_of, touched_keys
 from domain.items import Item
 from projections.base import (
     Projection,
@@ -180,10 +180,11 @@ def links_of(events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
 
 
 def owners_of(events: Sequence[StoredEvent]) -> set[tuple[str, str, str]]:
-    """Every owner of every state each item went through."""
+    """Every owner an event named, and of every state each item went through."""
     items: dict[str, Item] = {}
     owners: set[tuple[str, str, str]] = set()
     for position, event in applied(events):
+        owners.update(named_owners(event))
         for item in apply(items, event, position):
             items[item.key] = item
             owners.update(owner_records(item))
