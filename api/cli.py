@@ -28,58 +28,55 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from adapters.store import EventStore, connect
     from api.app import with_key
-    from api.metrics import multiprocess_dir
-    from projections.setup import prepare
 
     with_key(settings)
+    asyncio.run(_prepare_database(settings))
+    serve_app("api.app:app_from_env", args.host, args.port, args.workers)
+    return 0
 
-    async def migrate() -> None:
-        database = connect(settings.database_url)
-        try:
-            await database.migrate()
-            await prepare(EventStore(database))
-        finally:
-            await database.dispose()
 
-    asyncio.run(migrate())
-    with multiprocess_dir(args.workers):
+def serve_app(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve the app the factory (`module:function`) builds, in `workers` processes."""
+    import uvicorn
+
+    from api.metrics import multiprocess_dir
+
+    with multiprocess_dir(workers):
         uvicorn.run(
-            "api.app:app_from_env",
+            factory,
             factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
+            host=host,
+            port=port,
+            workers=workers,
             log_config=None,
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=30,
         )
-    return 0
 
 
-def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+async def _prepare_database(settings: Settings) -> str | None:
+    """Migrate the schema and set up the projections; the schema revision."""
     from adapters.store import EventStore, connect
     from projections.setup import prepare
 
-    async def run() -> None:
-        database = connect(settings.database_url)
-        try:
-            await database.migrate()
-            stale = await prepare(EventStore(database))
-            print(f"schema at revision {await database.current_revision()}")
-            for item in stale:
-                print(
-                    f"projection {item.name} is at version {item.active}, this build wants "
-                    f"{item.wanted}: run `invtrack rebuild {item.name}`"
-                )
-        finally:
-            await database.dispose()
+    database = connect(settings.database_url)
+    try:
+        await database.migrate()
+        for item in await prepare(EventStore(database)):
+            print(
+                f"projection {item.name} is at version {item.active}, this build wants "
+                f"{item.wanted}: run `invtrack rebuild {item.name}`",
+                file=sys.stderr,
+            )
+        return await database.current_revision()
+    finally:
+        await database.dispose()
 
-    asyncio.run(run())
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    print(f"schema at revision {asyncio.run(_prepare_database(settings))}")
     return 0
 
 

@@ -18,7 +18,8 @@ from litestar import Litestar
 from adapters.store import Delivery, Receipt
 from api import logs
 from api.app import Services, create_app
-from api.metrics import MeteredIngestor, multiprocess_dir
+from api.cli import serve_app
+from api.metrics import MeteredIngestor
 from api.settings import from_env
 
 
@@ -41,8 +42,6 @@ def ceiling_app() -> Litestar:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import uvicorn
-
     parser = argparse.ArgumentParser(prog="python -m bench.ceiling")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
@@ -50,18 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = from_env()
     logs.configure(settings.log_level, settings.log_format)
-    with multiprocess_dir(args.workers):
-        uvicorn.run(
-            "bench.ceiling:ceiling_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+    serve_app("bench.ceiling:ceiling_app", args.host, args.port, args.workers)
     return 0
 
 

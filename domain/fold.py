@@ -7,19 +7,10 @@ from typing import assert_never
 
 from domain import ofs_rules, sm_rules
 from domain.events import (
-    CustomerInventoryCreated,
-    CustomerInventoryDeleted,
-    CustomerInventoryUpdated,
     DocumentRecorded,
     DomainEvent,
-    InventoryDeinstalled,
-    InventoryInstalled,
-    InventoryUndoDeinstall,
-    InventoryUndoInstall,
     OfsEventRecorded,
-    ResourceInventoryCreated,
-    ResourceInventoryDeleted,
-    ResourceInventoryUpdated,
+    OfsInventoryEvent,
     StockUsageRecorded,
 )
 from domain.items import Item, ofs_key, stock_line_key
@@ -39,18 +30,7 @@ def touched_keys(event: DomainEvent) -> tuple[str, ...]:
             )
         case OfsEventRecorded():
             return ()
-        case (
-            ResourceInventoryCreated()
-            | ResourceInventoryUpdated()
-            | ResourceInventoryDeleted()
-            | CustomerInventoryCreated()
-            | CustomerInventoryUpdated()
-            | CustomerInventoryDeleted()
-            | InventoryInstalled()
-            | InventoryDeinstalled()
-            | InventoryUndoInstall()
-            | InventoryUndoDeinstall()
-        ):
+        case OfsInventoryEvent():
             return (ofs_key(event.inventory_id),)
         case _:
             assert_never(event)
@@ -75,18 +55,7 @@ def apply(items: Mapping[str, Item], event: DomainEvent, position: int) -> list[
             return sm_rules.apply(items, event, position)
         case DocumentRecorded() | OfsEventRecorded():
             return []
-        case (
-            ResourceInventoryCreated()
-            | ResourceInventoryUpdated()
-            | ResourceInventoryDeleted()
-            | CustomerInventoryCreated()
-            | CustomerInventoryUpdated()
-            | CustomerInventoryDeleted()
-            | InventoryInstalled()
-            | InventoryDeinstalled()
-            | InventoryUndoInstall()
-            | InventoryUndoDeinstall()
-        ):
+        case OfsInventoryEvent():
             return [ofs_rules.apply(items.get(ofs_key(event.inventory_id)), event, position)]
         case _:
             assert_never(event)
