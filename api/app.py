@@ -17,15 +17,15 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore, connect
 from api import settings as settings_module
-from api.inventory import InventoryController
-from api.logs import RequestLogMiddleware
-from api.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
-from api.operations import OperationsController
-from api.problems import HANDLERS
-from api.receivers import Receiver
+from api.routes.inventory import InventoryController
+from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
+from api.routes.operations import OperationsController
+from api.routes.problems import HANDLERS
+from api.routes.request_log import RequestLogMiddleware
+from api.routes.webhooks import WebhookController
+from api.services.group_commit import Ingestor
+from api.services.receiving import Receiver
 from api.settings import Settings
-from api.webhooks import WebhookController
-from projections.ingest import Ingestor
 from projections.queries import Queries
 from projections.setup import Stale, prepare, rebuild_stale
 
@@ -99,7 +99,7 @@ class Services:
                 asyncio.create_task(rebuild_stale(self.store, self.stale), name="invtrack-rebuild")
             )
         if self.settings.ofs.poll_in_serve:
-            from api.ofs_poll import start_poller
+            from api.services.polling import start_poller
 
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
             if task is not None:

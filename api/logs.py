@@ -1,7 +1,6 @@
-"""Logging: one line per request with a request id, JSON when configured.
+"""Logging: text or one JSON object per line, configured once per process.
 
-Tokens and secrets never reach a log line: only method, path, status, timing
-and the request id are logged for requests, and headers are never logged.
+Tokens and secrets never reach a log line (see api.routes.request_log).
 """
 
 from __future__ import annotations
@@ -9,19 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
-import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-access = logging.getLogger("invtrack.access")
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
@@ -62,54 +50,3 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
         logging.getLogger(noisy).disabled = True
     # Migrations say what they run at INFO on every start; only problems matter.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
-
-
-class RequestLogMiddleware:
-    """Gives every request an id (kept from `x-request-id` when sane) and logs
-    one line when it ends."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = _request_id(scope)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            access.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
-            text: str = value.decode()
-            if text.replace("-", "").replace("_", "").isalnum():
-                return text
-    return uuid.uuid4().hex

@@ -18,8 +18,8 @@ from litestar import Litestar
 from adapters.store import Delivery, Receipt
 from api import logs
 from api.app import Services, create_app
-from api.cli import serve_app
-from api.metrics import MeteredIngestor
+from api.cli.serve import serve_app
+from api.routes.metrics import MeteredIngestor
 from api.settings import from_env
 
 

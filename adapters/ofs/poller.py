@@ -86,6 +86,38 @@ class Cursors(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OfsCursor:
+    """The poller's place: its subscription, the next page to read, and the
+    newest event time stored (to resume from after the subscription expires)."""
+
+    name: str
+    subscription_id: str | None = None
+    next_page: str | None = None
+    last_event_time: str | None = None
+
+    @classmethod
+    def of(cls, saved: Cursor) -> OfsCursor:
+        state = saved.state
+        return cls(
+            name=saved.name,
+            subscription_id=state.get("subscription_id"),
+            next_page=state.get("next_page"),
+            last_event_time=state.get("last_event_time"),
+        )
+
+    def saved(self) -> Cursor:
+        """As the store keeps it."""
+        return Cursor(
+            name=self.name,
+            state={
+                "subscription_id": self.subscription_id,
+                "next_page": self.next_page,
+                "last_event_time": self.last_event_time,
+            },
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfsPollerConfig:
     """How to reach one OFS instance and how patiently to poll it.
 
@@ -259,7 +291,7 @@ class OfsPoller:
             page = await self._read(cursor)
         return await self._store(cursor, page)
 
-    async def _read(self, cursor: Cursor) -> EventsPage:
+    async def _read(self, cursor: OfsCursor) -> EventsPage:
         assert cursor.subscription_id is not None
         return await self._call(
             self.client.events(
@@ -267,9 +299,10 @@ class OfsPoller:
             )
         )
 
-    async def _cursor(self) -> Cursor:
+    async def _cursor(self) -> OfsCursor:
         """The saved cursor; on the first run, a new subscription saved as one."""
-        saved = await self.store.cursor(self.name)
+        found = await self.store.cursor(self.name)
+        saved = OfsCursor.of(found) if found is not None else None
         if saved is not None and saved.subscription_id is not None:
             return saved
         cursor = await self._subscribe(saved.last_event_time if saved else None)
@@ -280,7 +313,7 @@ class OfsPoller:
         )
         return cursor
 
-    async def _resubscribe(self, expired: Cursor) -> Cursor:
+    async def _resubscribe(self, expired: OfsCursor) -> OfsCursor:
         log.warning(
             "OFS subscription %s is gone (unread for 36 hours, or deleted); subscribing again",
             expired.subscription_id,
@@ -296,7 +329,7 @@ class OfsPoller:
         )
         return cursor
 
-    async def _subscribe(self, last_event_time: str | None) -> Cursor:
+    async def _subscribe(self, last_event_time: str | None) -> OfsCursor:
         """A new subscription, saved as the cursor. With a stored event time it
         starts just before that time, else at the subscription's own marker."""
         subscription = await self._call(
@@ -307,16 +340,16 @@ class OfsPoller:
             next_page = await self._call(
                 self.client.since(subscription.subscription_id, _rewind(last_event_time))
             )
-        cursor = Cursor(
+        cursor = OfsCursor(
             name=self.name,
             subscription_id=subscription.subscription_id,
             next_page=next_page,
             last_event_time=last_event_time,
         )
-        await self.submit(Delivery(inbox=None, cursor=cursor))
+        await self.submit(Delivery(inbox=None, cursor=cursor.saved()))
         return cursor
 
-    async def _store(self, cursor: Cursor, page: EventsPage) -> _Outcome:
+    async def _store(self, cursor: OfsCursor, page: EventsPage) -> _Outcome:
         try:
             next_page = page_next(page.body)
         except TranslationError as error:
@@ -327,7 +360,8 @@ class OfsPoller:
             facts, rejected = [], str(error)
         if not facts and rejected is None:
             if next_page is not None and next_page != cursor.next_page:
-                await self.submit(Delivery(inbox=None, cursor=_moved(cursor, next_page, facts)))
+                moved = _moved(cursor, next_page, facts)
+                await self.submit(Delivery(inbox=None, cursor=moved.saved()))
             log.debug("no new OFS events after page %s", cursor.next_page)
             return _Outcome(events=0, empty=True)
         if next_page is None:
@@ -335,7 +369,7 @@ class OfsPoller:
         moved = _moved(cursor, next_page, facts)
         entry = _inbox_entry(page)
         if rejected is not None:
-            await self.submit(Delivery(inbox=entry, rejected=rejected, cursor=moved))
+            await self.submit(Delivery(inbox=entry, rejected=rejected, cursor=moved.saved()))
             log.warning(
                 "OFS page %s quarantined (%s); moving on to page %s",
                 cursor.next_page,
@@ -343,7 +377,7 @@ class OfsPoller:
                 next_page,
             )
             return _Outcome(events=0, empty=False)
-        receipt = await self.submit(Delivery(inbox=entry, facts=tuple(facts), cursor=moved))
+        receipt = await self.submit(Delivery(inbox=entry, facts=tuple(facts), cursor=moved.saved()))
         log.info(
             "read %d OFS events (%d new, %d already stored) up to %s; next page %s",
             len(facts),
@@ -395,14 +429,14 @@ class OfsPoller:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
 
-def _moved(cursor: Cursor, next_page: str, facts: Sequence[Fact]) -> Cursor:
+def _moved(cursor: OfsCursor, next_page: str, facts: Sequence[Fact]) -> OfsCursor:
     """The cursor after a page: its marker, and the newest event time seen so far."""
     newest = cursor.last_event_time
     if facts:
         page_newest = format_time(max(fact.event.occurred_at for fact in facts))
         # OFS times compare as text: fixed width, most significant first.
         newest = max(newest or page_newest, page_newest)
-    return Cursor(
+    return OfsCursor(
         name=cursor.name,
         subscription_id=cursor.subscription_id,
         next_page=next_page,

@@ -39,12 +39,12 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    async def migrate(self) -> None:
-        """Create or upgrade the store's schema to the newest migration."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the store's schema to a migration, the newest by default."""
         async with self.engine.begin() as conn:
             if self.is_postgres:
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -102,8 +102,8 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
-    command.upgrade(_config(connection), "head")
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(_config(connection), revision)
 
 
 def _revision(connection: Connection) -> str | None:

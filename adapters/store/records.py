@@ -68,12 +68,14 @@ class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Cursor(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a puller (the OFS Events API poller) is in its source."""
+    """Where a puller is in its source, saved with the deliveries it read.
+
+    `state` is the puller's own (an OFS subscription and page marker, a
+    ServiceMobility `rowver`); the store keeps it as it is.
+    """
 
     name: str
-    subscription_id: str | None = None
-    next_page: str | None = None
-    last_event_time: str | None = None
+    state: dict[str, str | None] = msgspec.field(default_factory=dict)
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):

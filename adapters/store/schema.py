@@ -132,13 +132,11 @@ projections = Table(
 `generation` tells apart builds of one version; `position` is the checkpoint.
 At most one build per projection is active and at most one is building."""
 
-ofs_cursors = Table(
-    "ofs_cursors",
+cursors = Table(
+    "cursors",
     metadata,
     Column("name", String(255), primary_key=True),
-    Column("subscription_id", Text),
-    Column("next_page", String(64)),
-    Column("last_event_time", String(19)),
+    Column("state", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
-"""Where the OFS Events API poller is: its subscription and next page."""
+"""Where each puller is in its source: its own state, as JSON."""

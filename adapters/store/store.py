@@ -31,7 +31,7 @@ from adapters.store.records import (
     NewEvent,
     StoredEvent,
 )
-from adapters.store.schema import events, inbox, ofs_cursors, streams
+from adapters.store.schema import cursors, events, inbox, streams
 from adapters.store.sql import chunks_of, one_of
 from domain.upcasters import upcast
 
@@ -141,17 +141,10 @@ class EventStore:
     async def cursor(self, name: str) -> Cursor | None:
         """A puller's saved position, None before its first page."""
         async with self.reading() as conn:
-            row = (
-                await conn.execute(select(ofs_cursors).where(ofs_cursors.c.name == name))
-            ).first()
+            row = (await conn.execute(select(cursors).where(cursors.c.name == name))).first()
         if row is None:
             return None
-        return Cursor(
-            name=row.name,
-            subscription_id=row.subscription_id,
-            next_page=row.next_page,
-            last_event_time=row.last_event_time,
-        )
+        return Cursor(name=row.name, state=_decode(row.state))
 
     def to_stored(self, row: Row[Any]) -> StoredEvent:
         data, schema_version = self.upcast(row.type, row.schema_version, _decode(row.data))
@@ -256,17 +249,12 @@ class Writer:
         return [int(row[0]) for row in result]
 
     async def save_cursor(self, cursor: Cursor) -> None:
-        values = {
-            "subscription_id": cursor.subscription_id,
-            "next_page": cursor.next_page,
-            "last_event_time": cursor.last_event_time,
-            "updated_at": now(),
-        }
+        values = {"state": _encode(cursor.state).decode(), "updated_at": now()}
         updated = await self.conn.execute(
-            update(ofs_cursors).where(ofs_cursors.c.name == cursor.name).values(**values)
+            update(cursors).where(cursors.c.name == cursor.name).values(**values)
         )
         if updated.rowcount == 0:
-            await self.conn.execute(insert(ofs_cursors).values(name=cursor.name, **values))
+            await self.conn.execute(insert(cursors).values(name=cursor.name, **values))
 
     async def known(self, dedupe_keys: Iterable[str]) -> set[str]:
         """Which of these dedupe keys are already stored."""

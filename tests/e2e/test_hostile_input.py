@@ -23,20 +23,12 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.auth import mint
 from adapters.servicemobility import TYPES
 from adapters.store import EventStore
 from adapters.store.records import InboxRecord
-from tests.e2e.conftest import SECRET, settings_for
-from tests.reliability.conftest import (
-    Line,
-    Live,
-    UsageRow,
-    envelope_for,
-    live_app,
-    ofs_event,
-    usage_envelope,
-)
+from tests.harness.deliveries import Line, UsageRow, envelope_for, ofs_event, usage_envelope
+from tests.harness.live import Live, live_app, settings_for
+from tests.harness.tokens import reader, relay, sender
 
 USAGE = "/servicemobility/InventoryUsage/"
 OFS = "/ofs/events"
@@ -45,18 +37,6 @@ LIMIT = 262_144
 
 GOOD_USAGE = usage_envelope("hostile", [UsageRow("r1", (Line("VAN-H", "P-H", "2"),))])
 GOOD_EVENT = ofs_event(31, "inventoryInstalled", "2026-11-20 09:31:07", status="installed")
-
-
-def sender() -> dict[str, str]:
-    return {
-        "x-access-token": mint(SECRET, scope=None, ttl_seconds=600),
-        "content-type": "application/json",
-    }
-
-
-def relay() -> dict[str, str]:
-    token = mint(SECRET, scope="write", ttl_seconds=600)
-    return {"Authorization": f"Bearer {token}", "content-type": "application/json"}
 
 
 def usage(change: Callable[[dict[str, Any]], Any], envelope_id: str = "hostile") -> bytes:
@@ -331,7 +311,7 @@ async def test_every_hostile_body_gets_a_4xx_that_names_the_problem(live: Live) 
     assert not failures, "\n".join(failures)
     assert (await live.client.get("/health")).status_code == 200
     assert (await live.client.get("/ready")).status_code == 200
-    read = {"Authorization": f"Bearer {mint(SECRET, scope='read', ttl_seconds=600)}"}
+    read = reader()
     stock = await live.client.get("/resources/VAN-H/inventories", headers=read)
     products = {item["productNumber"] for item in stock.json()["items"]}
     assert products == {"P-H", "P-EXTRA", "📦-é\u0301-\u202eLTR-\u200b"}
@@ -374,7 +354,7 @@ async def test_hostile_bodies_without_a_token_are_refused_and_not_kept(live: Liv
 
 
 async def test_hostile_paths_and_query_parameters_get_a_4xx(live: Live) -> None:
-    read = {"Authorization": f"Bearer {mint(SECRET, scope='read', ttl_seconds=600)}"}
+    read = reader()
     posts = [
         "/servicemobility/Inventory/",
         "/servicemobility/inventoryusage/",

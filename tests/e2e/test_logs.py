@@ -18,9 +18,11 @@ import pytest
 
 from adapters.auth import SECRET_FILE_NAME, mint
 from api import logs
-from tests.e2e.conftest import SECRET, settings_for
 from tests.e2e.test_webhook_contract import arm
-from tests.reliability.conftest import Live, Server, envelope_for, live_app, ofs_event
+from tests.harness.deliveries import envelope_for, ofs_event
+from tests.harness.live import Live, live_app, settings_for
+from tests.harness.server import Server
+from tests.harness.tokens import SECRET
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import SECRET, fixture, reader, relay, sender
+from tests.harness.fixtures import fixture
+from tests.harness.tokens import SECRET, reader, relay, sender
 
 Client = AsyncTestClient[Any]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -8,7 +8,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.e2e.conftest import fixture, reader, relay
+from tests.harness.fixtures import fixture
+from tests.harness.tokens import reader, relay
 
 Client = AsyncTestClient[Any]
 

@@ -25,16 +25,16 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from adapters.auth import mint
 from api.app import create_app
-from tests.e2e.conftest import SECRET, settings_for
+from tests.harness.live import settings_for
+from tests.harness.tokens import token
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
 def auth_headers() -> dict[str, str]:
-    token = mint(SECRET, scope="admin", ttl_seconds=3600)
-    return {"Authorization": f"Bearer {token}", "x-access-token": token}
+    admin = token("admin", ttl=3600)
+    return {"Authorization": f"Bearer {admin}", "x-access-token": admin}
 
 
 @contextmanager

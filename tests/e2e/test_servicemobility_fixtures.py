@@ -7,7 +7,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.e2e.conftest import fixture, reader, sender
+from tests.harness.fixtures import fixture
+from tests.harness.tokens import reader, sender
 
 Client = AsyncTestClient[Any]
 

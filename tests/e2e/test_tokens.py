@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from adapters.auth import AuthConfig
 from api.settings import Settings
-from tests.e2e.conftest import SECRET
-from tests.reliability.conftest import Live, envelope_for, live_app, ofs_event
+from tests.harness.deliveries import envelope_for, ofs_event
+from tests.harness.live import Live, live_app
+from tests.harness.tokens import SECRET
 
 AUDIENCE = "invtrack"
 ISSUER = "https://issuer.example"

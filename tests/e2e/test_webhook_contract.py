@@ -22,28 +22,13 @@ from adapters.auth import mint
 from adapters.servicemobility import TYPES
 from adapters.store import EventStore, connect
 from projections.base import Applied
-from tests.e2e.conftest import SECRET, settings_for
-from tests.reliability.conftest import (
-    Live,
-    all_events,
-    all_inbox,
-    envelope_for,
-    live_app,
-    ofs_event,
-)
+from tests.harness.deliveries import envelope_for, ofs_event
+from tests.harness.live import Live, live_app, settings_for
+from tests.harness.reading import all_events, all_inbox
+from tests.harness.tokens import SECRET, relay, sender
 
 PATHS = [(kind, f"/servicemobility/{kind}{slash}") for kind in TYPES for slash in ("/", "")]
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
-
-
-def sender(**extra: str) -> dict[str, str]:
-    token = mint(SECRET, scope=None, ttl_seconds=600)
-    return {"x-access-token": token, "content-type": "application/json", **extra}
-
-
-def relay(scope: str | None = "write") -> dict[str, str]:
-    token = mint(SECRET, scope=scope, ttl_seconds=600)
-    return {"Authorization": f"Bearer {token}", "content-type": "application/json"}
 
 
 def encode(value: Any) -> bytes:

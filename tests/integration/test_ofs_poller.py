@@ -25,13 +25,14 @@ from adapters.ofs.client import OfsRejected, retry_after_seconds
 from adapters.ofs.poller import (
     DETAIL_FIELDS,
     INVENTORY_EVENTS,
+    OfsCursor,
     OfsPoller,
     OfsPollerConfig,
     Submit,
     backoff_delay,
 )
 from adapters.store import Delivery, EventStore, Receipt
-from projections.ingest import Ingestor
+from api.services.group_commit import Ingestor
 from projections.queries import ItemFilter, Queries
 from tests.fakes.ofs_server import (
     EVENTS_PATH,
@@ -50,6 +51,12 @@ EXPECTED = json.loads((OFS_FIXTURES / "expected.json").read_text())
 BASE_URL = "http://ofs.test"
 GUARD = 60.0
 """Seconds before a test that waits for the poller gives up (a hang, not a timing check)."""
+
+
+async def saved_cursor(store: EventStore, name: str) -> OfsCursor:
+    found = await store.cursor(name)
+    assert found is not None, "no cursor"
+    return OfsCursor.of(found)
 
 
 def config(base_url: str = BASE_URL, **overrides: Any) -> OfsPollerConfig:
@@ -185,8 +192,7 @@ async def test_fixture_pages_polled_give_the_expected_pools(
         {"events": list(INVENTORY_EVENTS), "fields": list(DETAIL_FIELDS)}
     ]
     assert subscription.title == "invtrack"
-    cursor = await store.cursor(ofs.name)
-    assert cursor is not None
+    cursor = await saved_cursor(store, ofs.name)
     assert cursor.subscription_id == subscription.subscription_id
     assert cursor.next_page == f"1700000000000-{fake.head}"
     assert cursor.last_event_time == "2026-11-20 17:00:00"
@@ -209,7 +215,7 @@ async def test_small_pages_each_commit_with_their_cursor(
 
     pages = [d for d in deliveries if d.inbox is not None]
     assert [len(d.facts) for d in pages] == [4, 4, 4, 1]
-    assert all(d.cursor is not None and d.cursor.next_page for d in pages)
+    assert all(d.cursor is not None and d.cursor.state["next_page"] for d in pages)
     assert await store.count() == 13
     assert await state(store, EXPECTED["after 01 then 02"]) == EXPECTED["after 01 then 02"]
 
@@ -222,8 +228,7 @@ async def test_an_empty_page_only_moves_the_cursor(
         assert await ofs.poll_once() == 0
     assert await store.count() == 0
     assert await store.inbox_counts() == {}
-    cursor = await store.cursor(ofs.name)
-    assert cursor is not None
+    cursor = await saved_cursor(store, ofs.name)
     assert cursor.subscription_id is not None
     assert cursor.last_event_time is None
 
@@ -338,8 +343,7 @@ async def test_stop_finishes_the_commit_in_flight(
     ofs = poller(fake, store, submit)
     await asyncio.wait_for(ofs.run(stop), GUARD)
     assert await store.count() == 9
-    cursor = await store.cursor(ofs.name)
-    assert cursor is not None
+    cursor = await saved_cursor(store, ofs.name)
     assert cursor.last_event_time == "2026-11-20 09:55:00"
 
 
@@ -378,7 +382,7 @@ async def test_expired_subscription_recovers_through_since(
 
     assert await store.count() == 13
     assert await state(store, EXPECTED["after 01 then 02"]) == EXPECTED["after 01 then 02"]
-    second = (await store.cursor(ofs.name) or pytest.fail("no cursor")).subscription_id
+    second = (await saved_cursor(store, ofs.name)).subscription_id
     assert second not in (None, first)
     reads = [(r.path, r.query, r.status) for r in fake.seen if r.path == EVENTS_PATH]
     assert reads[0] == (EVENTS_PATH, reads[0][1], 404)
@@ -491,7 +495,7 @@ async def test_failed_commits_read_the_same_page_again(
 
     async def submit(delivery: Delivery) -> Receipt:
         if delivery.inbox is not None:
-            requested.append(delivery.cursor.next_page if delivery.cursor else None)
+            requested.append(delivery.cursor.state["next_page"] if delivery.cursor else None)
             if next(failures, False):
                 raise ConnectionError("database unavailable")
         return await ingestor.submit(delivery)

@@ -24,10 +24,10 @@ from sqlalchemy import select
 
 from adapters.store import Delivery, EventStore, Receipt, StoredEvent, connect
 from adapters.store.schema import projections as registry
+from api.services.group_commit import Ingestor
 from domain.events import DomainEvent, from_data
 from domain.fold import fold, touched_keys
 from domain.items import stock_line_key
-from projections.ingest import Ingestor
 from projections.queries import Queries
 from tests.integration.test_projection_properties import (
     assert_counts_were_annotated,

@@ -28,14 +28,14 @@ from adapters import servicemobility
 from adapters.ofs import TranslationError as OfsTranslationError
 from adapters.ofs import translate as ofs_translate
 from adapters.store import Delivery, EventStore, InboxEntry, Receipt, StoredEvent
-from adapters.store.schema import events, inbox, ofs_cursors
+from adapters.store.schema import cursors, events, inbox
+from api.services.group_commit import Ingestor
 from domain.events import DomainEvent, Fact, OfsInventory, StockUsageRecorded, from_data
 from domain.fold import annotate, apply, fold, touched_keys
 from domain.items import Item
 from projections.base import active_versions
 from projections.catalog import HISTORY, ITEMS, PROJECTIONS
 from projections.history import item_events_table
-from projections.ingest import Ingestor
 from projections.items import from_row, items_table, owners_table
 from projections.queries import ItemFilter, OwnerKind, Queries
 from projections.rebuild import rebuild
@@ -195,7 +195,7 @@ async def wipe(store: EventStore) -> None:
             if projection.name in active
             for table in projection.tables(active[projection.name], metadata)
         ]
-        for table in [*tables, events, inbox, ofs_cursors]:
+        for table in [*tables, events, inbox, cursors]:
             await writer.conn.execute(delete(table))
 
 

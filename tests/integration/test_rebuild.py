@@ -25,7 +25,9 @@ from sqlalchemy import MetaData, inspect, select
 import projections.rebuild as rebuilding
 import projections.setup
 from adapters.store import Delivery, EventStore, InboxEntry, NewEvent, StoredEvent
-from api.maintenance import run_rebuild, run_status
+from api.cli.rebuild import run_rebuild
+from api.cli.status import run_status
+from api.services.group_commit import Ingestor
 from api.settings import Settings
 from domain.events import (
     OFS_INVENTORY_EVENTS,
@@ -53,7 +55,6 @@ from projections.base import (
 )
 from projections.catalog import HISTORY, ITEMS, PROJECTIONS
 from projections.history import item_events_table
-from projections.ingest import Ingestor
 from projections.items import from_row, items_table, owner_records, owners_table
 from projections.queries import ItemFilter, Queries
 from projections.rebuild import RebuildBusy, rebuild

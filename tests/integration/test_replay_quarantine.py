@@ -17,9 +17,10 @@ import pytest
 from adapters import servicemobility
 from adapters.ofs import translate as ofs_translate
 from adapters.store import Delivery, EventStore, InboxEntry
-from api.maintenance import replay_quarantine, run_replay_quarantine
+from api.cli.replay import run_replay_quarantine
+from api.services.group_commit import Ingestor
+from api.services.replay import replay_quarantine
 from api.settings import Settings
-from projections.ingest import Ingestor
 from tests.integration.test_rebuild import T0, active, items_in, replay, stored_events
 
 LINES = 3

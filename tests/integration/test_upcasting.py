@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from adapters.store import EventStore, NewEvent
 from adapters.store.schema import events as events_table
+from api.services.group_commit import Ingestor
 from domain import upcasters
 from domain.events import StockUsageRecorded, event_type, from_data, to_data
 from domain.fold import fold, stream_of
 from projections.catalog import ITEMS
-from projections.ingest import Ingestor
 from projections.queries import Queries
 from projections.rebuild import decoder, rebuild
 from tests.integration.test_rebuild import (

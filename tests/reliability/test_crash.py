@@ -17,18 +17,10 @@ import pytest
 
 from adapters import servicemobility
 from adapters.store import EventStore, connect
-from tests.reliability.conftest import (
-    Line,
-    Server,
-    UsageRow,
-    all_events,
-    all_inbox,
-    assert_projection_is_the_replay,
-    listed,
-    post_json,
-    soak_only,
-    usage_envelope,
-)
+from tests.harness.deliveries import Line, UsageRow, post_json, usage_envelope
+from tests.harness.reading import all_events, all_inbox, assert_projection_is_the_replay, listed
+from tests.harness.server import Server
+from tests.harness.soak import soak_only
 
 LOCATIONS = [f"VAN-{n}" for n in range(5)]
 WORK_ORDERS = [f"WO-{n}" for n in range(4)]

@@ -15,19 +15,10 @@ import httpx
 import pytest
 
 from adapters.store import EventStore, connect
-from tests.reliability.conftest import (
-    Line,
-    Server,
-    UsageRow,
-    all_events,
-    all_inbox,
-    assert_projection_is_the_replay,
-    ofs_event,
-    path_of,
-    post_json,
-    soak_only,
-    usage_envelope,
-)
+from tests.harness.deliveries import Line, UsageRow, ofs_event, path_of, post_json, usage_envelope
+from tests.harness.reading import all_events, all_inbox, assert_projection_is_the_replay
+from tests.harness.server import Server
+from tests.harness.soak import soak_only
 
 Delivery = dict[str, Any] | list[Any]
 

@@ -19,19 +19,11 @@ import httpx
 import pytest
 
 from adapters.store import EventStore, connect
-from tests.reliability.conftest import (
-    Proxy,
-    Server,
-    all_inbox,
-    assert_projection_is_the_replay,
-    envelope_for,
-    ofs_event,
-    pg_target,
-    post_json,
-    reader_headers,
-    soak_only,
-    through,
-)
+from tests.harness.deliveries import envelope_for, ofs_event, post_json
+from tests.harness.reading import all_inbox, assert_projection_is_the_replay
+from tests.harness.server import Proxy, Server, pg_target, through
+from tests.harness.soak import soak_only
+from tests.harness.tokens import reader
 
 RECOVERY_TIMEOUT = 60.0
 """Seconds the service may take to answer 200 again once the database is back."""
@@ -88,7 +80,7 @@ async def during_outage(client: httpx.AsyncClient, ledger: Ledger) -> set[int]:
         answers = await asyncio.gather(*(ledger.send(client) for _ in range(6)))
         statuses.update(answers)
         for path in ("/resources/VAN-1/inventories", "/inventories/sm-x/history"):
-            response = await client.get(path, headers=reader_headers())
+            response = await client.get(path, headers=reader())
             statuses.add(response.status_code)
         await asyncio.sleep(0.25)
     return statuses

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_schema_fuzz import fuzz, served_schema
-from tests.reliability.conftest import soak_only
+from tests.harness.soak import soak_only
 
 
 @pytest.mark.soak

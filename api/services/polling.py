@@ -1,18 +1,16 @@
-"""`invtrack ofs-poll`, and the same poller inside `serve` when configured."""
+"""Polling OFS: the Events API poller wired to the store, as its own process
+(`invtrack ofs-poll`) or inside `serve`."""
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
 import logging
-import signal
-import sys
 
-from adapters.ofs.client import OfsRejected
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig
 from adapters.store import EventStore, connect
+from api.services.group_commit import Ingestor
 from api.settings import OfsSettings, Settings
-from projections.ingest import Ingestor
 from projections.setup import prepare
 
 log = logging.getLogger("invtrack.ofs")
@@ -61,30 +59,20 @@ def start_poller(
     return asyncio.create_task(run(), name="invtrack-ofs-poll")
 
 
-async def run_ofs_poll(settings: Settings) -> int:
-    """Poll until SIGTERM or SIGINT; the page being committed is finished first."""
-    try:
-        config = poller_config(settings.ofs)
-    except ValueError as error:
-        print(f"invtrack: {error}", file=sys.stderr)
-        return 2
+async def poll_until_stopped(
+    config: OfsPollerConfig, settings: Settings, stop: asyncio.Event
+) -> None:
+    """Poll with a store of its own until `stop` is set; the page being
+    committed is finished first. Raises OfsRejected when OFS refuses us."""
     database = connect(settings.database_url, pool_size=2)
     store = EventStore(database)
-    await database.migrate()
-    await prepare(store)
-    ingestor = Ingestor(store)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    log.info("polling %s as %s", config.base_url, config.cursor_name)
     try:
+        await database.migrate()
+        await prepare(store)
+        ingestor = Ingestor(store)
+        log.info("polling %s as %s", config.base_url, config.cursor_name)
         async with OfsPoller(config, store, ingestor.submit) as poller:
             await poller.run(stop)
-    except OfsRejected as error:
-        log.error("OFS refused the poller: %s; check the credentials and permissions", error)
-        return 1
     finally:
         await database.dispose()
     log.info("stopped")
-    return 0

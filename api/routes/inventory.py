@@ -15,9 +15,9 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
-from api.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
-from api.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
-from api.security import provide_reader
+from api.routes.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
+from api.routes.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
+from api.routes.security import provide_reader
 from domain.items import Pool, Source
 from projections.queries import ItemFilter, OwnerKind, Queries
 

@@ -65,7 +65,7 @@ from sqlalchemy import func, select
 
 from adapters.store import Delivery, EventStore, Receipt
 from adapters.store.schema import events, projections
-from projections.ingest import CommitFailed, Ingestor
+from api.services.group_commit import CommitFailed, Ingestor
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

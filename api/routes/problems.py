@@ -10,6 +10,12 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from adapters.auth import KeysUnavailable
+from api.services.access import NotAllowed, NotAuthenticated
+from api.services.group_commit import CommitFailed
+from api.services.payloads import NotJson, Unreadable
+from api.services.receiving import UnknownKind
+
 log = logging.getLogger("invtrack.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -128,8 +134,57 @@ def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
     )
 
 
+def on_not_authenticated(_: Request[Any, Any, Any], exc: NotAuthenticated) -> Response[bytes]:
+    return problem_response(
+        Problem(401, exc.title, exc.reason, headers={"WWW-Authenticate": "Bearer"})
+    )
+
+
+def on_not_allowed(_: Request[Any, Any, Any], exc: NotAllowed) -> Response[bytes]:
+    return problem_response(Problem(403, "Forbidden", exc.reason))
+
+
+def on_keys_unavailable(_: Request[Any, Any, Any], __: KeysUnavailable) -> Response[bytes]:
+    return problem_response(keys_unavailable())
+
+
+def on_unknown_kind(_: Request[Any, Any, Any], exc: UnknownKind) -> Response[bytes]:
+    return problem_response(Problem(404, "Not Found", str(exc)))
+
+
+def on_unreadable(_: Request[Any, Any, Any], exc: Unreadable) -> Response[bytes]:
+    if isinstance(exc, NotJson):
+        return problem_response(
+            Problem(415, "Unsupported Media Type", f"{exc.message}; it was kept")
+        )
+    return problem_response(
+        Problem(
+            400,
+            "Bad Request",
+            f"{exc.message} (the payload was kept)",
+            errors=[FieldError(field=exc.field or "$", message=exc.message)],
+        )
+    )
+
+
+def on_commit_failed(_: Request[Any, Any, Any], __: CommitFailed) -> Response[bytes]:
+    return problem_response(
+        Problem(
+            500,
+            "Internal Server Error",
+            "the delivery could not be stored; nothing of it was kept, send it again",
+        )
+    )
+
+
 HANDLERS: dict[type[Exception] | int, Any] = {
     Problem: on_problem,
+    NotAuthenticated: on_not_authenticated,
+    NotAllowed: on_not_allowed,
+    KeysUnavailable: on_keys_unavailable,
+    UnknownKind: on_unknown_kind,
+    Unreadable: on_unreadable,
+    CommitFailed: on_commit_failed,
     ValidationException: on_validation,
     HTTPException: on_http,
     Exception: on_error,

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from adapters.store import EventStore
-from api.schemas import Health, Readiness
+from api.routes.schemas import Health, Readiness
 from projections.setup import Stale
 
 

@@ -11,9 +11,9 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath
 
 from adapters.servicemobility import TYPES
-from api.problems import PROBLEM_JSON, ProblemBody
-from api.receivers import Receiver
-from api.schemas import Accepted, OfsAccepted
+from api.routes.problems import PROBLEM_JSON, ProblemBody
+from api.routes.schemas import Accepted, OfsAccepted
+from api.services.receiving import Receiver
 
 _ERRORS = {
     status: ResponseSpec(
@@ -67,7 +67,10 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         receiver: NamedDependency[Receiver],
     ) -> Accepted:
-        return await receiver.servicemobility(kind, await request.body(), request.headers)
+        done = await receiver.servicemobility(kind, await request.body(), request.headers)
+        return Accepted(
+            status="accepted", id=done.message_id, duplicate=done.duplicate, events=done.appended
+        )
 
     @post(
         "/ofs/events",
@@ -98,4 +101,10 @@ class WebhookController(Controller):
     async def ofs_events(
         self, request: Request[Any, Any, Any], receiver: NamedDependency[Receiver]
     ) -> OfsAccepted:
-        return await receiver.ofs(await request.body(), request.headers)
+        done = await receiver.ofs(await request.body(), request.headers)
+        return OfsAccepted(
+            status="accepted",
+            received=done.facts,
+            duplicates=done.facts - done.appended,
+            events=done.appended,
+        )

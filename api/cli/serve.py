@@ -1,0 +1,62 @@
+"""`invtrack serve` and `invtrack migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from api.settings import Settings
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from api.app import with_key
+
+    with_key(settings)
+    asyncio.run(prepare_database(settings))
+    serve_app("api.app:app_from_env", args.host, args.port, args.workers)
+    return 0
+
+
+def serve_app(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve the app the factory (`module:function`) builds, in `workers` processes."""
+    import uvicorn
+
+    from api.routes.metrics import multiprocess_dir
+
+    with multiprocess_dir(workers):
+        uvicorn.run(
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+
+
+async def prepare_database(settings: Settings) -> str | None:
+    """Migrate the schema and set up the projections; the schema revision."""
+    from adapters.store import EventStore, connect
+    from projections.setup import prepare
+
+    database = connect(settings.database_url)
+    try:
+        await database.migrate()
+        for item in await prepare(EventStore(database)):
+            print(
+                f"projection {item.name} is at version {item.active}, this build wants "
+                f"{item.wanted}: run `invtrack rebuild {item.name}`",
+                file=sys.stderr,
+            )
+        return await database.current_revision()
+    finally:
+        await database.dispose()
+
+
+def migrate(settings: Settings, _: argparse.Namespace) -> int:
+    print(f"schema at revision {asyncio.run(prepare_database(settings))}")
+    return 0

@@ -1,0 +1,169 @@
+"""How a kept payload is read: the one set of rules that receiving and
+replaying the quarantine share.
+
+A payload is taken in when its content type is JSON, its body is UTF-8 JSON
+without repeated keys, and its source's translator turns it into facts. The
+message id that deduplicates it is the envelope `id` for ServiceMobility and
+the SHA-256 of the body for OFS (whose events carry no id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import msgspec
+
+from adapters import servicemobility
+from adapters.ofs import TranslationError as OfsTranslationError
+from adapters.ofs import translate as translate_ofs
+from domain.events import Fact
+
+JSON_TYPES: Final = ("application/json", "text/json")
+
+OFS_KINDS: Final = ("events", "events-api")
+"""Inbox kinds of OFS payloads: pushed to /ofs/events, and polled pages."""
+
+
+class Unreadable(Exception):
+    """The payload cannot be taken in; `field` says where (a JSON path, `$`
+    for the whole body), empty when the problem is not in the body."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    @property
+    def reason(self) -> str:
+        """What is kept with the quarantined payload."""
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class NotJson(Unreadable):
+    """The content type says the body is not JSON."""
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(f"the body must be application/json, not {content_type}")
+        self.content_type = content_type
+
+    @property
+    def reason(self) -> str:
+        return f"content type {self.content_type}"
+
+
+class Translated(msgspec.Struct, frozen=True, kw_only=True):
+    """A payload's facts, the message id that deduplicates it, and the metadata
+    every one of its events carries."""
+
+    facts: tuple[Fact, ...]
+    message_id: str
+    metadata: dict[str, Any]
+
+
+def ofs_message_id(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Raises NotJson unless the content type is absent or JSON."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind and kind not in JSON_TYPES and not kind.endswith("+json"):
+        raise NotJson(kind)
+
+
+def read_servicemobility(kind: str, body: bytes, sender: str | None) -> Translated:
+    """A ServiceMobility webhook body of type `kind`, translated."""
+    _check_body(body)
+    with _translating():
+        envelope = servicemobility.read_envelope(body, kind)
+        facts = servicemobility.translate(envelope)
+    _check_unique_keys(body)
+    metadata = {
+        "source": "servicemobility",
+        "messageId": envelope.id,
+        "sender": sender,
+        "webhook": envelope.source,
+    }
+    return Translated(facts=tuple(facts), message_id=envelope.id, metadata=metadata)
+
+
+def read_ofs(body: bytes, sender: str | None) -> Translated:
+    """One OFS event, an array of them or an Events API page, translated."""
+    _check_body(body)
+    with _translating():
+        facts = translate_ofs(body)
+    _check_unique_keys(body)
+    message_id = ofs_message_id(body)
+    metadata = {"source": "ofs", "messageId": message_id, "sender": sender}
+    return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
+
+
+def read_kept(
+    source: str, kind: str, body: bytes, content_type: str | None, sender: str | None
+) -> Translated:
+    """A payload kept in the inbox, read as its receiver reads it."""
+    check_content_type(content_type)
+    if source == "servicemobility":
+        if kind not in servicemobility.TYPES:
+            raise Unreadable(f"unknown webhook type {kind!r}")
+        return read_servicemobility(kind, body, sender)
+    if source == "ofs" and kind in OFS_KINDS:
+        return read_ofs(body, sender)
+    raise Unreadable(f"no translator for {source} {kind} payloads")
+
+
+def _check_body(body: bytes) -> None:
+    """What every source needs before translation: UTF-8 text (RFC 8259)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Unreadable(f"the body is not UTF-8 (byte {error.start})", "$") from None
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise Unreadable("the body starts with a byte order mark, which JSON must not have", "$")
+
+
+@contextmanager
+def _translating() -> Iterator[None]:
+    """The translators' own errors, and their failures on hostile input, as Unreadable."""
+    try:
+        yield
+    except (servicemobility.TranslationError, OfsTranslationError) as error:
+        raise Unreadable(error.message, error.field) from None
+    except RecursionError:
+        raise Unreadable("the body is nested too deeply", "$") from None
+    except OverflowError:
+        raise Unreadable("a date or number is out of range", "$") from None
+    except msgspec.MsgspecError as error:
+        raise Unreadable(f"the body cannot be read: {error}", "$") from None
+
+
+def _check_unique_keys(body: bytes) -> None:
+    """No object in the (valid JSON) body has a key twice: parsers disagree on
+    which of two equal keys wins, so such a body is refused as ambiguous."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as error:
+        raise Unreadable(f"the key {error.key!r} appears twice in one object", "$") from None
+    except RecursionError:
+        raise Unreadable("the body is nested too deeply", "$") from None
+    except ValueError as error:
+        raise Unreadable(f"the body cannot be read: {error}", "$") from None
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    if len(pairs) > 1 and len({key for key, _ in pairs}) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)

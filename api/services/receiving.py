@@ -1,0 +1,132 @@
+"""Receiving deliveries: authenticate, keep the raw payload, translate, commit.
+
+The HTTP routes only hand over the request; this is where a delivery becomes
+an answer. A payload that cannot be translated is kept in quarantine, so
+nothing an authenticated sender sent is ever lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+
+from adapters import servicemobility
+from adapters.auth import Claims, TokenVerifier
+from adapters.store import Delivery, InboxEntry, Receipt
+from api.services.access import authenticate, require
+from api.services.group_commit import Ingestor
+from api.services.payloads import (
+    Translated,
+    Unreadable,
+    check_content_type,
+    ofs_message_id,
+    read_ofs,
+    read_servicemobility,
+)
+
+KEPT_HEADERS: Final = ("content-type", "content-length", "user-agent", "x-request-id", "ce-id")
+"""Headers kept with a raw payload. Never the token headers."""
+
+LONGEST_TEXT: Final = 255
+"""Width of the inbox's short text columns (content type, sender)."""
+
+
+class UnknownKind(Exception):
+    """A ServiceMobility webhook type that does not exist."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"unknown webhook type {kind!r}")
+        self.kind = kind
+
+
+class Accepted(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery committed: how many facts it held, how many were new."""
+
+    message_id: str
+    duplicate: bool
+    facts: int
+    appended: int
+
+
+class Receiver:
+    def __init__(self, ingestor: Ingestor, verifier: TokenVerifier) -> None:
+        self.ingestor = ingestor
+        self.verifier = verifier
+
+    async def servicemobility(self, kind: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
+        """A webhook: any verified token without a scope, or one holding write."""
+        claims = await authenticate(
+            self.verifier, headers.get("x-access-token"), title="Invalid Logon"
+        )
+        if kind not in servicemobility.TYPES:
+            raise UnknownKind(kind)
+        entry = _entry("servicemobility", kind, body, headers, claims)
+        translated = await self._read(entry, lambda: read_servicemobility(kind, body, entry.sender))
+        return await self._commit(entry, translated)
+
+    async def ofs(self, body: bytes, headers: Mapping[str, str]) -> Accepted:
+        """OFS events pushed by a relay: its token needs the write scope."""
+        token = _bearer(headers.get("authorization")) or headers.get("x-access-token")
+        claims = await authenticate(self.verifier, token)
+        require(claims, "write", "pushing OFS events")
+        entry = msgspec.structs.replace(
+            _entry("ofs", "events", body, headers, claims), message_id=ofs_message_id(body)
+        )
+        translated = await self._read(entry, lambda: read_ofs(body, entry.sender))
+        return await self._commit(entry, translated)
+
+    async def _read(self, entry: InboxEntry, read: Callable[[], Translated]) -> Translated:
+        """The payload's facts; a payload that cannot be read is kept in
+        quarantine with the reason before the error goes up."""
+        try:
+            check_content_type(entry.content_type)
+            return read()
+        except Unreadable as error:
+            await self.ingestor.submit(Delivery(inbox=entry, rejected=error.reason))
+            raise
+
+    async def _commit(self, entry: InboxEntry, translated: Translated) -> Accepted:
+        delivery = Delivery(
+            inbox=msgspec.structs.replace(entry, message_id=translated.message_id),
+            facts=translated.facts,
+            metadata=translated.metadata,
+        )
+        receipt: Receipt = await self.ingestor.submit(delivery)
+        return Accepted(
+            message_id=translated.message_id,
+            duplicate=receipt.duplicate,
+            facts=len(translated.facts),
+            appended=receipt.appended,
+        )
+
+
+def _entry(
+    source: str, kind: str, body: bytes, headers: Mapping[str, str], claims: Claims
+) -> InboxEntry:
+    return InboxEntry(
+        source=source,
+        kind=kind,
+        body=body,
+        received_at=datetime.now(UTC),
+        content_type=_column_text(headers.get("content-type")),
+        headers={name: headers[name] for name in KEPT_HEADERS if name in headers},
+        sender=_column_text(claims.subject),
+    )
+
+
+def _column_text(value: str | None) -> str | None:
+    """A header or claim as a short text column holds it: at most LONGEST_TEXT
+    characters of valid Unicode without NUL. The headers are kept in full."""
+    if value is None:
+        return None
+    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return cleaned[:LONGEST_TEXT]
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return None

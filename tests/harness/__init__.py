@@ -1,0 +1,1 @@
+"""Helpers the test suites share: plain modules, imported where needed."""
