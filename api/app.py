@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.auth import TokenVerifier, load_or_create_secret
-from adapters.store import Database, EventStore, connect
+from adapters.store import Database, EventStore
 from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
@@ -23,8 +23,9 @@ from api.routes.operations import OperationsController
 from api.routes.problems import HANDLERS
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.webhooks import WebhookController
-from api.services.group_commit import Ingestor
+from api.services.group_commit import Ingestor, Limits
 from api.services.receiving import Receiver
+from api.services.stores import open_store
 from api.settings import Settings
 from projections.queries import Queries
 from projections.setup import Stale, prepare, rebuild_stale
@@ -66,9 +67,9 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         settings = with_key(settings)
-        database = connect(settings.database_url, pool_size=settings.pool_size)
-        store = EventStore(database)
-        ingestor = MeteredIngestor(store, max_batch=settings.commit_batch)
+        store = open_store(settings)
+        database = store.database
+        ingestor = MeteredIngestor(store, limits=Limits(deliveries=settings.commit_batch))
         verifier = TokenVerifier(settings.auth)
         return cls(
             settings=settings,
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> Litestar:
             "queries": provide(services.queries),
             "verifier": provide(services.verifier),
             "store": provide(services.store),
+            "ingestor": provide(services.ingestor),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

@@ -35,6 +35,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_rebuild: bool = False
     commit_batch: int = 128
     pool_size: int = 10
+    busy_seconds: float = 5.0
     ofs: OfsSettings = OfsSettings()
 
     @property
@@ -90,6 +91,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         auto_rebuild=_bool(get("AUTO_REBUILD")),
         commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
         pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
+        busy_seconds=_seconds(get("STORE_BUSY_SECONDS"), "STORE_BUSY_SECONDS", 5.0),
         ofs=ofs,
     )
 
@@ -103,6 +105,18 @@ def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int
         raise SettingsError(f"INVTRACK_{name} must be a whole number, not {value!r}") from None
     if number < minimum:
         raise SettingsError(f"INVTRACK_{name} must be at least {minimum}")
+    return number
+
+
+def _seconds(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}") from None
+    if not 0 < number < 3600:
+        raise SettingsError(f"INVTRACK_{name} must be between 0 and 3600 seconds")
     return number
 
 

@@ -66,9 +66,10 @@ async def _rebuild(store: EventStore) -> int:
 async def _read(store: EventStore, url: str) -> int:
     """Every event read and decoded as the rebuild reads them: the same query,
     the same batch size, the same decoder; nothing folded or written."""
-    from projections.rebuild import BATCH, decoder
+    from projections.reading import decoder
+    from projections.rebuild import BATCH
 
-    decode = decoder(store)
+    decode = decoder(store.upcast)
     position = events = 0
     conn = await asyncpg.connect(plain(url))
     try:

@@ -35,3 +35,9 @@ def quantity_problem(value: Decimal) -> str | None:
     if decimal_places(value) > MOST_PLACES:
         return f"quantity must have at most {MOST_PLACES} decimal places"
     return None
+
+
+def decimal_text(value: Decimal) -> str:
+    """A quantity as an exact decimal string without needless zeros: 96.5, 12, -5."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text

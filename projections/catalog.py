@@ -1,14 +1,17 @@
-"""The projections this build of invtrack maintains."""
+"""The projections this build of invtrack maintains, in the order they fold."""
 
 from __future__ import annotations
 
-from projections.base import Projection
+from projections.counts import CountsProjection
 from projections.history import HistoryProjection
 from projections.items import ItemsProjection
+from projections.projection import Projection
 
 ITEMS = ItemsProjection()
 HISTORY = HistoryProjection()
-PROJECTIONS: tuple[Projection, ...] = (ITEMS, HISTORY)
+COUNTS = CountsProjection()
+PROJECTIONS: tuple[Projection, ...] = (ITEMS, HISTORY, COUNTS)
+"""Items first: it annotates counts with the balance they replaced."""
 
 
 def by_name(names: list[str] | None = None) -> list[Projection]:

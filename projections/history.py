@@ -3,56 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Column, MetaData, String, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.store import Lookup, Slot, TableWrite
+from adapters.store.rows import Row
 from adapters.store.schema import Position
+from domain.events import DomainEvent
 from domain.fold import touched_keys
-from projections.base import Applied, Slot, shared_table, table_name
-from projections.items import driver, insert_ignore
+from projections.projection import Chunk, Folded, ReadRows, tables_of
 
 NAME: Final = "history"
 VERSION: Final = 1
 
+LINK_COLUMNS: Final = ("key", "position")
 
-def item_events_table(slot: Slot, metadata: MetaData) -> Table:
-    return Table(
-        table_name("item_events", slot),
-        metadata,
-        Column("key", String(64), primary_key=True),
-        Column("position", Position, primary_key=True),
-    )
+
+def define(slot: Slot, metadata: MetaData) -> list[Table]:
+    return [
+        Table(
+            slot.table("item_events"),
+            metadata,
+            Column("key", String(64), primary_key=True),
+            Column("position", Position, primary_key=True),
+        )
+    ]
+
+
+tables = tables_of(define)
+
+
+def links_table(slot: Slot) -> Table:
+    return tables(slot)[0]
 
 
 class HistoryProjection:
     name = NAME
     version = VERSION
+    only_added = True
+    looks_up = 0
 
-    def tables(self, slot: Slot, metadata: MetaData) -> list[Table]:
-        return [item_events_table(slot, metadata)]
+    def tables(self, slot: Slot) -> list[Table]:
+        return tables(slot)
 
-    async def apply(self, conn: AsyncConnection, slot: Slot, events: Applied) -> None:
-        rows = [
-            {"key": key, "position": position}
-            for position, event in events
+    def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
+        return []
+
+    def fold(
+        self, slot: Slot, rows: Sequence[Sequence[Row]], appended: Sequence[Any], *, fresh: bool
+    ) -> Folded:
+        links = [
+            (key, position)
+            for position, event in appended
+            if isinstance(event, DomainEvent)
             for key in touched_keys(event)
         ]
-        if rows:
-            await conn.execute(insert_ignore(conn, shared_table(item_events_table, slot)), rows)
+        return Folded(
+            [event for _, event in appended], [TableWrite(links_table(slot), LINK_COLUMNS, links)]
+        )
+
+    def builder(self, slot: Slot, position: int) -> HistoryBuilder:
+        return HistoryBuilder(slot, position)
 
 
-async def write_links(conn: AsyncConnection, slot: Slot, links: Sequence[tuple[str, int]]) -> None:
-    """Record (key, position) links that are not stored yet: a rebuild's new
-    positions. COPY on PostgreSQL."""
-    if not links:
-        return
-    if conn.dialect.name != "postgresql":
-        rows = [{"key": key, "position": position} for key, position in links]
-        await conn.execute(insert_ignore(conn, shared_table(item_events_table, slot)), rows)
-        return
-    pg = await driver(conn)
-    await pg.copy_records_to_table(
-        table_name("item_events", slot), records=links, columns=("key", "position")
-    )
+class HistoryBuilder:
+    """(item, position) links, all of them new rows."""
+
+    name = NAME
+
+    def __init__(self, slot: Slot, position: int) -> None:
+        self.slot = slot
+        self.position = position
+        self.folded = 0
+
+    async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
+        indexes = chunk.after(self.position)
+        events, keys = chunk.events, chunk.keys
+        links = [(key, events[index][0]) for index in indexes for key in keys[index]]
+        self.folded += len(indexes)
+        self.position = chunk.last
+        return [TableWrite(links_table(self.slot), LINK_COLUMNS, links)]

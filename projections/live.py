@@ -1,112 +1,77 @@
-"""The live projection: events appended and projected in one transaction."""
+"""The live projections: every batch the store commits is folded into the
+active slot of each projection in the same transaction, so a query right after
+a 200 sees it. This is the store's `LiveProjection`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from adapters.store import NewEvent, StoredEvent, Writer
-from domain.events import DomainEvent, Fact, event_type, to_data
-from domain.fold import annotate, annotated_keys, stream_of
-from domain.fold import apply as fold_apply
-from domain.upcasters import current_version
-from projections.base import Projection, Slot, active_versions, checkpoint
-from projections.catalog import ITEMS, PROJECTIONS
+from adapters.store import Lookup, NewEvent, Projected, Slot
+from adapters.store.rows import Row
+from domain.events import DomainEvent
+from projections.catalog import PROJECTIONS
+from projections.projection import Projection
+from projections.reading import decoder
 
-
-class Batch(msgspec.Struct, frozen=True, kw_only=True):
-    """The facts of one delivery, with the inbox row and metadata they came with."""
-
-    facts: Sequence[Fact]
-    inbox_id: int | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+_decode = decoder()
 
 
 class LiveProjector:
-    """Appends facts and folds them into every active projection, in the
-    caller's transaction, so a query right after the commit sees them."""
+    """Folds a batch into each active projection, in catalog order: the items
+    fold annotates counts with the balance they replaced, and the projections
+    after it see the annotated events."""
 
     def __init__(self, projections: Sequence[Projection] = PROJECTIONS) -> None:
         self.projections = projections
 
-    async def record(
+    def lookups(self, slots: Mapping[str, Slot], events: Sequence[Any]) -> list[Lookup]:
+        found: list[Lookup] = []
+        for projection, slot in self._active(slots):
+            found += projection.lookups(slot, events)
+        return found
+
+    def fold(
         self,
-        writer: Writer,
-        facts: Sequence[Fact],
-        *,
-        inbox_id: int | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> list[StoredEvent]:
-        """Append the facts not seen before and project them; returns what was stored."""
-        batch = Batch(facts=facts, inbox_id=inbox_id, metadata=metadata or {})
-        return (await self.record_many(writer, [batch]))[0]
+        slots: Mapping[str, Slot],
+        found: Sequence[Sequence[Row]],
+        appended: Sequence[tuple[int, NewEvent]],
+        fresh: bool,
+    ) -> Projected:
+        decoded = [_domain(event) for _, event in appended]
+        events = list(decoded)
+        result = Projected(events=[])
+        rows = iter(found)
+        for projection, slot in self._active(slots):
+            mine = [next(rows) for _ in range(projection.looks_up)]
+            positions = [position for position, _ in appended]
+            folded = projection.fold(
+                slot, mine, list(zip(positions, events, strict=True)), fresh=fresh
+            )
+            events = folded.events
+            result.writes += folded.writes
+            result.folded.append(projection.name)
+        # An event is stored as it came unless a fold annotated it.
+        result.events = [
+            new.data if event is before else event
+            for event, before, (_, new) in zip(events, decoded, appended, strict=True)
+        ]
+        return result
 
-    async def record_many(
-        self, writer: Writer, batches: Sequence[Batch]
-    ) -> list[list[StoredEvent]]:
-        """Like `record` for several deliveries at once, in order, with a fixed
-        number of statements whatever their count. A fact seen before (in the
-        store or earlier in `batches`) is skipped."""
-        seen = await writer.known(fact.dedupe_key for batch in batches for fact in batch.facts)
-        fresh: list[tuple[int, Fact]] = []
-        for index, batch in enumerate(batches):
-            for fact in batch.facts:
-                if fact.dedupe_key not in seen:
-                    seen.add(fact.dedupe_key)
-                    fresh.append((index, fact))
-        stored_by_batch: list[list[StoredEvent]] = [[] for _ in batches]
-        if not fresh:
-            return stored_by_batch
-        conn = writer.conn
-        active = await active_versions(conn)
-        events = await self._annotated(writer, active.get(ITEMS.name), [f for _, f in fresh])
-        stored = await writer.append(
-            [
-                _new_event(fact, event, batches[index])
-                for (index, fact), event in zip(fresh, events, strict=True)
-            ],
-            unseen=True,
+    def _active(self, slots: Mapping[str, Slot]) -> list[tuple[Projection, Slot]]:
+        return [(p, slots[p.name]) for p in self.projections if p.name in slots]
+
+
+def _domain(event: NewEvent) -> Any:
+    """The domain event an appended event holds, or its data when it is none."""
+    if isinstance(event.data, DomainEvent):
+        return event.data
+    if isinstance(event.data, dict):
+        decoded = _decode(
+            event.type, event.schema_version, msgspec.json.encode(event.data).decode()
         )
-        applied = [(s.position, event) for s, event in zip(stored, events, strict=True)]
-        for projection in self.projections:
-            version = active.get(projection.name)
-            if version is not None:
-                await projection.apply(conn, version, applied)
-                await checkpoint(conn, projection.name, version, applied[-1][0])
-        for (index, _), event in zip(fresh, stored, strict=True):
-            stored_by_batch[index].append(event)
-        return stored_by_batch
-
-    async def _annotated(
-        self, writer: Writer, items_slot: Slot | None, facts: list[Fact]
-    ) -> list[DomainEvent]:
-        """The events with what only the current state tells (a count's variance)."""
-        counted = {key for fact in facts for key in annotated_keys(fact.event)}
-        if not counted:
-            return [fact.event for fact in facts]
-        state = await ITEMS.load(writer.conn, items_slot, counted) if items_slot else {}
-        events: list[DomainEvent] = []
-        for fact in facts:
-            event = annotate(state, fact.event)
-            # Only the counted keys were loaded; the others are folded from
-            # nothing, which is harmless because nothing reads them here.
-            for item in fold_apply(state, event, 0):
-                state[item.key] = item
-            events.append(event)
-        return events
-
-
-def _new_event(fact: Fact, event: DomainEvent, batch: Batch) -> NewEvent:
-    kind = event_type(event)
-    return NewEvent(
-        stream_id=stream_of(event),
-        type=kind,
-        schema_version=current_version(kind),
-        data=to_data(event),
-        occurred_at=event.occurred_at,
-        dedupe_key=fact.dedupe_key,
-        metadata=batch.metadata,
-        inbox_id=batch.inbox_id,
-    )
+        if decoded is not None:
+            return decoded
+    return event.data

@@ -1,25 +1,41 @@
-"""The read side: items by owner, one item, an item's history, now or as of a time."""
+"""The read side: items by owner, one item, an item's history, now or as of a
+time; counts; the owners invtrack knows.
+
+Every query is one guarded statement on the raw driver (see
+`adapters.store.reads`): the active slots are cached and a query learns of a
+rebuild's switch from the statement itself. Items come back as rows in the
+order of `projections.items.ITEM_COLUMNS`, which is the order the API writes
+them; `Page.items` gives them as domain items.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
-from sqlalchemy import MetaData, Row, Select, Table, and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store import EventStore, StoredEvent
-from adapters.store.schema import events as events_table
-from domain.events import DomainEvent, from_data
+from adapters.store import EventStore, Slot, StoredEvent
+from adapters.store.reads import fetch_guarded
+from adapters.store.rows import Row
+from adapters.store.sqlite import decoders
+from domain.events import from_data
 from domain.fold import fold
 from domain.items import Item, Pool, Source
-from projections.base import Slot, active_versions, shared_table
-from projections.history import item_events_table
-from projections.items import from_row, items_table, owners_table
+from projections import counts, history, items
+from projections.items import ITEM_COLUMNS, item_of, row_of
 
 OwnerKind = Literal["resource", "activity", "customer"]
+T = TypeVar("T")
+
+OWNER_COLUMNS: Final = {
+    "resource": "resource_id",
+    "activity": "activity_id",
+    "customer": "customer_number",
+}
+AS_OF_CHUNK: Final = 200
+"""Candidate items folded per statement in an "as of" query."""
 
 
 class ItemFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,9 +47,20 @@ class ItemFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Page(msgspec.Struct, frozen=True):
-    items: list[Item]
+    rows: list[Row]
+    """Items as rows of ITEM_COLUMNS."""
     last_key: str | None
     """Key of the last item when more may follow, for the next cursor."""
+
+    @property
+    def items(self) -> list[Item]:
+        return [item_of(row) for row in self.rows]
+
+
+class CountFilter(msgspec.Struct, frozen=True, kw_only=True):
+    location: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class NotReady(Exception):
@@ -43,156 +70,215 @@ class NotReady(Exception):
 class Queries:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self._slots: dict[str, Slot] = {}
 
-    def _table(self, define: Callable[[Slot, MetaData], Table], slot: Slot) -> Table:
-        return shared_table(define, slot)
+    async def _guarded(
+        self, name: str, read: Callable[[tuple[str, Slot]], Awaitable[T | None]]
+    ) -> T:
+        """`read` on the active slot of a projection; when a switch happened
+        since the slot was cached, again on the new one."""
+        for _ in range(3):
+            slot = self._slots.get(name)
+            if slot is None:
+                self._slots = await self.store.active_slots()
+                slot = self._slots.get(name)
+                if slot is None:
+                    raise NotReady(f"the {name} projection is not set up")
+            found = await read((name, slot))
+            if found is not None:
+                return found
+            self._slots = {}
+        raise NotReady(f"the {name} projection keeps switching")
 
-    async def _versions(self, conn: AsyncConnection) -> tuple[Slot, Slot]:
-        active = await active_versions(conn)
-        if "items" not in active or "history" not in active:
-            raise NotReady("projections are not set up")
-        return active["items"], active["history"]
+    # ---- items -----------------------------------------------------------------
 
     async def list_items(
         self, where: ItemFilter, *, after: str | None, limit: int, at: datetime | None = None
     ) -> Page:
-        async with self.store.reading() as conn:
-            items_version, history_version = await self._versions(conn)
-            if at is None:
-                found = await self._current(conn, items_version, where, after, limit)
-            else:
-                found = await self._as_of(
-                    conn, items_version, history_version, where, after, limit, at
-                )
-        more = len(found) > limit
-        found = found[:limit]
-        return Page(found, found[-1].key if more and found else None)
+        if at is None:
+            rows = await self._guarded(
+                items.NAME, lambda guard: self._current(guard, where, after, limit)
+            )
+        else:
+            rows = await self._as_of(where, after, limit, at)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, rows[-1][0] if more and rows else None)
 
     async def _current(
-        self,
-        conn: AsyncConnection,
-        version: Slot,
-        where: ItemFilter,
-        after: str | None,
-        limit: int,
-    ) -> list[Item]:
-        table = self._table(items_table, version)
-        owner_column = {
-            "resource": table.c.resource_id,
-            "activity": table.c.activity_id,
-            "customer": table.c.customer_number,
-        }[where.owner_kind]
-        query: Select[tuple[object, ...]] = select(table).where(
-            owner_column == where.owner, table.c.deleted.is_(False)
+        self, guard: tuple[str, Slot], where: ItemFilter, after: str | None, limit: int
+    ) -> list[Row] | None:
+        table = items.tables(guard[1])[0].name
+        conditions = [f"{OWNER_COLUMNS[where.owner_kind]} = $4", "NOT deleted"]
+        parameters: list[Any] = [where.owner]
+        for condition, value in (
+            ("pool IN_LIST(${})", list(where.pools) if where.pools else None),
+            ("source = ${}", where.source),
+            ("inventory_type = ${}", where.inventory_type),
+            ("key > ${}", after),
+        ):
+            if value is not None:
+                parameters.append(value)
+                conditions.append(condition.format(len(parameters) + 3))
+        parameters.append(limit + 1)
+        statement = (
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM {table} "  # noqa: S608  # fixed names
+            f"WHERE {' AND '.join(conditions)} ORDER BY key LIMIT ${len(parameters) + 3}"
         )
-        if where.pools:
-            query = query.where(table.c.pool.in_(where.pools))
-        if where.source:
-            query = query.where(table.c.source == where.source)
-        if where.inventory_type:
-            query = query.where(table.c.inventory_type == where.inventory_type)
-        if after:
-            query = query.where(table.c.key > after)
-        rows = await conn.execute(query.order_by(table.c.key).limit(limit + 1))
-        return [from_row(row) for row in rows]
+        return await fetch_guarded(
+            self.store.database, guard, statement, parameters, _item_decoders(guard[1])
+        )
+
+    async def item(self, key: str, at: datetime | None = None) -> Row | None:
+        """One item as a row of ITEM_COLUMNS, None when no event named it."""
+        if at is not None:
+            states = await self._fold_as_of([key], at)
+            return row_of(states[key]) if key in states else None
+        rows = await self._guarded(items.NAME, lambda guard: self._one(guard, key))
+        return rows[0] if rows else None
+
+    async def _one(self, guard: tuple[str, Slot], key: str) -> list[Row] | None:
+        table = items.tables(guard[1])[0].name
+        return await fetch_guarded(
+            self.store.database,
+            guard,
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM {table} WHERE key = $4",  # noqa: S608
+            [key],
+            _item_decoders(guard[1]),
+        )
 
     async def _as_of(
-        self,
-        conn: AsyncConnection,
-        items_version: Slot,
-        history_version: Slot,
-        where: ItemFilter,
-        after: str | None,
-        limit: int,
-        at: datetime,
-    ) -> list[Item]:
+        self, where: ItemFilter, after: str | None, limit: int, at: datetime
+    ) -> list[Row]:
         """Every item the owner ever had, folded from its events up to `at`.
 
         An owner an item has as of `at` was named by one of its events, and the
         owners table records every owner an event named or a state held, so it
         holds every candidate.
         """
-        owners = self._table(owners_table, items_version)
-        query = select(owners.c.key).where(
-            owners.c.kind == where.owner_kind, owners.c.owner == where.owner
+        candidates = await self._guarded(
+            items.NAME, lambda guard: self._candidates(guard, where, after)
         )
-        if after:
-            query = query.where(owners.c.key > after)
-        candidates = [row[0] for row in await conn.execute(query.order_by(owners.c.key))]
-        found: list[Item] = []
-        for start in range(0, len(candidates), 200):
-            chunk = candidates[start : start + 200]
-            states = await self._fold_as_of(conn, history_version, chunk, at)
+        found: list[Row] = []
+        for start in range(0, len(candidates), AS_OF_CHUNK):
+            chunk = candidates[start : start + AS_OF_CHUNK]
+            states = await self._fold_as_of(chunk, at)
             for key in chunk:
                 item = states.get(key)
                 if item is not None and _matches(item, where):
-                    found.append(item)
+                    found.append(row_of(item))
                     if len(found) > limit:
                         return found
         return found
 
-    async def item(self, key: str, at: datetime | None = None) -> Item | None:
-        async with self.store.reading() as conn:
-            items_version, history_version = await self._versions(conn)
-            if at is not None:
-                return (await self._fold_as_of(conn, history_version, [key], at)).get(key)
-            table = self._table(items_table, items_version)
-            row = (await conn.execute(select(table).where(table.c.key == key))).first()
-        return None if row is None else from_row(row)
+    async def _candidates(
+        self, guard: tuple[str, Slot], where: ItemFilter, after: str | None
+    ) -> list[str] | None:
+        table = items.tables(guard[1])[1].name
+        rows = await fetch_guarded(
+            self.store.database,
+            guard,
+            f"SELECT key FROM {table} "  # noqa: S608  # fixed names
+            "WHERE kind = $4 AND owner = $5 AND key > $6 ORDER BY key",
+            [where.owner_kind, where.owner, after or ""],
+        )
+        return None if rows is None else [row[0] for row in rows]
 
-    async def history(
-        self, key: str, *, after: int = 0, limit: int | None = None
-    ) -> list[StoredEvent] | None:
-        """The events that touched the item after a position, oldest first; None
-        for a key no event ever touched."""
-        async with self.store.reading() as conn:
-            _, history_version = await self._versions(conn)
-            rows = await self._history_rows(
-                conn, history_version, [key], None, after=after, limit=limit
-            )
-        if not rows and after == 0:
-            return None
-        return [self.store.to_stored(row) for row in rows]
-
-    async def _fold_as_of(
-        self, conn: AsyncConnection, history_version: Slot, keys: Sequence[str], at: datetime
-    ) -> dict[str, Item]:
-        rows = await self._history_rows(conn, history_version, keys, at)
-        stored = [self.store.to_stored(row) for row in rows]
+    async def _fold_as_of(self, keys: Sequence[str], at: datetime) -> dict[str, Item]:
+        linked = await self._guarded(
+            history.NAME,
+            lambda guard: self.store.linked_before(guard, history.links_table(guard[1]), keys, at),
+        )
+        by_key: dict[str, list[tuple[int, Any]]] = {}
+        for key, event in linked:
+            by_key.setdefault(key, []).append((event.position, from_data(event.data)))
         states: dict[str, Item] = {}
-        by_key: dict[str, list[tuple[int, DomainEvent]]] = {}
-        for row, event in zip(rows, stored, strict=True):
-            by_key.setdefault(row.item_key, []).append((event.position, from_data(event.data)))
         for key, applied in by_key.items():
             item = fold(applied).get(key)
             if item is not None:
                 states[key] = item
         return states
 
-    async def _history_rows(
-        self,
-        conn: AsyncConnection,
-        version: Slot,
-        keys: Sequence[str],
-        at: datetime | None,
-        *,
-        after: int = 0,
-        limit: int | None = None,
-    ) -> list[Row[Any]]:
-        links = self._table(item_events_table, version)
-        query = (
-            select(events_table, links.c.key.label("item_key"))
-            .join(links, and_(links.c.position == events_table.c.position))
-            .where(links.c.key.in_(keys))
+    async def history(
+        self, key: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent] | None:
+        """The events that touched the item after a position, oldest first; None
+        for a key no event ever touched."""
+        events = await self._guarded(
+            history.NAME,
+            lambda guard: self.store.linked_events(
+                guard, history.links_table(guard[1]), key, after=after, limit=limit
+            ),
         )
-        if at is not None:
-            query = query.where(events_table.c.occurred_at <= at)
-        if after:
-            query = query.where(events_table.c.position > after)
-        query = query.order_by(events_table.c.position)
-        if limit is not None:
-            query = query.limit(limit)
-        return list(await conn.execute(query))
+        if not events and after == 0:
+            return None
+        return events
+
+    # ---- counts and owners -----------------------------------------------------
+
+    async def counts(self, where: CountFilter, *, after: int | None, limit: int) -> list[Row]:
+        """Counts, newest first, as rows of `counts.COUNT_COLUMNS`; `after` is
+        the position of the last one of the previous page."""
+        return await self._guarded(
+            counts.NAME, lambda guard: self._counts(guard, where, after, limit)
+        )
+
+    async def _counts(
+        self, guard: tuple[str, Slot], where: CountFilter, after: int | None, limit: int
+    ) -> list[Row] | None:
+        table = counts.counts_table(guard[1])
+        conditions = ["true"]
+        parameters: list[Any] = []
+        for condition, value in (
+            ("location = ${}", where.location),
+            ("occurred_at >= ${}", where.since),
+            ("occurred_at < ${}", where.until),
+            ("position < ${}", after),
+        ):
+            if value is not None:
+                parameters.append(value)
+                conditions.append(condition.format(len(parameters) + 3))
+        parameters.append(limit)
+        statement = (
+            f"SELECT {', '.join(counts.COUNT_COLUMNS)} FROM {table.name} "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} ORDER BY position DESC "
+            f"LIMIT ${len(parameters) + 3}"
+        )
+        return await fetch_guarded(
+            self.store.database,
+            guard,
+            statement,
+            parameters,
+            decoders(table, counts.COUNT_COLUMNS),
+        )
+
+    async def owners(
+        self, kind: OwnerKind, *, search: str = "", after: str = "", limit: int = 100
+    ) -> list[str]:
+        """Owners of a kind invtrack knows (every owner an item ever had), in
+        order, holding `search` (case-insensitive), after `after`."""
+        return await self._guarded(
+            items.NAME, lambda guard: self._owners(guard, kind, search, after, limit)
+        )
+
+    async def _owners(
+        self, guard: tuple[str, Slot], kind: OwnerKind, search: str, after: str, limit: int
+    ) -> list[str] | None:
+        table = items.tables(guard[1])[1].name
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await fetch_guarded(
+            self.store.database,
+            guard,
+            f"SELECT DISTINCT owner FROM {table} "  # noqa: S608  # fixed names
+            "WHERE kind = $4 AND owner > $5 AND lower(owner) LIKE lower($6) ESCAPE '\\' "
+            "ORDER BY owner LIMIT $7",
+            [kind, after, pattern, limit],
+        )
+        return None if rows is None else [row[0] for row in rows]
+
+
+def _item_decoders(slot: Slot) -> Any:
+    return decoders(items.tables(slot)[0], ITEM_COLUMNS)
 
 
 def _matches(item: Item, where: ItemFilter) -> bool:

@@ -7,16 +7,16 @@ import logging
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store import EventStore
-from projections.base import Projection, active_versions, create_tables, next_slot, register
+from adapters.store.maintenance import Maintenance
 from projections.catalog import PROJECTIONS
-from projections.rebuild import RebuildBusy, catch_up, rebuild
+from projections.projection import Projection
+from projections.rebuild import RebuildBusy, rebuild
 
 log = logging.getLogger("invtrack.projections")
 
-__all__ = ["Stale", "create_tables", "find_stale", "prepare", "rebuild_stale"]
+__all__ = ["Stale", "find_stale", "prepare", "rebuild_stale"]
 
 
 class Stale(msgspec.Struct, frozen=True):
@@ -28,32 +28,58 @@ class Stale(msgspec.Struct, frozen=True):
 
 
 async def prepare(
-    store: EventStore, projections: Sequence[Projection] = PROJECTIONS
+    store: EventStore, projections: Sequence[Projection] = PROJECTIONS, *, poll: float = 1.0
 ) -> list[Stale]:
-    """Give every projection an active version (building it from the history
-    when there is none) and list those whose active version is not this
-    build's: they keep being served until `rebuild` replaces them."""
-    async with store.writing() as writer:
-        active = await active_versions(writer.conn)
-        for projection in projections:
-            if projection.name not in active:
-                slot = await next_slot(writer.conn, projection.name, projection.version)
-                await create_tables(writer.conn, projection, slot)
-                await register(writer.conn, projection.name, slot, "active")
-                await catch_up(store, writer.conn, projection, slot)
-        return await _stale(writer.conn, projections)
+    """Give every projection an active version and list those whose active
+    version is not this build's: they keep being served until `rebuild`
+    replaces them.
+
+    A projection without an active version is created at once in an empty
+    store; in one with a history it is built like a rebuild, outside the
+    append lock, so appends go on meanwhile (another process building it
+    first is waited for).
+    """
+    missing = await _create_if_empty(store, projections)
+    while missing:
+        try:
+            await rebuild(store, missing)
+        except RebuildBusy:
+            await asyncio.sleep(poll)
+        missing = await _missing(store, projections)
+    return await find_stale(store, projections)
+
+
+async def _create_if_empty(store: EventStore, projections: Sequence[Projection]) -> list[str]:
+    """Activate empty slots for the missing projections if there is no history;
+    the names of those still missing."""
+    async with store.maintaining(locked=True) as maintenance:
+        active = await maintenance.active_slots()
+        missing = [p for p in projections if p.name not in active]
+        if missing and await store.head() > 0:
+            return [p.name for p in missing]
+        for projection in missing:
+            await _activate_empty(maintenance, projection)
+    return []
+
+
+async def _activate_empty(maintenance: Maintenance, projection: Projection) -> None:
+    slot = await maintenance.next_slot(projection.name, projection.version)
+    await maintenance.create(projection.tables(slot))
+    await maintenance.register(projection.name, slot, "active")
+
+
+async def _missing(store: EventStore, projections: Sequence[Projection]) -> list[str]:
+    async with store.maintaining() as maintenance:
+        active = await maintenance.active_slots()
+    return [p.name for p in projections if p.name not in active]
 
 
 async def find_stale(
     store: EventStore, projections: Sequence[Projection] = PROJECTIONS
 ) -> list[Stale]:
     """The projections served from a version other than this build's."""
-    async with store.reading() as conn:
-        return await _stale(conn, projections)
-
-
-async def _stale(conn: AsyncConnection, projections: Sequence[Projection]) -> list[Stale]:
-    active = await active_versions(conn)
+    async with store.maintaining() as maintenance:
+        active = await maintenance.active_slots()
     return [
         Stale(projection.name, active[projection.name].version, projection.version)
         for projection in projections

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import msgspec
 
-from adapters.store import EventStore
-from projections.base import Projection, Registered, registered
+from adapters.store import EventStore, Registered
 from projections.catalog import PROJECTIONS
+from projections.projection import Projection
 
 
 class SlotStatus(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -62,8 +62,7 @@ async def status(
     quarantined: int = 20,
 ) -> Status:
     """Counts, positions, every projection slot with its lag, and the inbox."""
-    async with store.reading() as conn:
-        rows = await registered(conn)
+    rows = await store.registered()
     head = await store.head()
     wanted = {projection.name: projection.version for projection in projections}
     names = list(wanted) + sorted({row.name for row in rows} - wanted.keys())

@@ -1,9 +1,20 @@
-"""The event store: inbox of raw payloads, events, and the append transaction."""
+"""The event store: inbox of raw payloads, events, stream heads, cursors and the
+projection registry, and the one transaction a batch of deliveries commits in."""
 
-from adapters.store.database import Database, connect
-from adapters.store.errors import ConcurrencyConflict
-from adapters.store.records import Cursor, Delivery, InboxEntry, NewEvent, Receipt, StoredEvent
-from adapters.store.store import EventStore, Writer
+from adapters.store.database import Database, UnsupportedDatabase, connect
+from adapters.store.errors import ConcurrencyConflict, StoreBusy
+from adapters.store.event_store import EventStore
+from adapters.store.records import (
+    Cursor,
+    Delivery,
+    InboxEntry,
+    InboxRecord,
+    NewEvent,
+    Receipt,
+    StoredEvent,
+)
+from adapters.store.registry import Registered, Slot
+from adapters.store.rows import LiveProjection, Lookup, Projected, TableWrite
 
 __all__ = [
     "ConcurrencyConflict",
@@ -12,9 +23,17 @@ __all__ = [
     "Delivery",
     "EventStore",
     "InboxEntry",
+    "InboxRecord",
+    "LiveProjection",
+    "Lookup",
     "NewEvent",
+    "Projected",
     "Receipt",
+    "Registered",
+    "Slot",
+    "StoreBusy",
     "StoredEvent",
-    "Writer",
+    "TableWrite",
+    "UnsupportedDatabase",
     "connect",
 ]

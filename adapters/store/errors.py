@@ -9,3 +9,12 @@ class ConcurrencyConflict(Exception):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+class StoreBusy(Exception):
+    """The store could not be written within the configured time (another
+    writer holds the append lock): nothing was written, try again later."""
+
+
+class AlreadyRunning(Exception):
+    """Another process holds the exclusive lock asked for (a rebuild, say)."""

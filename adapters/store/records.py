@@ -26,11 +26,15 @@ class InboxEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """An event to append. `expected_version` None appends at the stream's end."""
+    """An event to append. `expected_version` None appends at the stream's end.
+
+    `data` is anything that encodes to a JSON object: a plain dict, or a
+    domain event (a tagged Struct, stored with its tag under `type`).
+    """
 
     stream_id: str
     type: str
-    data: dict[str, Any]
+    data: Any
     occurred_at: datetime
     dedupe_key: str
     schema_version: int = 1
@@ -85,6 +89,12 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     quarantine with that reason and nothing is appended. A `cursor` is saved in
     the same transaction, so a puller never moves past what it has not stored;
     a delivery with no payload (an empty page) only moves the cursor.
+
+    `replaying` names a quarantined payload read again: it is not kept a
+    second time; its status becomes `accepted` (its facts appended),
+    `duplicate` (its message id was accepted meanwhile) or stays
+    `quarantined` with the new reason. `inbox` then carries its source and
+    the message id its reading found.
     """
 
     inbox: InboxEntry | None
@@ -92,13 +102,21 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     rejected: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     cursor: Cursor | None = None
+    replaying: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the payload, for bounding a batch."""
+        return len(self.inbox.body) if self.inbox is not None else 0
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
-    """What a committed delivery did."""
+    """What a committed delivery did. `settled` is False for a replay of a
+    payload that another replay settled first (nothing was done)."""
 
     inbox_id: int | None
     duplicate: bool = False
     appended: int = 0
     skipped: int = 0
     quarantined: bool = False
+    settled: bool = True

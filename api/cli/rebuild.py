@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from adapters.store import EventStore, connect
+from api.services.stores import open_store
 from api.settings import Settings
 from projections.rebuild import Progress as ProgressCallback
 from projections.rebuild import RebuildBusy, Rebuilt, rebuild
@@ -34,11 +34,11 @@ def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def run_rebuild(settings: Settings, names: Sequence[str]) -> int:
     """Rebuild the named projections (all when none is named) and switch to them."""
-    database = connect(settings.database_url, pool_size=4)
+    store = open_store(settings, pool_size=4)
+    database = store.database
     started = time.monotonic()
     try:
         await database.migrate()
-        store = EventStore(database)
         with _progress_bar() as progress, collecting_less():
             done = await rebuild(store, list(names), progress)
     except KeyError as error:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from adapters.store import EventStore, connect
 from api.services.replay import replay_quarantine
+from api.services.stores import open_store
 from api.settings import Settings
 
 
@@ -16,12 +16,12 @@ def replay_command(settings: Settings, _: argparse.Namespace) -> int:
 
 async def run_replay_quarantine(settings: Settings) -> int:
     """Replay the quarantine and print what happened to it."""
-    database = connect(settings.database_url, pool_size=2)
+    store = open_store(settings, pool_size=2)
     try:
-        await database.migrate()
-        result = await replay_quarantine(EventStore(database))
+        await store.database.migrate()
+        result = await replay_quarantine(store)
     finally:
-        await database.dispose()
+        await store.database.dispose()
     print(
         f"replayed {result.tried} quarantined payload(s): {result.accepted} accepted "
         f"({result.events} event(s) appended), {result.duplicates} duplicate(s), "

@@ -40,13 +40,14 @@ def serve_app(factory: str, host: str, port: int, workers: int) -> None:
 
 async def prepare_database(settings: Settings) -> str | None:
     """Migrate the schema and set up the projections; the schema revision."""
-    from adapters.store import EventStore, connect
+    from api.services.stores import open_store
     from projections.setup import prepare
 
-    database = connect(settings.database_url)
+    store = open_store(settings, pool_size=2)
+    database = store.database
     try:
         await database.migrate()
-        for item in await prepare(EventStore(database)):
+        for item in await prepare(store):
             print(
                 f"projection {item.name} is at version {item.active}, this build wants "
                 f"{item.wanted}: run `invtrack rebuild {item.name}`",

@@ -10,7 +10,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from adapters.store import EventStore, connect
+from api.services.stores import open_store
 from api.settings import Settings
 from projections.status import Status, status
 
@@ -21,11 +21,11 @@ def status_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def run_status(settings: Settings, as_json: bool = False) -> int:
     """Print counts, positions, projection versions and lag, and the inbox."""
-    database = connect(settings.database_url, pool_size=2)
+    store = open_store(settings, pool_size=2)
     try:
-        report = await status(EventStore(database))
+        report = await status(store)
     finally:
-        await database.dispose()
+        await store.database.dispose()
     if as_json:
         print(msgspec.json.format(msgspec.json.encode(report), indent=2).decode())
     else:

@@ -161,10 +161,10 @@ class InventoryController(Controller):
         reader: NamedDependency[Claims],
         at: At = None,
     ) -> ItemOut:
-        item = await queries.item(_text(key, "key"), _utc(at))
-        if item is None:
+        row = await queries.item(_text(key, "key"), _utc(at))
+        if row is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
-        return ItemOut.of(item)
+        return ItemOut.of(row)
 
     @get(
         "/inventories/{key:str}/history",
@@ -244,7 +244,7 @@ async def _list(
     )
     page = await queries.list_items(where, after=_decode_cursor(cursor), limit=limit, at=_utc(at))
     return ItemList(
-        items=[ItemOut.of(item) for item in page.items],
+        items=[ItemOut.of(row) for row in page.rows],
         next_cursor=_encode_cursor(page.last_key) if page.last_key else None,
     )
 

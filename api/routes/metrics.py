@@ -61,10 +61,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from adapters.store import Delivery, EventStore, Receipt
-from adapters.store.schema import events, projections
 from api.services.group_commit import CommitFailed, Ingestor
 
 Scope = MutableMapping[str, Any]
@@ -253,18 +251,13 @@ async def store_gauges(store: EventStore) -> CollectorRegistry:
 
 
 async def _positions(store: EventStore) -> tuple[int, list[tuple[str, str, str, int]]]:
-    async with store.reading() as conn:
-        head = await conn.scalar(select(func.coalesce(func.max(events.c.position), 0)))
-        rows = (
-            await conn.execute(select(projections).where(projections.c.state != "retired"))
-        ).all()
-    slots = []
-    for row in rows:
-        fields = row._mapping
-        generation = int(fields.get("generation") or 1)
-        slot = f"v{fields['version']}" + (f".{generation}" if generation > 1 else "")
-        slots.append((str(fields["name"]), slot, str(fields["state"]), int(fields["position"])))
-    return int(head or 0), slots
+    head = await store.head()
+    slots: list[tuple[str, str, str, int]] = [
+        (row.name, str(row.slot), row.state, row.position)
+        for row in await store.registered()
+        if row.state != "retired"
+    ]
+    return head, slots
 
 
 async def exposition(store: EventStore) -> bytes:

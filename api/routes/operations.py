@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from sqlalchemy import text
 
 from adapters.store import EventStore
 from api.routes.schemas import Health, Readiness
+from api.services.group_commit import Ingestor
 from projections.setup import Stale
 
 
@@ -21,15 +21,15 @@ class OperationsController(Controller):
 
     @get("/ready", summary="The database answers and the projections are current", cache=False)
     async def ready(
-        self, store: NamedDependency[EventStore], stale: NamedDependency[list[Stale]]
+        self,
+        store: NamedDependency[EventStore],
+        ingestor: NamedDependency[Ingestor],
+        stale: NamedDependency[list[Stale]],
     ) -> Response[Readiness]:
-        try:
-            async with store.reading() as conn:
-                await conn.execute(text("SELECT 1"))
-            database = True
-        except Exception:  # any failure to reach the database means not ready
-            database = False
+        """Ready when the store takes writes (its append lock can be had within
+        a second) and every projection is this build's version."""
+        writable = await store.writable(wait=1.0) and not ingestor.busy
         names = [f"{s.name} v{s.active} (wanted v{s.wanted})" for s in stale]
-        ready = database and not names
-        body = Readiness(status="ready" if ready else "not ready", database=database, stale=names)
+        ready = writable and not names
+        body = Readiness(status="ready" if ready else "not ready", database=writable, stale=names)
         return Response(body, status_code=200 if ready else 503)

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from adapters.auth import KeysUnavailable
 from api.services.access import NotAllowed, NotAuthenticated
-from api.services.group_commit import CommitFailed
+from api.services.group_commit import CommitFailed, StoreUnavailable
 from api.services.payloads import NotJson, Unreadable
 from api.services.receiving import UnknownKind
 
@@ -167,7 +167,16 @@ def on_unreadable(_: Request[Any, Any, Any], exc: Unreadable) -> Response[bytes]
     )
 
 
-def on_commit_failed(_: Request[Any, Any, Any], __: CommitFailed) -> Response[bytes]:
+def on_commit_failed(_: Request[Any, Any, Any], exc: CommitFailed) -> Response[bytes]:
+    if isinstance(exc, StoreUnavailable):
+        return problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                "the store is busy; nothing was kept, send it again shortly",
+                headers={"Retry-After": "5"},
+            )
+        )
     return problem_response(
         Problem(
             500,

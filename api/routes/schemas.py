@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from msgspec import Meta
 
 from adapters.store import StoredEvent
+from adapters.store.rows import Row
 from domain.items import Item
+from projections.items import row_of
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -52,33 +53,17 @@ class ItemOut(msgspec.Struct, frozen=True, rename="camel"):
     negative: bool = False
 
     @classmethod
-    def of(cls, item: Item) -> ItemOut:
-        return cls(
-            key=item.key,
-            source=item.source,
-            pool=item.pool,
-            inventory_id=item.inventory_id,
-            inventory_type=item.inventory_type,
-            product_number=item.product_number,
-            serial_number=item.serial_number,
-            batch_number=item.batch_number,
-            quantity=decimal_text(item.quantity),
-            resource_id=item.resource_id,
-            activity_id=item.activity_id,
-            customer_number=item.customer_number,
-            exchanged_inventory_id=item.exchanged_inventory_id,
-            properties=item.properties,
-            updated_at=item.updated_at,
-            position=item.position,
-            deleted=item.deleted,
-            negative=item.negative,
-        )
+    def of(cls, row: Row) -> ItemOut:
+        """An item row (`projections.items.ITEM_COLUMNS`, the same order as the
+        fields) as the API writes it; its properties are stored JSON and go
+        out as they are."""
+        head, properties, tail = row[:13], row[13], row[14:]
+        raw = cast(dict[str, Any], msgspec.Raw(properties))
+        return cls(*head, raw, *tail, negative=row[8].startswith("-"))  # type: ignore[call-arg,misc]
 
-
-def decimal_text(value: Decimal) -> str:
-    """A quantity as an exact decimal string without needless zeros: 96.5, 12, -5."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
+    @classmethod
+    def of_item(cls, item: Item) -> ItemOut:
+        return cls.of(row_of(item))
 
 
 class ItemList(msgspec.Struct, frozen=True, rename="camel"):

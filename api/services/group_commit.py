@@ -1,8 +1,15 @@
 """Group commit: concurrent deliveries share one durable transaction.
 
 Every delivery waits for the commit that holds it, so an answer of 200 still
-means durable; many deliveries per commit is what makes ingest fast. A batch
-that fails is retried one delivery at a time, so one bad delivery fails alone.
+means durable; many deliveries per commit is what makes ingest fast.
+
+Batches are bounded by deliveries, facts and bytes, and a large delivery
+(an OFS page of a thousand events, say) commits on its own: small deliveries
+wait in a lane of their own and are taken first, so a webhook of one row is
+not held up behind a stream of large pages. A batch that fails is retried one
+delivery at a time, so one bad delivery fails alone; a store that is busy (its
+write lock held elsewhere) fails the whole batch at once instead, each
+delivery answered within the busy timeout.
 """
 
 from __future__ import annotations
@@ -11,22 +18,47 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
-from adapters.store import Delivery, EventStore, Receipt, Writer
-from projections.live import Batch, LiveProjector
+from adapters.store import Delivery, EventStore, Receipt, StoreBusy
 
 log = logging.getLogger("invtrack.ingest")
 
+LARGE: Final = 64 * 1024
+"""A delivery of more bytes than this commits on its own, in the large lane."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one commit may hold."""
+
+    deliveries: int = 128
+    facts: int = 5_000
+    bytes: int = 4 * 1024 * 1024
+
+
+class CommitFailed(Exception):
+    """The store could not commit a delivery; nothing of it was kept."""
+
+
+class StoreUnavailable(CommitFailed):
+    """The store is busy (its write lock held elsewhere): try again later."""
+
+
+_Waiting = tuple[Delivery, "asyncio.Future[Receipt]"]
+
 
 class Ingestor:
-    def __init__(
-        self, store: EventStore, projector: LiveProjector | None = None, *, max_batch: int = 128
-    ) -> None:
+    def __init__(self, store: EventStore, *, limits: Limits | None = None) -> None:
         self.store = store
-        self.projector = projector or LiveProjector()
-        self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Delivery, asyncio.Future[Receipt]]] = asyncio.Queue()
+        self.limits = limits or Limits()
+        self._small: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._large: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.busy = False
+        """Whether the last commit found the store busy."""
 
     async def start(self) -> None:
         if self._task is None:
@@ -36,7 +68,8 @@ class Ingestor:
         """Commit what is queued, then stop."""
         if self._task is None:
             return
-        await self._queue.join()
+        await self._small.join()
+        await self._large.join()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -45,96 +78,83 @@ class Ingestor:
     async def submit(self, delivery: Delivery) -> Receipt:
         """Commit the delivery (with others queued at the same time) and say what it did."""
         if self._task is None:
-            return await self.commit_one(delivery)
+            return (await self.commit([delivery]))[0]
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        await self._queue.put((delivery, future))
+        lane = self._large if _large(delivery) else self._small
+        lane.put_nowait((delivery, future))
+        self._ready.set()
         return await future
-
-    async def commit_one(self, delivery: Delivery) -> Receipt:
-        async with self.store.writing() as writer:
-            return (await self._commit(writer, [delivery]))[0]
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._commit_batch(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            await self._ready.wait()
+            if self._small.empty() and self._large.empty():
+                self._ready.clear()
+                continue
+            if not self._small.empty():
+                await self._commit_batch(self._small, self._take(self._small))
+            if not self._large.empty():
+                await self._commit_batch(self._large, [self._large.get_nowait()])
 
-    async def _commit_batch(
-        self, batch: Sequence[tuple[Delivery, asyncio.Future[Receipt]]]
-    ) -> None:
+    def _take(self, lane: asyncio.Queue[_Waiting]) -> list[_Waiting]:
+        batch = [lane.get_nowait()]
+        facts, size = len(batch[0][0].facts), batch[0][0].size
+        limits = self.limits
+        while len(batch) < limits.deliveries and not lane.empty():
+            delivery = lane._queue[0][0]  # type: ignore[attr-defined]
+            if facts + len(delivery.facts) > limits.facts or size + delivery.size > limits.bytes:
+                break
+            batch.append(lane.get_nowait())
+            facts, size = facts + len(delivery.facts), size + delivery.size
+        return batch
+
+    async def _commit_batch(self, lane: asyncio.Queue[_Waiting], batch: list[_Waiting]) -> None:
         try:
-            async with self.store.writing() as writer:
-                receipts = await self._commit(writer, [delivery for delivery, _ in batch])
-        except Exception:
+            await self._settle(batch)
+        finally:
+            for _ in batch:
+                lane.task_done()
+
+    async def _settle(self, batch: list[_Waiting]) -> None:
+        """Commit the batch and answer each delivery; when it fails for a reason
+        other than a busy store, commit its deliveries one by one."""
+        try:
+            receipts = await self.commit([delivery for delivery, _ in batch])
+        except StoreUnavailable as error:
+            for _, future in batch:
+                _fail(future, error)
+            return
+        except CommitFailed as error:
             if len(batch) == 1:
-                _, future = batch[0]
-                log.exception("commit failed")
-                _fail(future)
+                _fail(batch[0][1], error)
                 return
             log.warning("batch of %d failed; committing one by one", len(batch))
-            for item in batch:
-                await self._commit_batch([item])
+            for waiting in batch:
+                await self._settle([waiting])
             return
         for (_, future), receipt in zip(batch, receipts, strict=True):
             if not future.done():
                 future.set_result(receipt)
 
-    async def _commit(self, writer: Writer, deliveries: Sequence[Delivery]) -> list[Receipt]:
-        """Commit deliveries in order with a fixed number of statements: cursors,
-        inbox rows (a repeated message id is a duplicate), then their facts."""
-        for delivery in deliveries:
-            if delivery.cursor is not None:
-                await writer.save_cursor(delivery.cursor)
-        accepted = [d for d in deliveries if d.inbox is not None and d.rejected is None]
-        accepted_ids = iter(await writer.receive_many([d.inbox for d in accepted if d.inbox]))
-        quarantined = [d for d in deliveries if d.inbox is not None and d.rejected is not None]
-        quarantined_ids = iter(
-            await writer.keep(
-                [(d.inbox, "quarantined", d.rejected) for d in quarantined if d.inbox]
-            )
-        )
-        inbox_ids: list[int | None] = []
-        for delivery in deliveries:
-            if delivery.inbox is None:
-                inbox_ids.append(None)
-            elif delivery.rejected is None:
-                inbox_ids.append(next(accepted_ids))
-            else:
-                inbox_ids.append(next(quarantined_ids))
-        recorded = [
-            (index, Batch(facts=d.facts, inbox_id=inbox_ids[index], metadata=d.metadata))
-            for index, d in enumerate(deliveries)
-            if d.inbox is not None and d.rejected is None and inbox_ids[index] is not None
-        ]
-        stored = await self.projector.record_many(writer, [b for _, b in recorded])
-        appended = {index: len(events) for (index, _), events in zip(recorded, stored, strict=True)}
-        receipts: list[Receipt] = []
-        for index, delivery in enumerate(deliveries):
-            inbox_id = inbox_ids[index]
-            if delivery.inbox is None:
-                receipts.append(Receipt(inbox_id=None))
-            elif delivery.rejected is not None:
-                receipts.append(Receipt(inbox_id=inbox_id, quarantined=True))
-            elif inbox_id is None:
-                receipts.append(Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts)))
-            else:
-                count = appended[index]
-                receipts.append(
-                    Receipt(inbox_id=inbox_id, appended=count, skipped=len(delivery.facts) - count)
-                )
+    async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
+        """Commit deliveries in one transaction now."""
+        try:
+            receipts = await self.store.commit(deliveries)
+        except StoreBusy as error:
+            self.busy = True
+            log.warning("store busy: %s", error)
+            raise StoreUnavailable(str(error)) from None
+        except Exception as error:
+            log.exception("commit failed")
+            raise CommitFailed("the delivery could not be committed") from error
+        self.busy = False
         return receipts
 
 
-def _fail(future: asyncio.Future[Receipt]) -> None:
+def _large(delivery: Delivery) -> bool:
+    return delivery.size > LARGE
+
+
+def _fail(future: asyncio.Future[Receipt], error: CommitFailed) -> None:
     if not future.done():
-        future.set_exception(CommitFailed("the delivery could not be committed"))
-
-
-class CommitFailed(Exception):
-    """The store could not commit a delivery; nothing of it was kept."""
+        future.set_exception(type(error)(str(error)))

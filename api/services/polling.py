@@ -8,8 +8,9 @@ import fcntl
 import logging
 
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig
-from adapters.store import EventStore, connect
+from adapters.store import EventStore
 from api.services.group_commit import Ingestor
+from api.services.stores import open_store
 from api.settings import OfsSettings, Settings
 from projections.setup import prepare
 
@@ -64,8 +65,8 @@ async def poll_until_stopped(
 ) -> None:
     """Poll with a store of its own until `stop` is set; the page being
     committed is finished first. Raises OfsRejected when OFS refuses us."""
-    database = connect(settings.database_url, pool_size=2)
-    store = EventStore(database)
+    store = open_store(settings, pool_size=2)
+    database = store.database
     try:
         await database.migrate()
         await prepare(store)

@@ -6,14 +6,9 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store import EventStore
-from adapters.store.records import InboxRecord, InboxStatus
-from adapters.store.schema import inbox
+from adapters.store import Delivery, EventStore, InboxEntry, InboxRecord, Receipt
 from api.services.payloads import Translated, Unreadable, read_kept
-from projections.live import LiveProjector
 
 Outcome = Literal["accepted", "duplicate", "quarantined", "skipped"]
 
@@ -30,7 +25,7 @@ class Replayed(msgspec.Struct, kw_only=True):
     """Inbox id -> why a payload is still quarantined."""
 
 
-async def replay_quarantine(store: EventStore, projector: LiveProjector | None = None) -> Replayed:
+async def replay_quarantine(store: EventStore) -> Replayed:
     """Read every quarantined payload again, as the receivers do.
 
     A payload that now reads has its events appended (those whose dedupe key
@@ -39,12 +34,11 @@ async def replay_quarantine(store: EventStore, projector: LiveProjector | None =
     accepted already; one that still fails stays quarantined with the new
     reason. Each payload commits alone.
     """
-    projector = projector or LiveProjector()
     result = Replayed()
     after = 0
     while page := await store.inbox_entries("quarantined", after=after, limit=100):
         for record in page:
-            outcome, events, reason = await replay_one(store, projector, record)
+            outcome, events, reason = await replay_one(store, record)
             after = record.id
             if outcome == "skipped":
                 continue
@@ -60,52 +54,39 @@ async def replay_quarantine(store: EventStore, projector: LiveProjector | None =
     return result
 
 
-async def replay_one(
-    store: EventStore, projector: LiveProjector, record: InboxRecord
-) -> tuple[Outcome, int, str | None]:
+async def replay_one(store: EventStore, record: InboxRecord) -> tuple[Outcome, int, str | None]:
     """Replay one quarantined payload: what became of it, the events appended,
-    and why it is still quarantined."""
+    and why it is still quarantined. Settled under the append lock, so two
+    replays of one payload settle it once."""
     translated = _read(record)
-    async with store.writing() as writer:
-        conn = writer.conn
-        # Under the append lock: another replay may have settled it meanwhile.
-        current = await conn.scalar(select(inbox.c.status).where(inbox.c.id == record.id))
-        if current != "quarantined":
-            return "skipped", 0, None
-        if isinstance(translated, str):
-            await writer.settle(record.id, "quarantined", translated)
-            return "quarantined", 0, translated
-        message_id = translated.message_id
-        accepted = await conn.scalar(
-            select(inbox.c.id).where(
-                inbox.c.source == record.source,
-                inbox.c.message_id == message_id,
-                inbox.c.status == "accepted",
-            )
-        )
-        if accepted is not None:
-            await _settle(conn, record.id, "duplicate", message_id, f"accepted as {accepted}")
-            return "duplicate", 0, None
-        stored = await projector.record(
-            writer, translated.facts, inbox_id=record.id, metadata=translated.metadata
-        )
-        await _settle(conn, record.id, "accepted", message_id, None)
-        return "accepted", len(stored), None
-
-
-async def _settle(
-    conn: AsyncConnection,
-    inbox_id: int,
-    status: InboxStatus,
-    message_id: str | None,
-    reason: str | None,
-) -> None:
-    """Give a kept payload its status, with the message id its translation found."""
-    await conn.execute(
-        update(inbox)
-        .where(inbox.c.id == inbox_id)
-        .values(status=status, message_id=message_id, reason=reason)
+    entry = InboxEntry(
+        source=record.source,
+        kind=record.kind,
+        body=b"",
+        received_at=record.received_at,
+        message_id=record.message_id,
     )
+    if isinstance(translated, str):
+        delivery = Delivery(inbox=entry, rejected=translated, replaying=record.id)
+    else:
+        delivery = Delivery(
+            inbox=msgspec.structs.replace(entry, message_id=translated.message_id),
+            facts=translated.facts,
+            metadata=translated.metadata,
+            replaying=record.id,
+        )
+    (receipt,) = await store.commit([delivery])
+    return _outcome(receipt, translated)
+
+
+def _outcome(receipt: Receipt, translated: Translated | str) -> tuple[Outcome, int, str | None]:
+    if not receipt.settled:
+        return "skipped", 0, None
+    if receipt.quarantined:
+        return "quarantined", 0, translated if isinstance(translated, str) else None
+    if receipt.duplicate:
+        return "duplicate", 0, None
+    return "accepted", receipt.appended, None
 
 
 def _read(record: InboxRecord) -> Translated | str:

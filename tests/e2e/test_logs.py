@@ -18,8 +18,8 @@ import pytest
 
 from adapters.auth import SECRET_FILE_NAME, mint
 from api import logs
-from tests.e2e.test_webhook_contract import arm
 from tests.harness.deliveries import envelope_for, ofs_event
+from tests.harness.faults import arm
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.server import Server
 from tests.harness.tokens import SECRET

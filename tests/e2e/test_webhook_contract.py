@@ -15,14 +15,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import MetaData, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.auth import mint
 from adapters.servicemobility import TYPES
 from adapters.store import EventStore, connect
-from projections.base import Applied
 from tests.harness.deliveries import envelope_for, ofs_event
+from tests.harness.faults import POISON, arm
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.reading import all_events, all_inbox
 from tests.harness.tokens import SECRET, relay, sender
@@ -381,39 +379,6 @@ async def test_a_body_over_the_limit_is_refused_and_not_kept(
 
 
 # ---- 500: nothing half-written ---------------------------------------------------------
-
-
-POISON = b"POISON"
-
-
-class Failing:
-    """A projection that fails while folding any event that mentions POISON,
-    after its real work for the other events, as a disk or a bug would."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.version = inner.version
-        self.armed = True
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def tables(self, slot: Any, metadata: MetaData) -> list[Table]:
-        tables: list[Table] = self.inner.tables(slot, metadata)
-        return tables
-
-    async def apply(self, conn: AsyncConnection, slot: Any, events: Applied) -> None:
-        await self.inner.apply(conn, slot, events)
-        if self.armed and any(POISON in msgspec.json.encode(event) for _, event in events):
-            raise RuntimeError("the projection failed")
-
-
-def arm(live: Live) -> list[Failing]:
-    projector = live.services.ingestor.projector
-    failing = [Failing(projection) for projection in projector.projections]
-    projector.projections = failing
-    return failing
 
 
 async def test_a_failure_on_our_side_is_a_500_and_leaves_nothing_behind(

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from adapters.store import EventStore, connect
+from projections.live import LiveProjector
 from projections.setup import prepare
 
 PG_ADMIN = os.environ.get("INVTRACK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -69,7 +70,7 @@ async def migrated_store(url: str) -> AsyncIterator[EventStore]:
     """A migrated store at `url` with its projections set up."""
     database = connect(url)
     await database.migrate()
-    event_store = EventStore(database)
+    event_store = EventStore(database, LiveProjector())
     await prepare(event_store)
     try:
         yield event_store

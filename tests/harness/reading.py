@@ -61,7 +61,7 @@ async def replayed_items(database_url: str) -> dict[str, Item]:
 
 def as_answered(item: Item) -> dict[str, Any]:
     """An item exactly as the query API writes it."""
-    answer: dict[str, Any] = json.loads(msgspec.json.encode(ItemOut.of(item)))
+    answer: dict[str, Any] = json.loads(msgspec.json.encode(ItemOut.of_item(item)))
     return answer
 
 

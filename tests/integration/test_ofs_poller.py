@@ -33,6 +33,7 @@ from adapters.ofs.poller import (
 )
 from adapters.store import Delivery, EventStore, Receipt
 from api.services.group_commit import Ingestor
+from projections.items import item_of
 from projections.queries import ItemFilter, Queries
 from tests.fakes.ofs_server import (
     EVENTS_PATH,
@@ -139,8 +140,9 @@ async def state(store: EventStore, expected: dict[str, Any]) -> dict[str, Any]:
             pools = await quantities(ItemFilter(owner_kind="activity", owner=owner))
             actual[name] = {pool: pools.get(pool, {}) for pool in want}
         else:
-            item = await queries.item(owner)
-            assert item is not None, owner
+            row = await queries.item(owner)
+            assert row is not None, owner
+            item = item_of(row)
             fields = {
                 "pool": item.pool,
                 "exchangedInventoryId": item.exchanged_inventory_id,

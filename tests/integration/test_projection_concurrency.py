@@ -28,6 +28,7 @@ from api.services.group_commit import Ingestor
 from domain.events import DomainEvent, from_data
 from domain.fold import fold, touched_keys
 from domain.items import stock_line_key
+from projections.live import LiveProjector
 from projections.queries import Queries
 from tests.integration.test_projection_properties import (
     assert_counts_were_annotated,
@@ -136,7 +137,7 @@ async def ingestors(url: str, count: int) -> AsyncIterator[list[tuple[Ingestor, 
         for number in range(count):
             database = connect(url, pool_size=2)
             stack.push_async_callback(database.dispose)
-            ingestor = Ingestor(EventStore(database))
+            ingestor = Ingestor(EventStore(database, LiveProjector()))
             grouped = number % 2 == 1
             if grouped:
                 await ingestor.start()

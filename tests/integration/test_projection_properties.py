@@ -22,23 +22,23 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import MetaData, delete, select
+from sqlalchemy import delete
 
 from adapters import servicemobility
 from adapters.ofs import TranslationError as OfsTranslationError
 from adapters.ofs import translate as ofs_translate
 from adapters.store import Delivery, EventStore, InboxEntry, Receipt, StoredEvent
-from adapters.store.schema import cursors, events, inbox
+from adapters.store.schema import cursors, events, inbox, streams
 from api.services.group_commit import Ingestor
 from domain.events import DomainEvent, Fact, OfsInventory, StockUsageRecorded, from_data
 from domain.fold import annotate, apply, fold, touched_keys
 from domain.items import Item
-from projections.base import active_versions
 from projections.catalog import HISTORY, ITEMS, PROJECTIONS
-from projections.history import item_events_table
-from projections.items import from_row, items_table, owners_table
+from projections.items import item_of
+from projections.items import lookup as items_lookup
 from projections.queries import ItemFilter, OwnerKind, Queries
 from projections.rebuild import rebuild
+from tests.harness.tables import items_in, links_in, owners_in
 from tests.strategies import (
     REF_MODULES,
     T0,
@@ -186,17 +186,16 @@ def answer(receipt: Receipt) -> tuple[str, int, int]:
 
 async def wipe(store: EventStore) -> None:
     """Empty the store and its projections, so each example starts from nothing."""
-    async with store.writing() as writer:
-        active = await active_versions(writer.conn)
-        metadata = MetaData()
-        tables = [
-            table
-            for projection in PROJECTIONS
-            if projection.name in active
-            for table in projection.tables(active[projection.name], metadata)
-        ]
-        for table in [*tables, events, inbox, cursors]:
-            await writer.conn.execute(delete(table))
+    active = await store.active_slots()
+    tables = [
+        table
+        for projection in PROJECTIONS
+        if projection.name in active
+        for table in projection.tables(active[projection.name])
+    ]
+    async with store.maintaining(locked=True) as maintenance:
+        for table in [*tables, events, inbox, cursors, streams]:
+            await maintenance.conn.execute(delete(table))
 
 
 async def submit(store: EventStore, sent: Sequence[Delivery], grouped: bool) -> list[Receipt]:
@@ -220,30 +219,28 @@ async def read_everything(store: EventStore) -> list[StoredEvent]:
 
 
 async def live_items(store: EventStore) -> dict[str, Item]:
-    """Every item the live projection holds, read back through the projection."""
-    async with store.reading() as conn:
-        slot = (await active_versions(conn))[ITEMS.name]
-        table = items_table(slot, MetaData())
-        rows = {item.key: item for item in map(from_row, await conn.execute(select(table)))}
-        loaded = await ITEMS.load(conn, slot, rows)
-    assert loaded == rows
-    return loaded
+    """Every item the live projection holds, read back through the projection
+    (its lookups read them alike)."""
+    slot = (await store.active_slots())[ITEMS.name]
+    rows = await items_in(store, slot)
+    looked_up = await store.look_up(items_lookup(slot, rows))
+    assert {row[0]: item_of(row) for row in looked_up} == rows
+    return rows
 
 
 async def owner_rows(store: EventStore) -> set[tuple[str, str, str]]:
     """Every (kind, owner, key) the items projection has recorded."""
-    async with store.reading() as conn:
-        slot = (await active_versions(conn))[ITEMS.name]
-        rows = await conn.execute(select(owners_table(slot, MetaData())))
-        return {(row.kind, row.owner, row.key) for row in rows}
+    return await owners_in(store, (await store.active_slots())[ITEMS.name])
 
 
 async def history_links(store: EventStore) -> set[tuple[str, int]]:
     """Every (key, position) the history projection has recorded."""
-    async with store.reading() as conn:
-        slot = (await active_versions(conn))[HISTORY.name]
-        rows = await conn.execute(select(item_events_table(slot, MetaData())))
-        return {(row.key, row.position) for row in rows}
+    return set(await links_in(store, (await store.active_slots())[HISTORY.name]))
+
+
+async def item_at(queries: Queries, key: str, at: datetime | None = None) -> Item | None:
+    row = await queries.item(key, at)
+    return None if row is None else item_of(row)
 
 
 def assert_counts_were_annotated(replayed: Sequence[tuple[int, DomainEvent]]) -> None:
@@ -307,13 +304,13 @@ async def test_live_projection_equals_the_fold_and_a_replay(
     touched = {key for _, event in kept for key in touched_keys(event)}
     for key in sorted(touched):
         mine = [(position, event) for position, event in kept if key in touched_keys(event)]
-        assert await queries.item(key) == pure.get(key)
+        assert await item_at(queries, key) == pure.get(key)
         history = await queries.history(key)
         assert history is not None
         assert [event.position for event in history] == [position for position, _ in mine]
         for moment in some_moments_of(mine):
             then = [(p, event) for p, event in mine if event.occurred_at <= moment]
-            assert await queries.item(key, at=moment) == fold(then).get(key), moment
+            assert await item_at(queries, key, at=moment) == fold(then).get(key), moment
 
     if not rebuilt:
         return
@@ -349,7 +346,7 @@ async def test_an_ofs_history_in_any_batching_gives_the_fold_of_its_arrival(
     assert len(stored) == len(first)
     assert unpositioned(replayed) == unpositioned(fold(enumerate(first, start=1)))
     for key, item in replayed.items():
-        assert await Queries(store).item(key, at=T0 + timedelta(days=365)) == item
+        assert await item_at(Queries(store), key, at=T0 + timedelta(days=365)) == item
 
 
 def unpositioned(items: dict[str, Item]) -> dict[str, Item]:
@@ -485,7 +482,7 @@ async def test_owners_as_of_a_time_when_events_arrived_out_of_order(store: Event
     ]
     await submit(store, [ofs_delivery(body) for body in arrivals], grouped=False)
     at = datetime(2026, 11, 20, 6, 7, tzinfo=UTC)
-    then = await Queries(store).item("ofs-7", at=at)
+    then = await item_at(Queries(store), "ofs-7", at=at)
     assert then is not None
     assert (then.pool, then.activity_id) == ("install", "42")
     assert await listed(Queries(store), "activity", "42", at) == [then]

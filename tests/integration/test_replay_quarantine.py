@@ -21,7 +21,8 @@ from api.cli.replay import run_replay_quarantine
 from api.services.group_commit import Ingestor
 from api.services.replay import replay_quarantine
 from api.settings import Settings
-from tests.integration.test_rebuild import T0, active, items_in, replay, stored_events
+from tests.harness.histories import T0
+from tests.harness.tables import active, items_in, replay, stored_events
 
 LINES = 3
 """Ledger lines in the usage envelope: three items at two locations."""

@@ -15,11 +15,22 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import msgspec
 import pytest
 
-from adapters.store import ConcurrencyConflict, EventStore, InboxEntry, NewEvent, connect
+from adapters.store import (
+    ConcurrencyConflict,
+    Delivery,
+    EventStore,
+    InboxEntry,
+    NewEvent,
+    connect,
+)
+from adapters.store.postgres import PostgresWriter
+from domain.events import Fact, ResourceInventoryCreated
+from projections.live import LiveProjector
 
 WRITERS = 8
 READERS = 3
@@ -45,15 +56,30 @@ class Batch(msgspec.Struct, frozen=True):
     stored: tuple[Seen, ...]
 
 
+class LingeringWriter(PostgresWriter):
+    """Keeps each transaction open a while after its positions are taken, as a
+    slow network or a busy server would: that is when unserialised commits
+    reorder."""
+
+    def __init__(self, dsn: str, seed: int) -> None:
+        super().__init__(dsn, lock_timeout=60)
+        self.rng = random.Random(seed)
+
+    async def _write(self, conn: Any, decision: Any) -> None:
+        await asyncio.sleep(self.rng.random() * 0.003)
+        await super()._write(conn, decision)
+
+
 @asynccontextmanager
 async def stores_on(url: str, count: int) -> AsyncIterator[list[EventStore]]:
-    """Stores on separate engines, each with a connection already open."""
+    """Stores on separate connections, each already open."""
     async with AsyncExitStack() as stack:
         stores: list[EventStore] = []
-        for _ in range(count):
+        for number in range(count):
             database = connect(url, pool_size=1)
             stack.push_async_callback(database.dispose)
-            stores.append(EventStore(database))
+            database._writer = LingeringWriter(database.dsn, number)
+            stores.append(EventStore(database, LiveProjector()))
         await asyncio.gather(*(store.head() for store in stores))
         yield stores
 
@@ -101,12 +127,8 @@ async def write(
     done: list[Batch] = []
     await start.wait()
     for batch in batches:
-        async with store.writing() as writer:
-            stored = await writer.append(batch)
-            # Keep the transaction open a while after its positions are taken,
-            # as projection writes do: that is when unserialised commits reorder.
-            for _ in range(rng.randint(0, 3)):
-                await writer.known(event.dedupe_key for event in batch)
+        stored = await store.append(batch)
+        await asyncio.sleep(rng.random() * 0.001)
         done.append(
             Batch(
                 submitted=tuple(event.dedupe_key for event in batch),
@@ -230,11 +252,12 @@ async def test_writers_racing_on_one_message_id_keep_it_once(
             message_id=f"msg-{message}",
         )
         await barrier.wait()
-        async with store.writing() as writer:
-            inbox_id = await writer.receive(entry)
-            if inbox_id is not None:
-                await writer.append([shared_event(message)], inbox_id=inbox_id)
-            return inbox_id
+        fact = Fact(
+            event=ResourceInventoryCreated(occurred_at=T0, inventory_id=message),
+            dedupe_key=f"shared-{message}",
+        )
+        (receipt,) = await store.commit([Delivery(inbox=entry, facts=(fact,))])
+        return receipt.inbox_id
 
     async with stores_on(pg_url, WRITERS) as stores:
         for message in range(messages):
@@ -261,8 +284,8 @@ async def test_two_writers_racing_at_one_receive_one_inbox_id(
 
     async def receive(store: EventStore) -> int | None:
         await barrier.wait()
-        async with store.writing() as writer:
-            return await writer.receive(entry)
+        (receipt,) = await store.commit([Delivery(inbox=entry)])
+        return receipt.inbox_id
 
     async with stores_on(pg_url, 2) as stores:
         results = await asyncio.gather(*(receive(store) for store in stores))
@@ -281,20 +304,19 @@ async def test_writers_with_the_same_expected_version_one_wins(
     async def attempt(store: EventStore, writer: int, round_: int, barrier: asyncio.Barrier) -> int:
         current = len(await store.read_stream("order-1"))
         await barrier.wait()
-        async with store.writing() as transaction:
-            stored = await transaction.append(
-                [
-                    NewEvent(
-                        stream_id="order-1",
-                        type="test.Decided",
-                        data={"writer": writer},
-                        occurred_at=T0,
-                        dedupe_key=f"r{round_}-w{writer}-{n}",
-                        expected_version=current + n,
-                    )
-                    for n in range(2)
-                ]
-            )
+        stored = await store.append(
+            [
+                NewEvent(
+                    stream_id="order-1",
+                    type="test.Decided",
+                    data={"writer": writer},
+                    occurred_at=T0,
+                    dedupe_key=f"r{round_}-w{writer}-{n}",
+                    expected_version=current + n,
+                )
+                for n in range(2)
+            ]
+        )
         return len(stored)
 
     async with stores_on(pg_url, writers) as stores:

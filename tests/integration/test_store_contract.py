@@ -22,11 +22,12 @@ from adapters.store import (
     EventStore,
     InboxEntry,
     NewEvent,
+    Receipt,
     StoredEvent,
-    Writer,
 )
-from api.services.group_commit import CommitFailed, Ingestor
+from api.services.group_commit import CommitFailed, Ingestor, Limits
 from domain.events import Fact, OfsDetails, ResourceInventoryCreated
+from projections.live import LiveProjector
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BIGINT_MAX = 2**63 - 1
@@ -72,8 +73,19 @@ def inbox_entry(
 
 
 async def append(store: EventStore, batch: Sequence[NewEvent]) -> list[StoredEvent]:
-    async with store.writing() as writer:
-        return await writer.append(batch)
+    return await store.append(batch)
+
+
+async def receive(store: EventStore, *entries: InboxEntry) -> list[int | None]:
+    """Keep payloads in one transaction; the inbox id of each, None for a repeat."""
+    receipts = await store.commit([Delivery(inbox=entry) for entry in entries])
+    return [receipt.inbox_id for receipt in receipts]
+
+
+async def quarantine(store: EventStore, entry: InboxEntry, reason: str) -> int:
+    (receipt,) = await store.commit([Delivery(inbox=entry, rejected=reason)])
+    assert receipt.inbox_id is not None
+    return receipt.inbox_id
 
 
 async def append_each(store: EventStore, keys: Sequence[str], stream_id: str) -> None:
@@ -126,8 +138,8 @@ async def test_an_empty_store_has_head_zero_and_reads_nothing(store: EventStore)
     assert await store.count() == 0
     assert await store.read_all() == []
     assert await store.read_stream("nowhere") == []
-    async with store.writing() as writer:
-        assert await writer.append([]) == []
+    assert await store.append([]) == []
+    assert await store.commit([]) == []
 
 
 async def test_read_stream_returns_only_that_stream_in_order(store: EventStore) -> None:
@@ -261,25 +273,26 @@ async def test_append_returns_only_the_events_it_stored(store: EventStore) -> No
     assert await store.count() == 4
 
 
-async def test_known_reports_the_stored_dedupe_keys(store: EventStore) -> None:
+async def test_stored_dedupe_keys_are_known_and_skipped(store: EventStore) -> None:
     await append(store, [new_event("k1"), new_event("k2")])
 
-    async with store.writing() as writer:
-        assert await writer.known(["k1", "k3", "k2", "k1"]) == {"k1", "k2"}
-        assert await writer.known([]) == set()
-        await writer.append([new_event("k3")])
-        # What this transaction appended counts before it commits.
-        assert await writer.known(["k3", "k4"]) == {"k3"}
+    stored = await append(
+        store, [new_event("k1"), new_event("k3"), new_event("k2"), new_event("k1")]
+    )
+
+    assert keys_of(stored) == ["k3"]
+    # What one batch appended counts for the events after it in that batch.
+    more = await append(store, [new_event("k3"), new_event("k4"), new_event("k4")])
+    assert keys_of(more) == ["k4"]
 
 
 async def test_known_handles_more_keys_than_one_query_takes(store: EventStore) -> None:
     stored_keys = [f"k{n:04d}" for n in range(0, 1200, 2)]
     await append(store, [new_event(key, f"s{n % 7}") for n, key in enumerate(stored_keys)])
 
-    async with store.writing() as writer:
-        found = await writer.known(f"k{n:04d}" for n in range(1200))
+    stored = await append(store, [new_event(f"k{n:04d}", "t") for n in range(1200)])
 
-    assert found == set(stored_keys)
+    assert keys_of(stored) == [f"k{n:04d}" for n in range(1, 1200, 2)]
 
 
 async def test_a_key_repeated_inside_one_batch_is_stored_once(store: EventStore) -> None:
@@ -342,15 +355,14 @@ async def test_a_stale_expected_version_raises_and_appends_nothing(store: EventS
     assert await store.read_all() == before
 
 
-async def test_a_conflicting_batch_appends_nothing_even_when_the_transaction_goes_on(
+async def test_a_conflicting_batch_appends_nothing_and_the_next_one_goes_in(
     store: EventStore,
 ) -> None:
     await append(store, [new_event("a1", "a")])
 
-    async with store.writing() as writer:
-        with pytest.raises(ConcurrencyConflict):
-            await writer.append([new_event("b1", "b"), new_event("a2", "a", expected_version=0)])
-        later = await writer.append([new_event("c1", "c")])
+    with pytest.raises(ConcurrencyConflict):
+        await append(store, [new_event("b1", "b"), new_event("a2", "a", expected_version=0)])
+    later = await append(store, [new_event("c1", "c")])
 
     assert keys_of(await store.read_all()) == ["a1", "c1"]
     assert keys_of(later) == ["c1"]
@@ -375,18 +387,26 @@ async def test_a_duplicate_is_skipped_before_its_expected_version_is_checked(
 # One transaction
 
 
-async def receive_append_then_fail(store: EventStore) -> None:
-    async with store.writing() as writer:
-        inbox_id = await writer.receive(inbox_entry("msg-1"))
-        assert inbox_id is not None
-        await writer.append([new_event("k1"), new_event("k2")], inbox_id=inbox_id)
-        await writer.save_cursor(Cursor(name="ofs", state={"next_page": "7"}))
+class Exploding(LiveProjector):
+    """Live projections that fail after folding, as a bug or a full disk would."""
+
+    def fold(self, *args: Any) -> Any:
+        super().fold(*args)
         raise Boom
 
 
 async def test_a_failed_transaction_leaves_nothing(store: EventStore) -> None:
+    exploding = EventStore(store.database, Exploding())
     with pytest.raises(Boom):
-        await receive_append_then_fail(store)
+        await exploding.commit(
+            [
+                Delivery(
+                    inbox=inbox_entry("msg-1"),
+                    facts=(created(1, "k1"), created(2, "k2")),
+                    cursor=Cursor(name="ofs", state={"next_page": "7"}),
+                )
+            ]
+        )
 
     assert await store.count() == 0
     assert await store.head() == 0
@@ -394,20 +414,22 @@ async def test_a_failed_transaction_leaves_nothing(store: EventStore) -> None:
     assert await store.inbox_entries("accepted") == []
     assert await store.cursor("ofs") is None
     # Nothing half-kept blocks the redelivery either.
-    async with store.writing() as writer:
-        assert await writer.receive(inbox_entry("msg-1")) is not None
-        assert keys_of(await writer.append([new_event("k1")])) == ["k1"]
+    (receipt,) = await store.commit(
+        [Delivery(inbox=inbox_entry("msg-1"), facts=(created(1, "k1"),))]
+    )
+    assert receipt.inbox_id is not None
+    assert receipt.appended == 1
 
 
 async def test_events_carry_the_inbox_id_of_their_payload(store: EventStore) -> None:
-    async with store.writing() as writer:
-        inbox_id = await writer.receive(inbox_entry("msg-1"))
-        assert inbox_id is not None
-        stored = await writer.append([new_event("k1")], inbox_id=inbox_id)
-        plain = await writer.append([new_event("k2")])
+    (receipt,) = await store.commit(
+        [Delivery(inbox=inbox_entry("msg-1"), facts=(created(1, "k1"),))]
+    )
+    plain = await append(store, [new_event("k2")])
 
-    assert [e.inbox_id for e in stored + plain] == [inbox_id, None]
-    assert [e.inbox_id for e in await store.read_all()] == [inbox_id, None]
+    assert receipt.inbox_id is not None
+    assert [e.inbox_id for e in plain] == [None]
+    assert [e.inbox_id for e in await store.read_all()] == [receipt.inbox_id, None]
 
 
 # --------------------------------------------------------------------------
@@ -432,8 +454,7 @@ async def test_receive_keeps_the_raw_payload_exactly(store: EventStore, body: by
         headers={"X-Signature": "sha256=abc", "Content-Encoding": "identity", "X-Ünïcode": "é"},
     )
 
-    async with store.writing() as writer:
-        inbox_id = await writer.receive(entry)
+    (inbox_id,) = await receive(store, entry)
     assert inbox_id is not None
 
     kept = await store.inbox_entry(inbox_id)
@@ -457,12 +478,13 @@ async def test_receive_keeps_the_raw_payload_exactly(store: EventStore, body: by
 async def test_a_repeated_message_id_from_one_source_is_not_received_again(
     store: EventStore,
 ) -> None:
-    async with store.writing() as writer:
-        first = await writer.receive(inbox_entry("msg-1", body=b"first"))
-    async with store.writing() as writer:
-        again = await writer.receive(inbox_entry("msg-1", body=b"second"))
-        same_transaction = await writer.receive(inbox_entry("msg-2"))
-        repeat_in_transaction = await writer.receive(inbox_entry("msg-2"))
+    (first,) = await receive(store, inbox_entry("msg-1", body=b"first"))
+    again, same_transaction, repeat_in_transaction = await receive(
+        store,
+        inbox_entry("msg-1", body=b"second"),
+        inbox_entry("msg-2"),
+        inbox_entry("msg-2"),
+    )
 
     assert first is not None
     assert again is None
@@ -475,10 +497,8 @@ async def test_a_repeated_message_id_from_one_source_is_not_received_again(
 
 
 async def test_an_empty_message_id_is_a_message_id_like_any_other(store: EventStore) -> None:
-    async with store.writing() as writer:
-        first = await writer.receive(inbox_entry(""))
-    async with store.writing() as writer:
-        again = await writer.receive(inbox_entry(""))
+    (first,) = await receive(store, inbox_entry(""))
+    (again,) = await receive(store, inbox_entry(""))
 
     assert first is not None
     assert again is None
@@ -487,20 +507,20 @@ async def test_an_empty_message_id_is_a_message_id_like_any_other(store: EventSt
 async def test_message_ids_are_per_source_and_payloads_without_one_are_all_kept(
     store: EventStore,
 ) -> None:
-    async with store.writing() as writer:
-        sm = await writer.receive(inbox_entry("42", source="servicemobility"))
-        ofs = await writer.receive(inbox_entry("42", source="ofs"))
-        anonymous = [await writer.receive(inbox_entry(None)) for _ in range(2)]
-
-    received = [sm, ofs, *anonymous]
+    received = await receive(
+        store,
+        inbox_entry("42", source="servicemobility"),
+        inbox_entry("42", source="ofs"),
+        inbox_entry(None),
+        inbox_entry(None),
+    )
     assert None not in received
     assert len(set(received)) == 4
 
 
 async def test_quarantine_keeps_the_payload_with_its_reason(store: EventStore) -> None:
     body = b"\x00<not json>\xff"
-    async with store.writing() as writer:
-        kept_id = await writer.quarantine(inbox_entry("msg-1", body=body), "unknown RefModule 9999")
+    kept_id = await quarantine(store, inbox_entry("msg-1", body=body), "unknown RefModule 9999")
 
     kept = await store.inbox_entry(kept_id)
     assert kept is not None
@@ -510,14 +530,10 @@ async def test_quarantine_keeps_the_payload_with_its_reason(store: EventStore) -
 
 
 async def test_quarantine_does_not_block_a_later_accepted_delivery(store: EventStore) -> None:
-    async with store.writing() as writer:
-        quarantined = await writer.quarantine(inbox_entry("msg-1", body=b"bad"), "bad payload")
-    async with store.writing() as writer:
-        second_quarantine = await writer.quarantine(inbox_entry("msg-1", body=b"bad"), "again")
-    async with store.writing() as writer:
-        accepted = await writer.receive(inbox_entry("msg-1", body=b"good"))
-    async with store.writing() as writer:
-        repeated = await writer.receive(inbox_entry("msg-1", body=b"good"))
+    quarantined = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "bad payload")
+    second_quarantine = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "again")
+    (accepted,) = await receive(store, inbox_entry("msg-1", body=b"good"))
+    (repeated,) = await receive(store, inbox_entry("msg-1", body=b"good"))
 
     assert accepted is not None
     assert repeated is None
@@ -528,22 +544,23 @@ async def test_quarantine_does_not_block_a_later_accepted_delivery(store: EventS
     assert (kept.status, kept.body) == ("accepted", b"good")
 
 
-async def test_settle_changes_a_kept_payloads_status(store: EventStore) -> None:
-    async with store.writing() as writer:
-        kept_id = await writer.quarantine(inbox_entry("msg-1"), "unknown shape")
-    async with store.writing() as writer:
-        await writer.settle(kept_id, "accepted")
+async def test_a_replayed_payload_changes_status_once(store: EventStore) -> None:
+    kept_id = await quarantine(store, inbox_entry("msg-1"), "unknown shape")
+    replayed = Delivery(inbox=inbox_entry("msg-1"), facts=(created(1, "k1"),), replaying=kept_id)
+
+    first, second = await store.commit([replayed, replayed])
 
     kept = await store.inbox_entry(kept_id)
     assert kept is not None
     assert (kept.status, kept.reason) == ("accepted", None)
-    async with store.writing() as writer:
-        assert await writer.receive(inbox_entry("msg-1")) is None
+    assert (first.settled, first.appended) == (True, 1)
+    assert (second.settled, second.appended) == (False, 0)
+    assert await receive(store, inbox_entry("msg-1")) == [None]
+    assert await store.commit([replayed]) == [Receipt(inbox_id=kept_id, settled=False)]
 
 
 async def test_inbox_entries_page_by_id(store: EventStore) -> None:
-    async with store.writing() as writer:
-        ids = [await writer.receive(inbox_entry(f"msg-{n}")) for n in range(5)]
+    ids = await receive(store, *(inbox_entry(f"msg-{n}") for n in range(5)))
 
     first = await store.inbox_entries("accepted", limit=2)
     rest = await store.inbox_entries("accepted", after=first[-1].id, limit=10)
@@ -578,11 +595,10 @@ async def test_timestamps_come_back_timezone_aware_utc(store: EventStore) -> Non
 
 async def test_naive_timestamps_are_taken_as_utc(store: EventStore) -> None:
     naive = datetime(2026, 3, 1, 8, 0, 0, 500)
-    async with store.writing() as writer:
-        inbox_id = await writer.receive(
-            InboxEntry(source="ofs", kind="page", body=b"{}", received_at=naive)
-        )
-        stored = await writer.append([new_event("k1", occurred_at=naive)])
+    (inbox_id,) = await receive(
+        store, InboxEntry(source="ofs", kind="page", body=b"{}", received_at=naive)
+    )
+    stored = await append(store, [new_event("k1", occurred_at=naive)])
 
     assert inbox_id is not None
     (event,) = await store.read_all()
@@ -652,17 +668,15 @@ async def test_events_are_upcast_on_read(store: EventStore) -> None:
 
 async def test_a_cursor_is_saved_and_moved(store: EventStore) -> None:
     assert await store.cursor("ofs") is None
-    async with store.writing() as writer:
-        await writer.save_cursor(
-            Cursor(name="ofs", state={"subscription_id": "sub-1", "next_page": "1"})
-        )
+    await store.commit(
+        [Delivery(inbox=None, cursor=Cursor(name="ofs", state={"subscription_id": "sub-1"}))]
+    )
     moved: dict[str, str | None] = {
         "subscription_id": "sub-1",
         "next_page": "2",
         "last_event_time": "2026-03-01 08:00:00",
     }
-    async with store.writing() as writer:
-        await writer.save_cursor(Cursor(name="ofs", state=moved))
+    await store.commit([Delivery(inbox=None, cursor=Cursor(name="ofs", state=moved))])
 
     assert await store.cursor("ofs") == Cursor(name="ofs", state=moved)
 
@@ -702,19 +716,17 @@ class CountingStore(EventStore):
 
     transactions = 0
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Writer]:
+    async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         self.transactions += 1
-        async with super().writing() as writer:
-            yield writer
+        return await super().commit(deliveries)
 
 
 async def test_concurrent_submits_are_all_committed_in_shared_transactions(
     store: EventStore,
 ) -> None:
-    counting = CountingStore(store.database)
+    counting = CountingStore(store.database, LiveProjector())
     count = 100
-    async with running(Ingestor(counting, max_batch=32)) as ingestor:
+    async with running(Ingestor(counting, limits=Limits(deliveries=32))) as ingestor:
         receipts = await asyncio.gather(*(ingestor.submit(delivery(n)) for n in range(count)))
 
     assert all(r.appended == 2 and r.inbox_id is not None for r in receipts)
@@ -751,17 +763,14 @@ async def test_a_failing_delivery_fails_alone(store: EventStore) -> None:
 async def test_a_failure_in_one_delivery_does_not_undo_the_others(
     store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    append = Writer.append
+    class FailingOn(LiveProjector):
+        def fold(self, slots: Any, found: Any, appended: Any, fresh: bool) -> Any:
+            if any(event.dedupe_key == "fact-3-b" for _, event in appended):
+                raise Boom
+            return super().fold(slots, found, appended, fresh)
 
-    async def failing_append(
-        writer: Writer, new: Sequence[NewEvent], **options: Any
-    ) -> list[StoredEvent]:
-        if any(event.dedupe_key == "fact-3-b" for event in new):
-            raise Boom
-        return await append(writer, new, **options)
-
-    monkeypatch.setattr(Writer, "append", failing_append)
-    async with running(Ingestor(store)) as ingestor:
+    failing = EventStore(store.database, FailingOn())
+    async with running(Ingestor(failing)) as ingestor:
         results = await asyncio.gather(
             *(ingestor.submit(delivery(n)) for n in range(6)), return_exceptions=True
         )

@@ -23,19 +23,12 @@ from domain import upcasters
 from domain.events import StockUsageRecorded, event_type, from_data, to_data
 from domain.fold import fold, stream_of
 from projections.catalog import ITEMS
+from projections.items import item_of
 from projections.queries import Queries
-from projections.rebuild import decoder, rebuild
-from tests.integration.test_rebuild import (
-    BATCH,
-    active,
-    deliveries,
-    expect_replay,
-    items_in,
-    stored_events,
-    submit_all,
-    tables_in,
-    usage,
-)
+from projections.reading import decoder
+from projections.rebuild import rebuild
+from tests.harness.histories import BATCH, deliveries, submit_all, usage
+from tests.harness.tables import active_tables, expect_replay, items_in, stored_events
 
 USAGE = event_type(usage(random.Random(0), 0))
 RENAMED = {"location": "storage_location", "quantity_in": "qty_in", "quantity_out": "qty_out"}
@@ -71,20 +64,19 @@ def old_events(count: int) -> list[StockUsageRecorded]:
 
 async def store_version_1(store: EventStore, old: Sequence[StockUsageRecorded]) -> None:
     """Events written by the build before the change, as it wrote them."""
-    async with store.writing() as writer:
-        await writer.append(
-            [
-                NewEvent(
-                    stream_id=stream_of(event),
-                    type=USAGE,
-                    schema_version=1,
-                    data=version_1(event),
-                    occurred_at=event.occurred_at,
-                    dedupe_key=f"old-{n}",
-                )
-                for n, event in enumerate(old)
-            ]
-        )
+    await store.append(
+        [
+            NewEvent(
+                stream_id=stream_of(event),
+                type=USAGE,
+                schema_version=1,
+                data=version_1(event),
+                occurred_at=event.occurred_at,
+                dedupe_key=f"old-{n}",
+            )
+            for n, event in enumerate(old)
+        ]
+    )
 
 
 def test_the_version_1_shape_lifts_to_the_event() -> None:
@@ -114,15 +106,14 @@ async def test_old_events_are_read_in_the_current_shape_by_rebuild_and_history(
     assert [from_data(event.data) for event in events[: len(old)]] == old
     assert {event.schema_version for event in events if event.type == USAGE} == {2}
     # The rebuild's own decoding agrees with the store's reads, old or current.
-    decode = decoder(store)
+    decode = decoder(store.upcast)
     assert [decode(row.type, row.schema_version, row.data) for row in rows] == [
         from_data(event.data) for event in events
     ]
 
     await rebuild(store, batch_size=BATCH)
 
-    slots = await active(store)
-    expect_replay(await tables_in(store, slots["items"], slots["history"]), events)
+    expect_replay(await active_tables(store), events)
     queries = Queries(store)
     key = next(key for key, item in fold([(1, old[0])]).items() if item.pool == "resource")
     history = await queries.history(key)
@@ -131,7 +122,8 @@ async def test_old_events_are_read_in_the_current_shape_by_rebuild_and_history(
     assert history[0].position == events[0].position
     assert from_data(history[0].data) == old[0]
     as_of = await queries.item(key, at=old[0].occurred_at)
-    assert as_of == fold([(events[0].position, old[0])])[key]
+    assert as_of is not None
+    assert item_of(as_of) == fold([(events[0].position, old[0])])[key]
 
 
 async def test_a_missing_upcaster_stops_the_rebuild_until_it_is_there(

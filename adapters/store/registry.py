@@ -1,57 +1,41 @@
-"""What every projection offers, and the registry of their versions and builds."""
+"""The projection registry: every build of every projection version and how far
+it has got. The store keeps it next to the events, so a checkpoint commits in
+the same transaction as the rows it covers.
+
+A slot is one set of a projection's tables: the version of its rules and which
+build of that version they hold. A rebuild of the version already served fills
+a new build, so the served tables stay untouched until the switch. A slot is
+written one way everywhere: `v2` for the first build of version 2, `v2_3` for
+its third; its tables are named `{table}_{slot}`.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 import msgspec
-from sqlalchemy import MetaData, Table, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.schema import projections as registry
-from domain.events import DomainEvent
-
-Applied = Sequence[tuple[int, DomainEvent]]
-"""Events with their store positions, in store order."""
 
 State = Literal["active", "building", "retired"]
 
 
 class Slot(msgspec.Struct, frozen=True, order=True):
-    """One set of a projection's tables: the version of its rules, and which
-    build of that version they hold. A rebuild of the version already served
-    fills a new build, so the served tables stay untouched until the switch."""
-
     version: int
     generation: int = 1
 
     def __str__(self) -> str:
         if self.generation == 1:
             return f"v{self.version}"
-        return f"v{self.version} build {self.generation}"
+        return f"v{self.version}_{self.generation}"
 
-
-class Projection(Protocol):
-    """A fold of the events into tables of its own, one set of tables per slot.
-
-    Bump `version` whenever the fold's rules or its tables change: the new
-    version is built from the full history by `invtrack rebuild` while the old
-    one keeps serving.
-    """
-
-    name: str
-    version: int
-
-    def tables(self, slot: Slot, metadata: MetaData) -> list[Table]:
-        """The tables of one slot, defined on `metadata`."""
-        ...
-
-    async def apply(self, conn: AsyncConnection, slot: Slot, events: Applied) -> None:
-        """Fold the events into the slot's tables (they come in store order)."""
-        ...
+    def table(self, base: str) -> str:
+        """The name of the slot's copy of a table: `items_v2`, `items_v2_3`."""
+        return f"{base}_{self}"
 
 
 class Registered(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,34 +49,7 @@ class Registered(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-@functools.cache
-def shared_table(define: Callable[[Slot, MetaData], Table], slot: Slot) -> Table:
-    """One Table object per definition and slot for the life of the process:
-    SQLAlchemy caches a statement's compiled SQL by the Table objects in it, so
-    a new Table per statement would compile every statement again."""
-    return define(slot, MetaData())
-
-
-def table_name(base: str, slot: Slot) -> str:
-    """`items_v2` for the first build of version 2, `items_v2_3` for its third."""
-    suffix = f"v{slot.version}" if slot.generation == 1 else f"v{slot.version}_{slot.generation}"
-    return f"{base}_{suffix}"
-
-
-async def create_tables(conn: AsyncConnection, projection: Projection, slot: Slot) -> None:
-    metadata = MetaData()
-    projection.tables(slot, metadata)
-    await conn.run_sync(metadata.create_all)
-
-
-async def drop_tables(conn: AsyncConnection, projection: Projection, slot: Slot) -> None:
-    """Drop the slot's tables; those already gone are skipped."""
-    metadata = MetaData()
-    projection.tables(slot, metadata)
-    await conn.run_sync(metadata.drop_all)
-
-
-async def active_versions(conn: AsyncConnection) -> dict[str, Slot]:
+async def active_slots(conn: AsyncConnection) -> dict[str, Slot]:
     """The slot of each projection that is served and kept live."""
     rows = await conn.execute(
         select(registry.c.name, registry.c.version, registry.c.generation).where(

@@ -1,0 +1,411 @@
+"""One batch of deliveries: what to read before deciding, and what to write.
+
+Pure: the backends read what `Batch` asks for while they hold the append lock,
+hand it back as `Found`, and write the `Decision`. So both backends decide
+alike, in one place:
+
+- a payload whose (source, message id) was accepted before, in the store or
+  earlier in the batch, is a duplicate and appends nothing;
+- a fact whose dedupe key is stored, or came earlier in the batch, is skipped;
+- positions and stream versions follow the store's head in batch order (the
+  append lock makes them final), and a stale expected version fails the batch;
+- the live projections fold the new events with their positions and their
+  rows and checkpoints are written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from adapters.store.errors import ConcurrencyConflict
+from adapters.store.records import (
+    Cursor,
+    Delivery,
+    InboxEntry,
+    InboxStatus,
+    NewEvent,
+    Receipt,
+    StoredEvent,
+)
+from adapters.store.registry import Slot
+from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
+from adapters.store.schema import cursors, events, inbox, projections, streams
+from domain.events import Fact, event_type
+from domain.fold import stream_of
+from domain.upcasters import current_version
+
+_encode = msgspec.json.encode
+
+INBOX_COLUMNS = (
+    "id",
+    "source",
+    "kind",
+    "message_id",
+    "content_type",
+    "headers",
+    "body",
+    "sender",
+    "received_at",
+    "status",
+    "reason",
+)
+EVENT_COLUMNS = (
+    "position",
+    "stream_id",
+    "version",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "occurred_at",
+    "recorded_at",
+    "dedupe_key",
+    "inbox_id",
+)
+
+
+@dataclass(slots=True)
+class Found:
+    """What the store holds that a batch's decisions depend on, read under the
+    append lock."""
+
+    head: int = 0
+    inbox_head: int = 0
+    accepted: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(source, message id) of accepted payloads among the batch's -> inbox id."""
+    known: set[str] = field(default_factory=set)
+    """The batch's dedupe keys that are stored."""
+    streams: dict[str, int] = field(default_factory=dict)
+    """The batch's streams that exist -> their version."""
+    statuses: dict[int, str] = field(default_factory=dict)
+    """Status of each payload the batch replays."""
+    slots: dict[str, Slot] = field(default_factory=dict)
+    """The active slot of each projection."""
+    rows: list[list[Row]] = field(default_factory=list)
+    """The rows each lookup found."""
+
+
+@dataclass(slots=True)
+class Decision:
+    """What a batch does: an answer per delivery, the rows to write, and the
+    events it appends as (position, stream version, event, data to store)."""
+
+    receipts: list[Receipt]
+    writes: list[TableWrite]
+    placed: list[tuple[int, int, NewEvent, Any]]
+    recorded_at: datetime
+
+    def appended(self) -> list[StoredEvent]:
+        """The new events as they will read back."""
+        return [
+            _stored(position, version, event, data, self.recorded_at)
+            for position, version, event, data in self.placed
+        ]
+
+
+class NoLiveProjections(RuntimeError):
+    """Events cannot be appended while projections are active unless the store
+    projects them: they would never reach those projections."""
+
+
+class Batch:
+    """Deliveries (and plain events) committed in one transaction, in order."""
+
+    def __init__(
+        self, deliveries: Sequence[Delivery] = (), events: Sequence[NewEvent] = ()
+    ) -> None:
+        self.deliveries = deliveries
+        self.events = events
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(source, message id) of every payload that may be accepted."""
+        return list(
+            {
+                (delivery.inbox.source, delivery.inbox.message_id): None
+                for delivery in self.deliveries
+                if delivery.inbox is not None
+                and delivery.inbox.message_id is not None
+                and delivery.rejected is None
+            }
+        )
+
+    def dedupe_keys(self) -> list[str]:
+        keys = [fact.dedupe_key for delivery in self.deliveries for fact in delivery.facts]
+        keys += [event.dedupe_key for event in self.events]
+        return list(dict.fromkeys(keys))
+
+    def stream_ids(self) -> list[str]:
+        ids = [stream_of(fact.event) for delivery in self.deliveries for fact in delivery.facts]
+        ids += [event.stream_id for event in self.events]
+        return list(dict.fromkeys(ids))
+
+    def replayed(self) -> list[int]:
+        return [d.replaying for d in self.deliveries if d.replaying is not None]
+
+    def event_data(self) -> list[Any]:
+        """Every event the batch may append, for the projections' lookups."""
+        found = [fact.event for delivery in self.deliveries for fact in delivery.facts]
+        return found + [event.data for event in self.events]
+
+    def lookups(self, projection: LiveProjection | None, slots: dict[str, Slot]) -> list[Lookup]:
+        if projection is None or not slots:
+            return []
+        return projection.lookups(slots, self.event_data())
+
+    def decide(self, found: Found, projection: LiveProjection | None, now: datetime) -> Decision:
+        plan = _Plan(found, now)
+        receipts = [plan.receive(delivery) for delivery in self.deliveries]
+        for event in self.events:
+            plan.take(event)
+        placed = plan.place()
+        projected = _project(projection, found, placed, fresh=not self.events)
+        writes = plan.writes(placed, projected)
+        writes += projected.writes
+        return Decision(
+            receipts=receipts,
+            writes=writes,
+            placed=[
+                (position, version, event, data)
+                for (position, version, event), data in zip(placed, projected.events, strict=True)
+            ],
+            recorded_at=now,
+        )
+
+
+def _project(
+    projection: LiveProjection | None,
+    found: Found,
+    placed: list[tuple[int, int, NewEvent]],
+    *,
+    fresh: bool,
+) -> Projected:
+    data = [event.data for _, _, event in placed]
+    if not placed or not found.slots:
+        return Projected(events=data)
+    if projection is None:
+        raise NoLiveProjections("this store does not project; open it with the live projections")
+    appended = [(position, event) for position, _, event in placed]
+    return projection.fold(found.slots, found.rows, appended, fresh)
+
+
+class _Plan:
+    """The mutable state of deciding one batch."""
+
+    def __init__(self, found: Found, now: datetime) -> None:
+        self.found = found
+        self.now = now
+        self.accepted = dict(found.accepted)
+        self.known = set(found.known)
+        self.statuses = dict(found.statuses)
+        self.inbox_head = found.inbox_head
+        self.kept: list[Row] = []
+        self.settled: list[Row] = []
+        self.cursors: dict[str, Cursor] = {}
+        self.pending: list[NewEvent] = []
+
+    def receive(self, delivery: Delivery) -> Receipt:
+        if delivery.cursor is not None:
+            self.cursors[delivery.cursor.name] = delivery.cursor
+        entry = delivery.inbox
+        if entry is None:
+            return Receipt(inbox_id=None)
+        if delivery.replaying is not None:
+            return self._replay(delivery, entry, delivery.replaying)
+        if delivery.rejected is not None:
+            inbox_id = self._keep(entry, "quarantined", delivery.rejected)
+            return Receipt(inbox_id=inbox_id, quarantined=True)
+        message = (entry.source, entry.message_id)
+        if entry.message_id is not None and message in self.accepted:
+            return Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts))
+        inbox_id = self._keep(entry, "accepted", None)
+        if entry.message_id is not None:
+            self.accepted[(entry.source, entry.message_id)] = inbox_id
+        return self._append(delivery, inbox_id)
+
+    def _replay(self, delivery: Delivery, entry: InboxEntry, inbox_id: int) -> Receipt:
+        if self.statuses.get(inbox_id) != "quarantined":
+            return Receipt(inbox_id=inbox_id, settled=False)
+        self.statuses[inbox_id] = "settled"
+        if delivery.rejected is not None:
+            self._settle(inbox_id, "quarantined", entry.message_id, delivery.rejected)
+            return Receipt(inbox_id=inbox_id, quarantined=True)
+        message = (entry.source, entry.message_id or "")
+        if message in self.accepted:
+            reason = f"accepted as {self.accepted[message]}"
+            self._settle(inbox_id, "duplicate", entry.message_id, reason)
+            return Receipt(inbox_id=inbox_id, duplicate=True, skipped=len(delivery.facts))
+        self._settle(inbox_id, "accepted", entry.message_id, None)
+        if entry.message_id is not None:
+            self.accepted[message] = inbox_id
+        return self._append(delivery, inbox_id)
+
+    def _append(self, delivery: Delivery, inbox_id: int) -> Receipt:
+        appended = 0
+        for fact in delivery.facts:
+            if fact.dedupe_key not in self.known:
+                self.known.add(fact.dedupe_key)
+                self.pending.append(_new_event(fact, delivery.metadata, inbox_id))
+                appended += 1
+        return Receipt(inbox_id=inbox_id, appended=appended, skipped=len(delivery.facts) - appended)
+
+    def take(self, event: NewEvent) -> None:
+        if event.dedupe_key not in self.known:
+            self.known.add(event.dedupe_key)
+            self.pending.append(event)
+
+    def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
+        self.inbox_head += 1
+        self.kept.append(
+            (
+                self.inbox_head,
+                entry.source,
+                entry.kind,
+                entry.message_id,
+                entry.content_type,
+                _encode(entry.headers).decode(),
+                entry.body,
+                entry.sender,
+                _utc(entry.received_at),
+                status,
+                reason,
+            )
+        )
+        return self.inbox_head
+
+    def _settle(
+        self, inbox_id: int, status: InboxStatus, message_id: str | None, reason: str | None
+    ) -> None:
+        self.settled.append((inbox_id, status, message_id, reason))
+
+    def place(self) -> list[tuple[int, int, NewEvent]]:
+        """(position, stream version, event) of every new event, in order."""
+        versions = self.found.streams
+        position = self.found.head
+        placed: list[tuple[int, int, NewEvent]] = []
+        for event in self.pending:
+            current = versions.get(event.stream_id, 0)
+            expected = event.expected_version
+            if expected is not None and expected != current:
+                raise ConcurrencyConflict(event.stream_id, expected, current)
+            versions[event.stream_id] = current + 1
+            position += 1
+            placed.append((position, current + 1, event))
+        return placed
+
+    def writes(
+        self, placed: list[tuple[int, int, NewEvent]], projected: Projected
+    ) -> list[TableWrite]:
+        data = projected.events
+        return [
+            TableWrite(inbox, INBOX_COLUMNS, self.kept),
+            TableWrite(
+                inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
+            ),
+            TableWrite(events, EVENT_COLUMNS, self._event_rows(placed, data)),
+            TableWrite(
+                streams,
+                ("stream_id", "version"),
+                _last_versions(placed),
+                mode="upsert",
+            ),
+            TableWrite(
+                cursors,
+                ("name", "state", "updated_at"),
+                [
+                    (cursor.name, _encode(cursor.state).decode(), self.now)
+                    for cursor in self.cursors.values()
+                ],
+                mode="upsert",
+            ),
+            TableWrite(
+                projections,
+                ("name", "version", "generation", "position", "updated_at"),
+                self._checkpoints(placed, projected.folded),
+                mode="update",
+                keys=("name", "version", "generation"),
+            ),
+        ]
+
+    def _event_rows(self, placed: list[tuple[int, int, NewEvent]], data: list[Any]) -> list[Row]:
+        metadata: dict[int, str] = {}
+        rows: list[Row] = []
+        for (position, version, event), body in zip(placed, data, strict=True):
+            encoded = metadata.get(id(event.metadata))
+            if encoded is None:
+                encoded = metadata[id(event.metadata)] = _encode(event.metadata).decode()
+            rows.append(
+                (
+                    position,
+                    event.stream_id,
+                    version,
+                    event.type,
+                    # Data a projection rewrote (annotated) is in the current shape.
+                    event.schema_version if body is event.data else current_version(event.type),
+                    _encode(body).decode(),
+                    encoded,
+                    _utc(event.occurred_at),
+                    self.now,
+                    event.dedupe_key,
+                    event.inbox_id,
+                )
+            )
+        return rows
+
+    def _checkpoints(
+        self, placed: list[tuple[int, int, NewEvent]], folded: Sequence[str]
+    ) -> list[Row]:
+        if not placed:
+            return []
+        last = placed[-1][0]
+        slots = self.found.slots
+        return [
+            (name, slots[name].version, slots[name].generation, last, self.now)
+            for name in folded
+            if name in slots
+        ]
+
+
+def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
+    event = fact.event
+    kind = event_type(event)
+    return NewEvent(
+        stream_id=stream_of(event),
+        type=kind,
+        data=event,
+        occurred_at=event.occurred_at,
+        dedupe_key=fact.dedupe_key,
+        schema_version=current_version(kind),
+        metadata=metadata,
+        inbox_id=inbox_id,
+    )
+
+
+def _last_versions(placed: list[tuple[int, int, NewEvent]]) -> list[Row]:
+    versions = {event.stream_id: version for _, version, event in placed}
+    return list(versions.items())
+
+
+def _stored(position: int, version: int, event: NewEvent, data: Any, now: datetime) -> StoredEvent:
+    return StoredEvent(
+        position=position,
+        stream_id=event.stream_id,
+        version=version,
+        type=event.type,
+        schema_version=event.schema_version,
+        data=msgspec.to_builtins(data),
+        metadata=event.metadata,
+        occurred_at=_utc(event.occurred_at),
+        recorded_at=now,
+        dedupe_key=event.dedupe_key,
+        inbox_id=event.inbox_id,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    """The moment as the store keeps it: timezone-aware UTC, naive taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,113 @@
+"""What every projection offers: its tables per slot, its live fold, and its
+bulk builder for rebuilds."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import MetaData, Table
+
+from adapters.store import Lookup, Slot, TableWrite
+from adapters.store.rows import Row
+
+Applied = Sequence[tuple[int, Any]]
+"""Events with their store positions, in store order (a domain event, or the
+stored data of an event that is not one)."""
+
+
+class Folded(NamedTuple):
+    """A live fold's result: the events as they are to be stored, and the rows
+    to write."""
+
+    events: list[Any]
+    writes: list[TableWrite]
+
+
+class Chunk(Protocol):
+    """Events of a rebuild read together, in store order."""
+
+    events: list[tuple[int, Any]]
+    """(position, event) pairs."""
+    keys: list[tuple[str, ...]]
+    """The items each event touches."""
+
+    last: int
+    """Position of the last event read (the checkpoint after the chunk)."""
+
+    def after(self, position: int) -> range:
+        """Indexes of the events after a position (all but on a resume)."""
+        ...
+
+
+class Builder(Protocol):
+    """Folds a rebuild's batches into one slot.
+
+    `stage` folds a batch in memory (reading the slot's current rows it needs
+    through `read`), and returns the writes that store the result; batches
+    are staged in order and their writes committed in the same order, each
+    with the slot's checkpoint; a batch may be staged while the previous one
+    is still being written.
+    """
+
+    name: str
+    slot: Slot
+    position: int
+    """Last position staged (the checkpoint when nothing is in flight)."""
+    folded: int
+    """Events folded by this builder."""
+
+    async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]: ...
+
+
+ReadRows = Callable[[Lookup], Awaitable[list[Row]]]
+"""Reads the rows a lookup names (for a builder that needs stored state)."""
+
+
+class Projection(Protocol):
+    """A fold of the events into tables of its own, one set of tables per slot.
+
+    Bump `version` whenever the fold's rules or its tables change: the new
+    version is built from the full history by `invtrack rebuild` while the old
+    one keeps serving.
+    """
+
+    name: str
+    version: int
+    looks_up: int
+    """How many lookups `lookups` returns (always the same number)."""
+    only_added: bool
+    """Whether its tables only ever get new rows (no key needed while a
+    rebuild fills them)."""
+
+    def tables(self, slot: Slot) -> list[Table]:
+        """The tables of one slot (the same Table objects on every call)."""
+        ...
+
+    def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
+        """What its live fold reads before a batch of these events."""
+        ...
+
+    def fold(
+        self, slot: Slot, rows: Sequence[Sequence[Row]], appended: Applied, *, fresh: bool
+    ) -> Folded:
+        """The live fold: the new events of a batch, with the rows its lookups
+        found, into the rows to write. Only `fresh` events (new facts) may be
+        annotated."""
+        ...
+
+    def builder(self, slot: Slot, position: int) -> Builder:
+        """The bulk builder that rebuilds the slot from `position` on."""
+        ...
+
+
+def tables_of(define: Callable[[Slot, MetaData], Sequence[Table]]) -> Callable[[Slot], list[Table]]:
+    """One set of Table objects per slot for the life of the process: the
+    hot paths cache statement text by table."""
+
+    @functools.cache
+    def tables(slot: Slot) -> tuple[Table, ...]:
+        return tuple(define(slot, MetaData()))
+
+    return lambda slot: list(tables(slot))
