@@ -25,12 +25,16 @@ from api.settings import from_env
 
 class NoStoreIngestor(MeteredIngestor):
     """Counts deliveries like the real one and commits nothing; never started,
-    so `submit` answers through `commit_one`."""
+    so `submit` answers through `commit` at once."""
 
-    async def commit_one(self, delivery: Delivery) -> Receipt:
-        if delivery.rejected is not None:
-            return Receipt(inbox_id=0, quarantined=True)
-        return Receipt(inbox_id=0, appended=len(delivery.facts))
+    async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
+        return [_receipt(delivery) for delivery in deliveries]
+
+
+def _receipt(delivery: Delivery) -> Receipt:
+    if delivery.rejected is not None:
+        return Receipt(inbox_id=0, quarantined=True)
+    return Receipt(inbox_id=0, appended=len(delivery.facts))
 
 
 def ceiling_app() -> Litestar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from decimal import Decimal
@@ -46,10 +47,13 @@ def ofs_key(inventory_id: int) -> str:
     return f"ofs-{inventory_id}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stock_line_key(
     pool: Pool, owner: str, product: str, serial: str | None, batch: str | None
 ) -> str:
-    """Stable, URL-safe key of a ServiceMobility stock line from its identity."""
+    """Stable, URL-safe key of a ServiceMobility stock line from its identity.
+    Remembered: one line's key is asked for many times while its events are
+    appended and folded."""
     identity = "\x1f".join((pool, owner, product, serial or "", batch or ""))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     return f"sm-{pool}-{digest}"

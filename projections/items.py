@@ -77,9 +77,9 @@ def define(slot: Slot, metadata: MetaData) -> list[Table]:
         Column("customer_number", Text),
         Column("exchanged_inventory_id", BigInteger),
         Column("properties", Text, nullable=False),
-        Column("deleted", Boolean, nullable=False),
-        Column("position", Position, nullable=False),
         Column("updated_at", UtcDateTime),
+        Column("position", Position, nullable=False),
+        Column("deleted", Boolean, nullable=False),
         Index(f"{name}_resource", "resource_id", "key"),
         Index(f"{name}_activity", "activity_id", "key"),
         Index(f"{name}_customer", "customer_number", "key"),
@@ -185,6 +185,8 @@ class Fold:
         self.annotating = annotating
         self.changed: dict[str, Item] = {}
         self.owners: set[Row] = set()
+        # The owners of the stored states are stored: they need no writing.
+        self.stored_owners = {row for item in state.values() for row in owner_rows(item)}
 
     def apply(self, position: int, event: DomainEvent) -> DomainEvent:
         if self.annotating:
@@ -212,7 +214,9 @@ class Fold:
         return [
             TableWrite(items, ITEM_COLUMNS, fresh),
             TableWrite(items, ITEM_COLUMNS, known, mode="upsert"),
-            TableWrite(owners, OWNER_COLUMNS, sorted(self.owners), mode="ignore"),
+            TableWrite(
+                owners, OWNER_COLUMNS, list(self.owners - self.stored_owners), mode="ignore"
+            ),
         ]
 
 

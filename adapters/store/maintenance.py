@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store import registry, sqlite
-from adapters.store.postgres import write_statement
+from adapters.store.postgres import json_list, write_statement
 from adapters.store.registry import Registered, Slot, State
 from adapters.store.rows import Lookup, Row, TableWrite
 
@@ -59,8 +59,8 @@ class Maintenance:
             driver = await self._driver()
             records = await driver.fetch(
                 f"SELECT {', '.join(lookup.columns)} FROM {lookup.table.name} "  # noqa: S608
-                f"WHERE {lookup.key} = ANY($1::text[])",
-                list(lookup.keys),
+                f"WHERE {lookup.key} {json_list(1)}",
+                sqlite.json_list(lookup.keys),
             )
             return [tuple(record) for record in records]
         result = await self.conn.exec_driver_sql(

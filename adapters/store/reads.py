@@ -2,8 +2,9 @@
 
 Statements are written once, in PostgreSQL's spelling with two conventions
 that `spelled` turns into SQLite's: `$n` parameters (SQLite's `?n`) and
-`IN_LIST($n)` for membership in a list parameter (`= ANY($n::text[])`, or
-`IN (SELECT value FROM json_each(?n))` with the list as JSON).
+`IN_LIST($n)` for membership in a list parameter, which both backends take
+as JSON text (`json_array_elements_text` on PostgreSQL, `json_each` on
+SQLite).
 
 Reads of a projection's tables are guarded: they also read the registry, in
 the same snapshot, and answer None when the slot they were given is no longer
@@ -42,9 +43,16 @@ _IN_LIST: Final = re.compile(r"IN_LIST\(\$(\d+)\)")
 def spelled(statement: str, postgres: bool) -> str:
     """The statement in the backend's spelling."""
     if postgres:
-        return _IN_LIST.sub(r"= ANY($\1::text[])", statement)
+        return _IN_LIST.sub(r"= ANY(ARRAY(SELECT json_array_elements_text($\1::json)))", statement)
     statement = _IN_LIST.sub(r"IN (SELECT value FROM json_each(?\1))", statement)
     return _PARAMETER.sub(r"?\1", statement)
+
+
+def _pg_value(value: Any) -> Any:
+    """Lists go as JSON text (see `spelled`)."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return json_list(value)
+    return value
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -64,7 +72,7 @@ async def fetch(
     """Rows of one statement, on a reading connection."""
     if database.is_postgres:
         async with database.reading() as conn:
-            records = await conn.fetch(spelled(statement, True), *parameters)
+            records = await conn.fetch(spelled(statement, True), *map(_pg_value, parameters))
         return [tuple(record) for record in records]
     sql = spelled(statement, False)
     bound = [_sqlite_value(value) for value in parameters]
@@ -99,7 +107,7 @@ async def fetch_guarded(
     if database.is_postgres:
         sql = spelled(_GUARD.format(statement), True)
         async with database.reading() as conn:
-            records = await conn.fetch(sql, *head, *parameters)
+            records = await conn.fetch(sql, *head, *map(_pg_value, parameters))
         if not records:
             return None
         rows = [tuple(record)[1:] for record in records]

@@ -137,9 +137,11 @@ def read(conn: sqlite3.Connection, batch: Batch, lookups: Sequence[Lookup]) -> F
         accepted={
             (source, message): id_
             for source, message, id_ in one(
+                # The planner would rather scan every accepted payload.
                 "SELECT i.source, i.message_id, i.id FROM json_each(?) AS m "
-                "JOIN inbox AS i ON i.source = m.value ->> 0 AND i.message_id = m.value ->> 1 "
-                "WHERE i.status = 'accepted'",
+                "CROSS JOIN inbox AS i INDEXED BY inbox_message_accepted "
+                "WHERE i.source = m.value ->> 0 AND i.message_id = m.value ->> 1 "
+                "AND i.status = 'accepted'",
                 (json_list(batch.messages()),),
             )
         },
