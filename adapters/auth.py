@@ -534,17 +534,19 @@ def _subject(raw: dict[str, Any]) -> str | None:
 
 
 def _scopes(raw: dict[str, Any]) -> frozenset[str]:
-    """`scope` as a space-separated string; `scp` as a list or a string.
-    Values of any other shape grant nothing."""
+    """`scope` as a string of scopes separated by spaces (U+0020 only, as
+    OAuth 2.0 writes them); `scp` as a list or such a string. Values of any
+    other shape grant nothing."""
     scopes: set[str] = set()
     scope = raw.get("scope")
     if isinstance(scope, str):
-        scopes.update(scope.split())
+        scopes.update(scope.split(" "))
     scp = raw.get("scp")
     if isinstance(scp, str):
-        scopes.update(scp.split())
+        scopes.update(scp.split(" "))
     elif isinstance(scp, list):
         scopes.update(item for item in scp if isinstance(item, str) and item)
+    scopes.discard("")
     return frozenset(scopes)
 
 

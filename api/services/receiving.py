@@ -16,7 +16,7 @@ import msgspec
 from adapters import servicemobility
 from adapters.auth import Claims, TokenVerifier
 from adapters.store import Delivery, InboxEntry, Receipt
-from api.services.access import authenticate, require
+from api.services.access import authenticate, require, require_sender
 from api.services.group_commit import Ingestor
 from api.services.payloads import (
     Translated,
@@ -61,6 +61,7 @@ class Receiver:
         claims = await authenticate(
             self.verifier, headers.get("x-access-token"), title="Invalid Logon"
         )
+        require_sender(claims)
         if kind not in servicemobility.TYPES:
             raise UnknownKind(kind)
         entry = _entry("servicemobility", kind, body, headers, claims)

@@ -550,6 +550,9 @@ def test_any_header_verifies_only_with_the_configured_algorithm(header: dict[str
         ({"scope": ["read"]}, set()),
         ({"scope": 7, "scp": [1, None, "", "admin"]}, {"admin"}),
         ({}, set()),
+        ({"scope": "x\u00a0read"}, {"x\u00a0read"}),
+        ({"scope": "read\twrite"}, {"read\twrite"}),
+        ({"scp": "admin\nread"}, {"admin\nread"}),
     ],
 )
 def test_scopes_are_parsed(extra: dict[str, Any], scopes: set[str]) -> None:
