@@ -20,6 +20,7 @@ from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.routes.operations import OperationsController
+from api.routes.paths import EncodedSlashes
 from api.routes.problems import HANDLERS
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.webhooks import WebhookController
@@ -150,8 +151,9 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # logging is configured once, by api.logs
         debug=False,
     )
-    # Outermost, so answers Litestar gives before routing (404, 405) are logged too.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)  # type: ignore[arg-type,assignment]
+    # Around the router: ids with an encoded `/` are routed as one segment, and
+    # answers Litestar gives before routing (404, 405) are logged too.
+    app.asgi_handler = RequestLogMiddleware(EncodedSlashes(app.asgi_handler))  # type: ignore[arg-type,assignment]
     return app
 
 

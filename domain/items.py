@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,6 +14,8 @@ Pool = Literal["resource", "install", "deinstall", "customer"]
 Source = Literal["ofs", "servicemobility"]
 POOLS: tuple[Pool, ...] = ("resource", "install", "deinstall", "customer")
 SOURCES: tuple[Source, ...] = ("ofs", "servicemobility")
+
+_ITEM_KEY = re.compile(r"ofs--?[0-9]{1,20}|sm-(?:resource|install|deinstall|customer)-[0-9a-f]{24}")
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,3 +56,8 @@ def stock_line_key(
     identity = "\x1f".join((pool, owner, product, serial or "", batch or ""))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     return f"sm-{pool}-{digest}"
+
+
+def is_item_key(text: str) -> bool:
+    """Whether `text` has the shape of a key `ofs_key` or `stock_line_key` makes."""
+    return _ITEM_KEY.fullmatch(text) is not None

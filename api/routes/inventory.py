@@ -3,8 +3,6 @@ activity installed and removed, and one item now, as of a time, and over time.""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,6 +13,8 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
+from api.routes import cursors
+from api.routes.paths import path_text
 from api.routes.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
 from api.routes.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
 from api.routes.security import provide_reader
@@ -161,7 +161,8 @@ class InventoryController(Controller):
         reader: NamedDependency[Claims],
         at: At = None,
     ) -> ItemOut:
-        item = await queries.item(_text(key, "key"), _utc(at))
+        key = _text(key, "key")
+        item = await queries.item(key, _utc(at))
         if item is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         return ItemOut.of(item)
@@ -214,13 +215,14 @@ class InventoryController(Controller):
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> HistoryPage:
-        after = int(_decode_cursor(cursor) or 0) if cursor else 0
-        events = await queries.history(_text(key, "key"), after=after, limit=limit + 1)
+        after = cursors.position_after(cursor)
+        key = _text(key, "key")
+        events = await queries.history(key, after=after, limit=limit + 1)
         if events is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         more = len(events) > limit
         events = events[:limit]
-        next_cursor = _encode_cursor(str(events[-1].position)) if more else None
+        next_cursor = cursors.encode(events[-1].position) if more else None
         return HistoryPage(items=[HistoryEntry.of(e) for e in events], next_cursor=next_cursor)
 
 
@@ -242,10 +244,11 @@ async def _list(
         source=source,
         inventory_type=inventory_type,
     )
-    page = await queries.list_items(where, after=_decode_cursor(cursor), limit=limit, at=_utc(at))
+    after = cursors.item_key_after(cursor)
+    page = await queries.list_items(where, after=after, limit=limit, at=_utc(at))
     return ItemList(
         items=[ItemOut.of(item) for item in page.items],
-        next_cursor=_encode_cursor(page.last_key) if page.last_key else None,
+        next_cursor=cursors.encode(page.last_key) if page.last_key else None,
     )
 
 
@@ -264,34 +267,14 @@ def _utc(at: datetime | None) -> datetime | None:
 
 
 def _text(value: str, name: str) -> str:
-    """A path parameter as the store can compare it: identifiers never hold NUL."""
+    """A path parameter as the store can compare it, with encoded slashes
+    decoded (api.routes.paths): identifiers never hold NUL."""
+    value = path_text(value)
     if "\x00" in value:
         raise Problem(
             400,
             "Bad Request",
             f"`{name}` may not contain NUL characters",
             errors=[FieldError(field=name, message="contains NUL")],
-        )
-    return value
-
-
-def _encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if not value or "\x00" in value:
-        raise Problem(
-            400,
-            "Bad Request",
-            "the cursor is not one this API gave out",
-            errors=[FieldError(field="cursor", message="invalid cursor")],
         )
     return value

@@ -11,6 +11,7 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath
 
 from adapters.servicemobility import TYPES
+from api.routes.paths import path_text
 from api.routes.problems import PROBLEM_JSON, ProblemBody
 from api.routes.schemas import Accepted, OfsAccepted
 from api.services.receiving import Receiver
@@ -67,7 +68,9 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         receiver: NamedDependency[Receiver],
     ) -> Accepted:
-        done = await receiver.servicemobility(kind, await request.body(), request.headers)
+        done = await receiver.servicemobility(
+            path_text(kind), await request.body(), request.headers
+        )
         return Accepted(
             status="accepted", id=done.message_id, duplicate=done.duplicate, events=done.appended
         )

@@ -346,13 +346,13 @@ async def test_a_webhook_token_whose_scope_only_reads_is_forbidden(hs_service: L
         assert response.json()["title"] == "Forbidden"
     assert (await hs_service.store.inbox_counts(), await hs_service.store.count()) == before
 
-    for scope in (None, "write", "admin", "read write"):
+    for granted in (None, "write", "admin", "read write"):
         response = await hs_service.client.post(
             "/servicemobility/InventoryUsage/",
             content=ENVELOPE,
-            headers={"x-access-token": hs256(claims(scope=scope))},
+            headers={"x-access-token": hs256(claims(scope=granted))},
         )
-        assert response.status_code == 200, (scope, response.text)
+        assert response.status_code == 200, (granted, response.text)
 
 
 async def test_scopes_are_separated_by_spaces_only(hs_service: Live) -> None:
