@@ -4,6 +4,7 @@ stores already hold stay as they are."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,7 +55,7 @@ def test_identities_joined_alike_but_split_apart_have_different_keys(
     pieces = "\x1f".join(rest).split("\x1f")
     cuts = sorted(data.draw(st.sets(st.integers(1, len(pieces) - 1), min_size=3, max_size=3)))
     bounds = [0, *cuts, len(pieces)]
-    regrouped = ["\x1f".join(pieces[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    regrouped = ["\x1f".join(pieces[a:b]) for a, b in itertools.pairwise(bounds)]
 
     same_key = stock_line_key(pool, *regrouped) == stock_line_key(pool, *rest)  # type: ignore[arg-type]
 
