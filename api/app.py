@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore, connect
+from api import logs
 from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
@@ -158,5 +159,8 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def app_from_env() -> Litestar:
-    """Factory for `uvicorn --factory` and worker processes."""
-    return create_app(settings_module.from_env())
+    """Factory for `uvicorn --factory` and worker processes: each worker is a
+    process of its own, so it configures its logging here."""
+    settings = settings_module.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -216,3 +216,29 @@ async def test_control_characters_in_requests_cannot_forge_log_lines(
         assert "\\x1b[31mred\\r\\n" in lines[-1]
     else:
         assert [json.loads(line)["logger"] for line in lines[:-1]] == ["invtrack.access"] * 3
+
+
+def test_every_worker_writes_request_lines(tmp_path: Path) -> None:
+    """`serve --workers 2`: each request gets its access line, whichever
+    worker answers it, and uvicorn's coloured copies stay out."""
+    server = Server(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
+        workdir=tmp_path / "workers",
+        workers=2,
+    )
+    try:
+        server.start()
+        ids = [f"worker-check-{n}" for n in range(40)]
+        for request_id in ids:
+            # A new connection each time, so both workers get some of them.
+            answer = httpx.get(f"{server.url}/health", headers={"x-request-id": request_id})
+            assert answer.status_code == 200
+        server.stop()
+    finally:
+        server.kill()
+    text = server.log()
+    entries = parse(text)
+    logged = [line["request_id"] for line in access_lines(entries)]
+    assert [request_id for request_id in logged if request_id.startswith("worker-")] == ids
+    assert "color_message" not in text
+    assert "\x1b" not in text

@@ -42,6 +42,7 @@ class Server:
     database_url: str
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -74,7 +75,16 @@ class Server:
             self.workdir.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
-                    [*_invtrack(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                    [
+                        *_invtrack(),
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(self.port),
+                        "--workers",
+                        str(self.workers),
+                    ],
                     cwd=self.workdir,
                     env=self.environment(),
                     stdout=log,
