@@ -62,6 +62,7 @@ __all__ = [
     "KeysUnavailable",
     "TokenVerifier",
     "allows",
+    "existing_secret",
     "load_or_create_secret",
     "mint",
 ]
@@ -322,6 +323,15 @@ def load_or_create_secret(data_dir: Path) -> tuple[str, bool]:
         return secret, True
     finally:
         staging.unlink(missing_ok=True)
+
+
+def existing_secret(data_dir: Path) -> str | None:
+    """The secret `load_or_create_secret` keeps in `data_dir`, None when there
+    is none yet. Never creates one."""
+    try:
+        return _read_secret(data_dir / SECRET_FILE_NAME)
+    except FileNotFoundError:
+        return None
 
 
 def _read_secret(path: Path) -> str:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.store import EventStore, connect
+from api.cli.failures import existing_sqlite_file, not_migrated
 from api.settings import Settings
 from projections.status import Status, status
 
@@ -21,8 +22,11 @@ def status_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def run_status(settings: Settings, as_json: bool = False) -> int:
     """Print counts, positions, projection versions and lag, and the inbox."""
+    existing_sqlite_file(settings.database_url)
     database = connect(settings.database_url, pool_size=2)
     try:
+        if await database.current_revision() is None:
+            raise not_migrated(settings.database_url)
         report = await status(EventStore(database))
     finally:
         await database.dispose()
