@@ -24,6 +24,7 @@ from api.routes.operations import OperationsController
 from api.routes.paths import EncodedSlashes
 from api.routes.problems import HANDLERS
 from api.routes.request_log import RequestLogMiddleware
+from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
 from api.services.group_commit import Ingestor
 from api.services.receiving import Receiver
@@ -154,7 +155,9 @@ def create_app(settings: Settings) -> Litestar:
     )
     # Around the router: ids with an encoded `/` are routed as one segment, and
     # answers Litestar gives before routing (404, 405) are logged too.
-    app.asgi_handler = RequestLogMiddleware(EncodedSlashes(app.asgi_handler))  # type: ignore[arg-type,assignment]
+    app.asgi_handler = RequestLogMiddleware(
+        EncodedSlashes(BodyDeadline(app.asgi_handler, settings.body_timeout_seconds))
+    )
     return app
 
 

@@ -34,6 +34,10 @@ SERVE = environment(
     "  INVTRACK_COMMIT_BATCH  most deliveries in one transaction (default 128)\n",
     "  INVTRACK_POOL_SIZE     PostgreSQL connections per process (default 10)\n",
     "  INVTRACK_AUTO_REBUILD  rebuild stale projections on start (default false)\n",
+    "  INVTRACK_HEADER_TIMEOUT  seconds to send request headers (default 10)\n",
+    "  INVTRACK_BODY_TIMEOUT  seconds for a request body, then 408 (default 30)\n",
+    "  INVTRACK_KEEP_ALIVE    seconds an idle connection stays open (default 5)\n",
+    "  INVTRACK_MAX_CONNECTIONS  per worker, beyond it 503 (default 1000)\n",
     "  INVTRACK_OFS_POLL_IN_SERVE  also poll OFS in one worker (default false)\n",
     LOGS,
 )

@@ -105,6 +105,7 @@ def on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     title = {
         404: "Not Found",
         405: "Method Not Allowed",
+        408: "Request Timeout",
         413: "Payload Too Large",
         401: "Unauthorized",
         403: "Forbidden",

@@ -43,6 +43,8 @@ class Server:
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    max_open_files: int | None = None
+    """A lower limit of open files for the server process (RLIMIT_NOFILE)."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -89,10 +91,17 @@ class Server:
                     env=self.environment(),
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=self._limits if self.max_open_files else None,
                 )
             if self._wait_healthy():
                 return
         raise RuntimeError(f"invtrack serve did not start:\n{self.log()[-4000:]}")
+
+    def _limits(self) -> None:
+        import resource
+
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def _wait_healthy(self) -> bool:
         assert self.process is not None
