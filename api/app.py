@@ -11,8 +11,6 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore, connect
@@ -20,6 +18,7 @@ from api import logs
 from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
+from api.routes.openapi import openapi_config, viewer_assets
 from api.routes.operations import OperationsController
 from api.routes.paths import EncodedSlashes
 from api.routes.problems import HANDLERS
@@ -129,6 +128,7 @@ def create_app(settings: Settings) -> Litestar:
             InventoryController,
             OperationsController,
             metrics_route,
+            viewer_assets(),
         ],
         dependencies={
             "receiver": provide(services.receiver),
@@ -142,13 +142,7 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],
-        openapi_config=OpenAPIConfig(
-            title="invtrack",
-            version=VERSION,
-            description="Event-sourced inventory state for field service.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(VERSION),
         state={"services": services},  # type: ignore[arg-type]
         logging_config=None,  # logging is configured once, by api.logs
         debug=False,

@@ -14,8 +14,9 @@ from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
 from api.routes import cursors
+from api.routes.openapi import READER, READER_PROBLEMS, problems
 from api.routes.paths import path_text
-from api.routes.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
+from api.routes.problems import FieldError, Problem
 from api.routes.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
 from api.routes.security import provide_reader
 from domain.items import Pool, Source
@@ -51,32 +52,26 @@ ITEM_EXAMPLE = {
     "deleted": False,
     "negative": False,
 }
-_PROBLEMS = {
-    status: ResponseSpec(
-        ProblemBody, media_type=PROBLEM_JSON, description=description, generate_examples=False
-    )
-    for status, description in (
-        (400, "a parameter is not valid; `errors` names it"),
-        (401, "no valid token"),
-        (403, "scope lacks read"),
-    )
-}
 _LIST = {
     200: ResponseSpec(
         data_container=ItemList,
         description="one page of items, ordered by key",
         examples=[Example(summary="one page", value={"items": [ITEM_EXAMPLE], "nextCursor": None})],
     ),
-    **_PROBLEMS,
+    **problems(*READER_PROBLEMS),
 }
 
 
 class InventoryController(Controller):
     tags = ["queries"]
+    security = READER
     dependencies = {"reader": Provide(provide_reader)}
 
     @get(
-        "/resources/{resource_id:str}/inventories", summary="A technician's stock", responses=_LIST
+        "/resources/{resource_id:str}/inventories",
+        operation_id="listResourceInventories",
+        summary="A technician's (or storage location's) stock",
+        responses=_LIST,
     )
     async def resource(
         self,
@@ -96,6 +91,7 @@ class InventoryController(Controller):
 
     @get(
         "/customers/{customer_number:str}/inventories",
+        operation_id="listCustomerInventories",
         summary="What is at the customer",
         responses=_LIST,
     )
@@ -117,6 +113,7 @@ class InventoryController(Controller):
 
     @get(
         "/activities/{activity_id:str}/inventories",
+        operation_id="listActivityInventories",
         summary="Customer, install and deinstall pools of one activity or work order",
         responses=_LIST,
     )
@@ -138,6 +135,7 @@ class InventoryController(Controller):
 
     @get(
         "/inventories/{key:str}",
+        operation_id="getInventory",
         summary="One item (404 if unknown)",
         responses={
             200: ResponseSpec(
@@ -145,13 +143,7 @@ class InventoryController(Controller):
                 description="the item; deleted ones have pool null",
                 examples=[Example(summary="installed modem", value=ITEM_EXAMPLE)],
             ),
-            404: ResponseSpec(
-                ProblemBody,
-                media_type=PROBLEM_JSON,
-                description="unknown key",
-                generate_examples=False,
-            ),
-            **_PROBLEMS,
+            **problems(*READER_PROBLEMS, 404),
         },
     )
     async def item(
@@ -169,6 +161,7 @@ class InventoryController(Controller):
 
     @get(
         "/inventories/{key:str}/history",
+        operation_id="getInventoryHistory",
         summary="Every event that touched an item",
         responses={
             200: ResponseSpec(
@@ -198,13 +191,7 @@ class InventoryController(Controller):
                     )
                 ],
             ),
-            404: ResponseSpec(
-                ProblemBody,
-                media_type=PROBLEM_JSON,
-                description="unknown key",
-                generate_examples=False,
-            ),
-            **_PROBLEMS,
+            **problems(*READER_PROBLEMS, 404),
         },
     )
     async def history(

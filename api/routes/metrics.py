@@ -280,6 +280,7 @@ async def exposition(store: EventStore) -> bytes:
 
 @get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics (no authentication: for operators' scrapers)",
     tags=["operations"],
     cache=False,
