@@ -1,4 +1,4 @@
-"""Configuration from the environment (api.md, Configuration)."""
+"""Configuration from the environment (README.md, "Configuration")."""
 
 from __future__ import annotations
 
