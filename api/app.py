@@ -21,7 +21,7 @@ from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.routes.openapi import openapi_config, viewer_assets
 from api.routes.operations import OperationsController
 from api.routes.paths import EncodedSlashes
-from api.routes.problems import HANDLERS
+from api.routes.problems import HANDLERS, PLUGIN
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
@@ -138,7 +138,8 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
-        middleware=[MetricsMiddleware],  # type: ignore[list-item]
+        plugins=[PLUGIN],
+        middleware=[MetricsMiddleware],
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],
