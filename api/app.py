@@ -12,17 +12,19 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore
+from api import logs
 from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
+from api.routes.openapi import openapi_config, viewer_assets
 from api.routes.operations import OperationsController
-from api.routes.problems import HANDLERS
+from api.routes.paths import EncodedSlashes
+from api.routes.problems import HANDLERS, PLUGIN
 from api.routes.request_log import RequestLogMiddleware
+from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
 from api.services.group_commit import Ingestor, Limits
 from api.services.receiving import Receiver
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> Litestar:
             InventoryController,
             OperationsController,
             metrics_route,
+            viewer_assets(),
         ],
         dependencies={
             "receiver": provide(services.receiver),
@@ -148,26 +151,27 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
-        middleware=[MetricsMiddleware],  # type: ignore[list-item]
+        plugins=[PLUGIN],
+        middleware=[MetricsMiddleware],
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],
-        openapi_config=OpenAPIConfig(
-            title="invtrack",
-            version=VERSION,
-            description="Event-sourced inventory state for field service.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(VERSION),
         state={"services": services},  # type: ignore[arg-type]
         logging_config=None,  # logging is configured once, by api.logs
         debug=False,
     )
-    # Outermost, so answers Litestar gives before routing (404, 405) are logged too.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)  # type: ignore[arg-type,assignment]
+    # Around the router: ids with an encoded `/` are routed as one segment, and
+    # answers Litestar gives before routing (404, 405) are logged too.
+    app.asgi_handler = RequestLogMiddleware(
+        EncodedSlashes(BodyDeadline(app.asgi_handler, settings.body_timeout_seconds))
+    )
     return app
 
 
 def app_from_env() -> Litestar:
-    """Factory for `uvicorn --factory` and worker processes."""
-    return create_app(settings_module.from_env())
+    """Factory for `uvicorn --factory` and worker processes: each worker is a
+    process of its own, so it configures its logging here."""
+    settings = settings_module.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

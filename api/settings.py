@@ -1,4 +1,4 @@
-"""Configuration from the environment (api.md, Configuration)."""
+"""Configuration from the environment (README.md, "Configuration")."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     commit_batch: int = 128
     pool_size: int = 10
     busy_seconds: float = 5.0
+    keep_alive_seconds: int = 5
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_connections: int = 1000
     ofs: OfsSettings = OfsSettings()
 
     @property
@@ -92,6 +96,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
         pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
         busy_seconds=_seconds(get("STORE_BUSY_SECONDS"), "STORE_BUSY_SECONDS", 5.0),
+        keep_alive_seconds=_int(get("KEEP_ALIVE"), "KEEP_ALIVE", 5),
+        header_timeout_seconds=_int(get("HEADER_TIMEOUT"), "HEADER_TIMEOUT", 10),
+        body_timeout_seconds=_int(get("BODY_TIMEOUT"), "BODY_TIMEOUT", 30),
+        max_connections=_int(get("MAX_CONNECTIONS"), "MAX_CONNECTIONS", 1000),
         ofs=ofs,
     )
 

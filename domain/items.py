@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,6 +16,9 @@ Pool = Literal["resource", "install", "deinstall", "customer"]
 Source = Literal["ofs", "servicemobility"]
 POOLS: tuple[Pool, ...] = ("resource", "install", "deinstall", "customer")
 SOURCES: tuple[Source, ...] = ("ofs", "servicemobility")
+
+_SEPARATOR = "\x1f"
+_ITEM_KEY = re.compile(r"ofs--?[0-9]{1,20}|sm-(?:resource|install|deinstall|customer)-[0-9a-f]{24}")
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,9 +56,25 @@ def ofs_key(inventory_id: int) -> str:
 def stock_line_key(
     pool: Pool, owner: str, product: str, serial: str | None, batch: str | None
 ) -> str:
-    """Stable, URL-safe key of a ServiceMobility stock line from its identity.
-    Remembered: one line's key is asked for many times while its events are
-    appended and folded."""
-    identity = "\x1f".join((pool, owner, product, serial or "", batch or ""))
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return f"sm-{pool}-{digest}"
+    """Stable, URL-safe key of a ServiceMobility stock line from its identity
+    (docs/vendors.md, "Stock lines"). No serial and an empty serial are the
+    same line, and so for batches."""
+    digest = hashlib.sha256(_identity_text(pool, owner, product, serial, batch).encode())
+    return f"sm-{pool}-{digest.hexdigest()[:24]}"
+
+
+def _identity_text(*parts: str | None) -> str:
+    """One text per identity. The parts joined by the unit separator U+001F,
+    the form keys had from the start, while no part holds that character;
+    otherwise a JSON array of them, which writes U+001F as an escape. The
+    joined form holds four raw U+001F and the JSON form none, so the two never
+    meet, and each alone is one-to-one."""
+    texts = [part or "" for part in parts]
+    if any(_SEPARATOR in text for text in texts):
+        return json.dumps(texts)
+    return _SEPARATOR.join(texts)
+
+
+def is_item_key(text: str) -> bool:
+    """Whether `text` has the shape of a key `ofs_key` or `stock_line_key` makes."""
+    return _ITEM_KEY.fullmatch(text) is not None

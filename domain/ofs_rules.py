@@ -1,4 +1,4 @@
-"""Pool rules for Oracle Field Service inventory events (domain.md, part 2)."""
+"""Pool rules for OFS inventory events (docs/vendors.md, "Oracle Field Service")."""
 
 from __future__ import annotations
 

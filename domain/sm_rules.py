@@ -1,4 +1,4 @@
-"""Stock rules for ServiceMobility InventoryUsage lines (domain.md, part 1)."""
+"""Stock rules for ServiceMobility InventoryUsage lines (docs/vendors.md, "ServiceMobility")."""
 
 from __future__ import annotations
 

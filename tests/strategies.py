@@ -635,7 +635,8 @@ def ofs_fact(event: OfsInventory) -> Fact:
 
 
 def ofs_vendor_event(event: OfsInventory) -> dict[str, Any]:
-    """The event as OFS writes it (domain.md, part 2): only the fields that are set."""
+    """The event as OFS writes it (docs/vendors.md, "Oracle Field Service"): only
+    the fields that are set."""
     raw: dict[str, Any] = {
         "eventType": str(event.__struct_config__.tag).removeprefix("ofs."),
         "time": event.occurred_at.astimezone(UTC).strftime(OFS_TIME),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from api import logs
+from api.cli import usage
+from api.cli.failures import database_url, explain
 from api.cli.poll import ofs_poll
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
@@ -26,9 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level, settings.log_format)
     try:
+        if args.run is not token:
+            database_url(settings.database_url)
         code: int = args.run(settings, args)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"invtrack: {explain(error, settings.database_url)}", file=sys.stderr)
+        return 1
     return code
 
 
@@ -36,39 +46,67 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="invtrack", description="Event-sourced inventory state tracker for field service."
     )
+    parser.add_argument("--version", action="version", version=f"invtrack {version('invtrack')}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    # Also accepted after the command, without overriding one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve_parser = commands.add_parser("serve", help="migrate if needed, then serve HTTP")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000)
-    serve_parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    def command(name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=epilog,
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    serve_parser = command("serve", "migrate if needed, then serve HTTP", usage.SERVE)
+    serve_parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000, help="default 8000")
+    serve_parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     serve_parser.set_defaults(run=serve)
 
-    commands.add_parser("migrate", help="create or upgrade the database schema").set_defaults(
+    command("migrate", "create or upgrade the database schema", usage.MIGRATE).set_defaults(
         run=migrate
     )
 
-    token_parser = commands.add_parser("token", help="print a signed JWT for the configured key")
-    token_parser.add_argument("--scope", choices=["read", "write", "admin"], default=None)
-    token_parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token_parser = command("token", "print a signed JWT for the configured key", usage.TOKEN)
+    token_parser.add_argument(
+        "--scope",
+        choices=["read", "write", "admin"],
+        default=None,
+        help="default: no scope (a webhook sender's token)",
+    )
+    token_parser.add_argument(
+        "--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)"
+    )
     token_parser.set_defaults(run=token)
 
-    rebuild = commands.add_parser(
-        "rebuild", help="rebuild projections from the event store without stopping the service"
+    rebuild = command(
+        "rebuild",
+        "rebuild projections from the event store without stopping the service",
+        usage.REBUILD,
     )
     rebuild.add_argument("projections", nargs="*", metavar="PROJECTION")
     rebuild.set_defaults(run=rebuild_command)
 
-    commands.add_parser(
-        "ofs-poll", help="pull OFS events through the Events API until stopped"
+    command(
+        "ofs-poll", "pull OFS events through the Events API until stopped", usage.OFS_POLL
     ).set_defaults(run=ofs_poll)
-    commands.add_parser("replay-quarantine", help="retry quarantined payloads").set_defaults(
+    command("replay-quarantine", "retry quarantined payloads", usage.REPLAY).set_defaults(
         run=replay_command
     )
 
-    status = commands.add_parser(
-        "status", help="counts, positions, projection versions and lag, quarantined payloads"
+    status = command(
+        "status",
+        "counts, positions, projection versions and lag, quarantined payloads",
+        usage.STATUS,
     )
-    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--json", action="store_true", help="print JSON (default: tables)")
     status.set_defaults(run=status_command)
     return parser

@@ -14,14 +14,19 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     with_key(settings)
     asyncio.run(prepare_database(settings))
-    serve_app("api.app:app_from_env", args.host, args.port, args.workers)
+    serve_app("api.app:app_from_env", args.host, args.port, args.workers, settings)
     return 0
 
 
-def serve_app(factory: str, host: str, port: int, workers: int) -> None:
-    """Serve the app the factory (`module:function`) builds, in `workers` processes."""
+def serve_app(
+    factory: str, host: str, port: int, workers: int, settings: Settings | None = None
+) -> None:
+    """Serve the app the factory (`module:function`) builds, in `workers`
+    processes, with the configured timeouts and connection limit."""
+    settings = settings or Settings()
     import uvicorn
 
+    from api.cli.connections import HeaderDeadline
     from api.routes.metrics import multiprocess_dir
 
     with multiprocess_dir(workers):
@@ -35,6 +40,9 @@ def serve_app(factory: str, host: str, port: int, workers: int) -> None:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=30,
+            http=HeaderDeadline,
+            timeout_keep_alive=settings.keep_alive_seconds,
+            limit_concurrency=settings.max_connections,
         )
 
 

@@ -10,6 +10,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from api.cli.failures import existing_sqlite_file, not_migrated
 from api.services.stores import open_store
 from api.settings import Settings
 from projections.status import Status, status
@@ -21,8 +22,11 @@ def status_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def run_status(settings: Settings, as_json: bool = False) -> int:
     """Print counts, positions, projection versions and lag, and the inbox."""
+    existing_sqlite_file(settings.database_url)
     store = open_store(settings, pool_size=2)
     try:
+        if await store.database.current_revision() is None:
+            raise not_migrated(settings.database_url)
         report = await status(store)
     finally:
         await store.database.dispose()

@@ -3,8 +3,6 @@ activity installed and removed, and one item now, as of a time, and over time.""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,7 +13,10 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
-from api.routes.problems import PROBLEM_JSON, FieldError, Problem, ProblemBody
+from api.routes import cursors
+from api.routes.openapi import READER, READER_PROBLEMS, problems
+from api.routes.paths import path_text
+from api.routes.problems import FieldError, Problem
 from api.routes.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
 from api.routes.security import provide_reader
 from domain.items import Pool, Source
@@ -51,32 +52,26 @@ ITEM_EXAMPLE = {
     "deleted": False,
     "negative": False,
 }
-_PROBLEMS = {
-    status: ResponseSpec(
-        ProblemBody, media_type=PROBLEM_JSON, description=description, generate_examples=False
-    )
-    for status, description in (
-        (400, "a parameter is not valid; `errors` names it"),
-        (401, "no valid token"),
-        (403, "scope lacks read"),
-    )
-}
 _LIST = {
     200: ResponseSpec(
         data_container=ItemList,
         description="one page of items, ordered by key",
         examples=[Example(summary="one page", value={"items": [ITEM_EXAMPLE], "nextCursor": None})],
     ),
-    **_PROBLEMS,
+    **problems(*READER_PROBLEMS),
 }
 
 
 class InventoryController(Controller):
     tags = ["queries"]
+    security = READER
     dependencies = {"reader": Provide(provide_reader)}
 
     @get(
-        "/resources/{resource_id:str}/inventories", summary="A technician's stock", responses=_LIST
+        "/resources/{resource_id:str}/inventories",
+        operation_id="listResourceInventories",
+        summary="A technician's (or storage location's) stock",
+        responses=_LIST,
     )
     async def resource(
         self,
@@ -96,6 +91,7 @@ class InventoryController(Controller):
 
     @get(
         "/customers/{customer_number:str}/inventories",
+        operation_id="listCustomerInventories",
         summary="What is at the customer",
         responses=_LIST,
     )
@@ -117,6 +113,7 @@ class InventoryController(Controller):
 
     @get(
         "/activities/{activity_id:str}/inventories",
+        operation_id="listActivityInventories",
         summary="Customer, install and deinstall pools of one activity or work order",
         responses=_LIST,
     )
@@ -138,6 +135,7 @@ class InventoryController(Controller):
 
     @get(
         "/inventories/{key:str}",
+        operation_id="getInventory",
         summary="One item (404 if unknown)",
         responses={
             200: ResponseSpec(
@@ -145,13 +143,7 @@ class InventoryController(Controller):
                 description="the item; deleted ones have pool null",
                 examples=[Example(summary="installed modem", value=ITEM_EXAMPLE)],
             ),
-            404: ResponseSpec(
-                ProblemBody,
-                media_type=PROBLEM_JSON,
-                description="unknown key",
-                generate_examples=False,
-            ),
-            **_PROBLEMS,
+            **problems(*READER_PROBLEMS, 404),
         },
     )
     async def item(
@@ -161,13 +153,15 @@ class InventoryController(Controller):
         reader: NamedDependency[Claims],
         at: At = None,
     ) -> ItemOut:
-        row = await queries.item(_text(key, "key"), _utc(at))
+        key = _text(key, "key")
+        row = await queries.item(key, _utc(at))
         if row is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         return ItemOut.of(row)
 
     @get(
         "/inventories/{key:str}/history",
+        operation_id="getInventoryHistory",
         summary="Every event that touched an item",
         responses={
             200: ResponseSpec(
@@ -197,13 +191,7 @@ class InventoryController(Controller):
                     )
                 ],
             ),
-            404: ResponseSpec(
-                ProblemBody,
-                media_type=PROBLEM_JSON,
-                description="unknown key",
-                generate_examples=False,
-            ),
-            **_PROBLEMS,
+            **problems(*READER_PROBLEMS, 404),
         },
     )
     async def history(
@@ -214,13 +202,14 @@ class InventoryController(Controller):
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> HistoryPage:
-        after = int(_decode_cursor(cursor) or 0) if cursor else 0
-        events = await queries.history(_text(key, "key"), after=after, limit=limit + 1)
+        after = cursors.position_after(cursor)
+        key = _text(key, "key")
+        events = await queries.history(key, after=after, limit=limit + 1)
         if events is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
         more = len(events) > limit
         events = events[:limit]
-        next_cursor = _encode_cursor(str(events[-1].position)) if more else None
+        next_cursor = cursors.encode(events[-1].position) if more else None
         return HistoryPage(items=[HistoryEntry.of(e) for e in events], next_cursor=next_cursor)
 
 
@@ -242,10 +231,11 @@ async def _list(
         source=source,
         inventory_type=inventory_type,
     )
-    page = await queries.list_items(where, after=_decode_cursor(cursor), limit=limit, at=_utc(at))
+    after = cursors.item_key_after(cursor)
+    page = await queries.list_items(where, after=after, limit=limit, at=_utc(at))
     return ItemList(
         items=[ItemOut.of(row) for row in page.rows],
-        next_cursor=_encode_cursor(page.last_key) if page.last_key else None,
+        next_cursor=cursors.encode(page.last_key) if page.last_key else None,
     )
 
 
@@ -264,34 +254,14 @@ def _utc(at: datetime | None) -> datetime | None:
 
 
 def _text(value: str, name: str) -> str:
-    """A path parameter as the store can compare it: identifiers never hold NUL."""
+    """A path parameter as the store can compare it, with encoded slashes
+    decoded (api.routes.paths): identifiers never hold NUL."""
+    value = path_text(value)
     if "\x00" in value:
         raise Problem(
             400,
             "Bad Request",
             f"`{name}` may not contain NUL characters",
             errors=[FieldError(field=name, message="contains NUL")],
-        )
-    return value
-
-
-def _encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if not value or "\x00" in value:
-        raise Problem(
-            400,
-            "Bad Request",
-            "the cursor is not one this API gave out",
-            errors=[FieldError(field="cursor", message="invalid cursor")],
         )
     return value

@@ -33,6 +33,11 @@ whole server and counters never go backwards when a different worker answers.
 A directory the operator sets is used as it is (empty it before each start).
 With one worker the metrics are plain in-process ones, plus the standard
 `process_*` and `python_*` collectors, which multiprocess mode cannot sum.
+
+Why not Litestar's Prometheus plugin (`litestar.plugins.prometheus`): its
+request metrics carry the labels `path`, `status_code` and `app_name`, while
+ours carry `route` and `status`, and dashboards and alerts rely on those
+names; nor would its scrape route add the store's gauges below.
 """
 
 from __future__ import annotations
@@ -43,12 +48,14 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Final
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -65,29 +72,13 @@ from prometheus_client.registry import Collector
 from adapters.store import Delivery, EventStore, Receipt
 from api.services.group_commit import CommitFailed, Ingestor
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 SCRAPE_TIMEOUT_SECONDS: Final = 2.0
+# fmt: off
 LATENCY_BUCKETS: Final = (
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
+# fmt: on
 
 REQUESTS: Final = Counter(
     "invtrack_http_requests",
@@ -154,7 +145,7 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -273,6 +264,7 @@ async def exposition(store: EventStore) -> bytes:
 
 @get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics (no authentication: for operators' scrapers)",
     tags=["operations"],
     cache=False,

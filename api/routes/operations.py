@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 
 from adapters.store import EventStore
 from api.routes.schemas import Health, Readiness
@@ -15,11 +16,21 @@ class OperationsController(Controller):
     tags = ["operations"]
     include_in_schema = True
 
-    @get("/health", summary="The process is up", cache=False)
+    @get("/health", operation_id="getHealth", summary="The process is up", cache=False)
     async def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", summary="The database answers and the projections are current", cache=False)
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="The database answers and the projections are current",
+        cache=False,
+        responses={
+            503: ResponseSpec(
+                Readiness, description="the store takes no writes now, or a projection is stale"
+            )
+        },
+    )
     async def ready(
         self,
         store: NamedDependency[EventStore],

@@ -1,14 +1,25 @@
-"""RFC 9457 problem details: every error the API answers, and nothing internal."""
+"""RFC 9457 problem details: every error the API answers, and nothing internal.
+
+Litestar's problem-details plugin writes the bodies: `type`, `title`,
+`status`, `detail`, and `errors` naming the offending fields where there are
+any. `CONVERSIONS` says which problem each of our exceptions is; anything
+else is logged and answered as a 500 that tells nothing internal.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 
 from adapters.auth import KeysUnavailable
 from api.services.access import NotAllowed, NotAuthenticated
@@ -18,7 +29,15 @@ from api.services.receiving import UnknownKind
 
 log = logging.getLogger("invtrack.api")
 
-PROBLEM_JSON = "application/problem+json"
+PROBLEM_JSON: Final = "application/problem+json"
+_TITLES: Final = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+}
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -27,6 +46,8 @@ class FieldError(msgspec.Struct, frozen=True):
 
 
 class ProblemBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The shape of every problem answer (for the OpenAPI document)."""
+
     type: str
     title: str
     status: int
@@ -34,8 +55,8 @@ class ProblemBody(msgspec.Struct, frozen=True, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
-class Problem(Exception):
-    """An answer other than success, carried up to the exception handler."""
+class Problem(ProblemDetailsException):
+    """An answer other than success; its `type` is made from its title."""
 
     def __init__(
         self,
@@ -46,157 +67,95 @@ class Problem(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers or {}
-
-    def body(self) -> ProblemBody:
-        slug = self.title.lower().replace(" ", "-")
-        return ProblemBody(
-            type=f"https://invtrack.dev/problems/{slug}",
-            title=self.title,
-            status=self.status,
-            detail=self.detail,
-            errors=self.errors,
+        super().__init__(
+            detail=detail or title,
+            status_code=status,
+            headers=headers,
+            extra={"errors": msgspec.to_builtins(errors)} if errors else None,
+            type_="https://invtrack.dev/problems/" + title.lower().replace(" ", "-"),
+            title=title,
         )
 
 
-def keys_unavailable() -> Problem:
-    """The token's signing keys could not be fetched: our side, so try again."""
+def _commit_failed(exc: CommitFailed) -> Problem:
+    if isinstance(exc, StoreUnavailable):
+        return Problem(
+            503,
+            "Service Unavailable",
+            "the store is busy; nothing was kept, send it again shortly",
+            headers={"Retry-After": "5"},
+        )
     return Problem(
-        503,
-        "Service Unavailable",
-        "the token signing keys cannot be fetched right now",
-        headers={"Retry-After": "10"},
+        500,
+        "Internal Server Error",
+        "the delivery could not be stored; nothing of it was kept, send it again",
     )
 
 
-def problem_response(problem: Problem) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode(problem.body()),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-        headers=problem.headers,
+def _unreadable(exc: Unreadable) -> Problem:
+    if isinstance(exc, NotJson):
+        return Problem(415, "Unsupported Media Type", f"{exc.message}; it was kept")
+    return Problem(
+        400,
+        "Bad Request",
+        f"{exc.message} (the payload was kept)",
+        errors=[FieldError(field=exc.field or "$", message=exc.message)],
     )
 
 
-def on_problem(_: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
-    return problem_response(exc)
+def _invalid(exc: ValidationException) -> Problem:
+    entries = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        FieldError(field=str(entry.get("key", "")), message=str(entry.get("message", "")))
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    detail = exc.detail or "the request is not valid"
+    return Problem(400, "Bad Request", detail, errors=errors or None)
 
 
-def on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    errors: list[FieldError] = []
-    if isinstance(exc.extra, list):
-        for entry in exc.extra:
-            if isinstance(entry, dict):
-                errors.append(
-                    FieldError(
-                        field=str(entry.get("key", "")), message=str(entry.get("message", ""))
-                    )
-                )
-    detail = exc.detail if exc.detail else "the request is not valid"
-    return problem_response(Problem(400, "Bad Request", detail, errors=errors or None))
-
-
-def on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    title = {
-        404: "Not Found",
-        405: "Method Not Allowed",
-        413: "Payload Too Large",
-        401: "Unauthorized",
-        403: "Forbidden",
-    }.get(exc.status_code, "Error")
+def _http(exc: HTTPException) -> Problem:
     detail = exc.detail
     if isinstance(exc, NotFoundException) and detail == "Not Found":
         detail = "no such route"
     if exc.status_code == 413:
         detail = "the request body is larger than the configured limit"
-    headers = dict(exc.headers or {})
-    return problem_response(Problem(exc.status_code, title, detail, headers=headers))
+    title = _TITLES.get(exc.status_code, "Error")
+    return Problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
 
 
-def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.error(
-        "request failed: %s %s",
-        request.method,
-        request.url.path,
-        exc_info=exc,
-    )
-    return problem_response(
-        Problem(
-            HTTP_500_INTERNAL_SERVER_ERROR,
-            "Internal Server Error",
-            "the request could not be completed; nothing of it was kept",
-        )
-    )
-
-
-def on_not_authenticated(_: Request[Any, Any, Any], exc: NotAuthenticated) -> Response[bytes]:
-    return problem_response(
-        Problem(401, exc.title, exc.reason, headers={"WWW-Authenticate": "Bearer"})
-    )
-
-
-def on_not_allowed(_: Request[Any, Any, Any], exc: NotAllowed) -> Response[bytes]:
-    return problem_response(Problem(403, "Forbidden", exc.reason))
-
-
-def on_keys_unavailable(_: Request[Any, Any, Any], __: KeysUnavailable) -> Response[bytes]:
-    return problem_response(keys_unavailable())
-
-
-def on_unknown_kind(_: Request[Any, Any, Any], exc: UnknownKind) -> Response[bytes]:
-    return problem_response(Problem(404, "Not Found", str(exc)))
-
-
-def on_unreadable(_: Request[Any, Any, Any], exc: Unreadable) -> Response[bytes]:
-    if isinstance(exc, NotJson):
-        return problem_response(
-            Problem(415, "Unsupported Media Type", f"{exc.message}; it was kept")
-        )
-    return problem_response(
-        Problem(
-            400,
-            "Bad Request",
-            f"{exc.message} (the payload was kept)",
-            errors=[FieldError(field=exc.field or "$", message=exc.message)],
-        )
-    )
-
-
-def on_commit_failed(_: Request[Any, Any, Any], exc: CommitFailed) -> Response[bytes]:
-    if isinstance(exc, StoreUnavailable):
-        return problem_response(
-            Problem(
-                503,
-                "Service Unavailable",
-                "the store is busy; nothing was kept, send it again shortly",
-                headers={"Retry-After": "5"},
-            )
-        )
-    return problem_response(
-        Problem(
-            500,
-            "Internal Server Error",
-            "the delivery could not be stored; nothing of it was kept, send it again",
-        )
-    )
-
-
-HANDLERS: dict[type[Exception] | int, Any] = {
-    Problem: on_problem,
-    NotAuthenticated: on_not_authenticated,
-    NotAllowed: on_not_allowed,
-    KeysUnavailable: on_keys_unavailable,
-    UnknownKind: on_unknown_kind,
-    Unreadable: on_unreadable,
-    CommitFailed: on_commit_failed,
-    ValidationException: on_validation,
-    HTTPException: on_http,
-    Exception: on_error,
+CONVERSIONS: Final[Mapping[type[Exception], Callable[[Any], ProblemDetailsException]]] = {
+    NotAuthenticated: lambda exc: Problem(
+        401, exc.title, exc.reason, headers={"WWW-Authenticate": "Bearer"}
+    ),
+    NotAllowed: lambda exc: Problem(403, "Forbidden", exc.reason),
+    # The token's signing keys could not be fetched: our side, so try again.
+    KeysUnavailable: lambda _: Problem(
+        503,
+        "Service Unavailable",
+        "the token signing keys cannot be fetched right now",
+        headers={"Retry-After": "10"},
+    ),
+    UnknownKind: lambda exc: Problem(404, "Not Found", str(exc)),
+    Unreadable: _unreadable,
+    CommitFailed: _commit_failed,
+    ValidationException: _invalid,
+    HTTPException: _http,
 }
 
-__all__ = ["HANDLERS", "PROBLEM_JSON", "FieldError", "MediaType", "Problem", "problem_response"]
+
+def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Any other failure: logged with its traceback, answered without it."""
+    log.error("request failed: %s %s", request.method, request.url.path, exc_info=exc)
+    problem = Problem(
+        500,
+        "Internal Server Error",
+        "the request could not be completed; nothing of it was kept",
+    )
+    return problem.to_response(request)
+
+
+PLUGIN: Final = ProblemDetailsPlugin(
+    ProblemDetailsConfig(exception_to_problem_detail_map=CONVERSIONS)
+)
+HANDLERS: Final[dict[type[Exception] | int, Any]] = {Exception: on_error}

@@ -11,26 +11,17 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath
 
 from adapters.servicemobility import TYPES
-from api.routes.problems import PROBLEM_JSON, ProblemBody
+from api.routes.openapi import (
+    RELAY,
+    SENDER,
+    SENDER_PROBLEMS,
+    OfsOperation,
+    WebhookOperation,
+    problems,
+)
+from api.routes.paths import path_text
 from api.routes.schemas import Accepted, OfsAccepted
 from api.services.receiving import Receiver
-
-_ERRORS = {
-    status: ResponseSpec(
-        data_container=ProblemBody,
-        media_type=PROBLEM_JSON,
-        description=description,
-        generate_examples=False,
-    )
-    for status, description in (
-        (400, "not JSON, wrong shape, or type differs from the path; the body was kept"),
-        (401, "missing, invalid or expired token (title `Invalid Logon`); nothing was stored"),
-        (404, "no such webhook type"),
-        (413, "body over the limit"),
-        (415, "body is not JSON; it was kept"),
-        (500, "our fault; nothing half-written, send it again"),
-    )
-}
 
 
 class WebhookController(Controller):
@@ -39,8 +30,13 @@ class WebhookController(Controller):
     @post(
         "/servicemobility/{kind:str}",
         status_code=200,
+        operation_id="receiveServiceMobilityWebhook",
+        operation_class=WebhookOperation,
+        security=SENDER,
         summary="Receive a ServiceMobility webhook",
         description=f"`kind` is one of: {', '.join(TYPES)}. The trailing slash is optional. "
+        "The envelope comes in CloudEvents structured mode (the body) or binary mode "
+        "(`ce-*` headers, `data` as the body). The token has no scope, or write or admin. "
         "Answers 200 only once the payload and its events are durably committed.",
         responses={
             200: ResponseSpec(
@@ -58,7 +54,7 @@ class WebhookController(Controller):
                     )
                 ],
             ),
-            **_ERRORS,
+            **problems(*SENDER_PROBLEMS, 404),
         },
     )
     async def servicemobility(
@@ -67,7 +63,9 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         receiver: NamedDependency[Receiver],
     ) -> Accepted:
-        done = await receiver.servicemobility(kind, await request.body(), request.headers)
+        done = await receiver.servicemobility(
+            path_text(kind), await request.body(), request.headers
+        )
         return Accepted(
             status="accepted", id=done.message_id, duplicate=done.duplicate, events=done.appended
         )
@@ -75,6 +73,9 @@ class WebhookController(Controller):
     @post(
         "/ofs/events",
         status_code=200,
+        operation_id="receiveOfsEvents",
+        operation_class=OfsOperation,
+        security=RELAY,
         summary="Receive OFS events pushed by a relay",
         description="One OFS event, an array of them, or a whole Events API page. "
         "Token in `Authorization: Bearer` or `x-access-token`, scope write or admin.",
@@ -89,13 +90,7 @@ class WebhookController(Controller):
                     )
                 ],
             ),
-            403: ResponseSpec(
-                data_container=ProblemBody,
-                media_type=PROBLEM_JSON,
-                description="the token lacks the write scope",
-                generate_examples=False,
-            ),
-            **_ERRORS,
+            **problems(*SENDER_PROBLEMS),
         },
     )
     async def ofs_events(

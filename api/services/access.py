@@ -46,5 +46,12 @@ def require(claims: Claims, scope: str, action: str) -> None:
         raise NotAllowed(f"{action} needs the {_granting(scope)} scope")
 
 
+def require_sender(claims: Claims) -> None:
+    """A webhook sender's token either carries no scope at all (the shape
+    ServiceMobility's own tokens have) or one that grants `write`."""
+    if "scope" in claims.raw or "scp" in claims.raw:
+        require(claims, "write", "sending webhooks")
+
+
 def _granting(scope: str) -> str:
     return {"read": "read, write or admin", "write": "write or admin"}.get(scope, scope)

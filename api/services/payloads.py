@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
+from urllib.parse import unquote
 
 import msgspec
 
@@ -23,6 +24,9 @@ from adapters.ofs import translate as translate_ofs
 from domain.events import Fact
 
 JSON_TYPES: Final = ("application/json", "text/json")
+
+CLOUDEVENT_ATTRIBUTES: Final = ("id", "type", "specversion", "source", "subject", "time", "action")
+"""The envelope attributes a binary-mode CloudEvent carries as `ce-*` headers."""
 
 OFS_KINDS: Final = ("events", "events-api")
 """Inbox kinds of OFS payloads: pushed to /ofs/events, and polled pages."""
@@ -75,11 +79,14 @@ def check_content_type(content_type: str | None) -> None:
         raise NotJson(kind)
 
 
-def read_servicemobility(kind: str, body: bytes, sender: str | None) -> Translated:
-    """A ServiceMobility webhook body of type `kind`, translated."""
+def read_servicemobility(
+    kind: str, body: bytes, sender: str | None, headers: Mapping[str, str] | None = None
+) -> Translated:
+    """A ServiceMobility webhook body of type `kind`, translated. In binary
+    content mode the envelope's attributes come from the `ce-*` headers."""
     _check_body(body)
     with _translating():
-        envelope = servicemobility.read_envelope(body, kind)
+        envelope = servicemobility.read_envelope(_structured(body, headers or {}), kind)
         facts = servicemobility.translate(envelope)
     _check_unique_keys(body)
     metadata = {
@@ -89,6 +96,22 @@ def read_servicemobility(kind: str, body: bytes, sender: str | None) -> Translat
         "webhook": envelope.source,
     }
     return Translated(facts=tuple(facts), message_id=envelope.id, metadata=metadata)
+
+
+def _structured(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """The envelope in CloudEvents structured mode: the body itself, or, in
+    binary mode (a `ce-specversion` header), the attributes from the `ce-*`
+    headers (percent-decoded, as the HTTP binding writes them) with the body
+    as `data`."""
+    if "ce-specversion" not in headers:
+        return body
+    attributes: dict[str, Any] = {
+        name: unquote(headers[f"ce-{name}"])
+        for name in CLOUDEVENT_ATTRIBUTES
+        if f"ce-{name}" in headers
+    }
+    attributes["datacontenttype"] = headers.get("content-type")
+    return msgspec.json.encode({**attributes, "data": msgspec.Raw(body)})
 
 
 def read_ofs(body: bytes, sender: str | None) -> Translated:

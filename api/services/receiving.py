@@ -16,9 +16,10 @@ import msgspec
 from adapters import servicemobility
 from adapters.auth import Claims, TokenVerifier
 from adapters.store import Delivery, InboxEntry, Receipt
-from api.services.access import authenticate, require
+from api.services.access import authenticate, require, require_sender
 from api.services.group_commit import Ingestor
 from api.services.payloads import (
+    CLOUDEVENT_ATTRIBUTES,
     Translated,
     Unreadable,
     check_content_type,
@@ -27,8 +28,15 @@ from api.services.payloads import (
     read_servicemobility,
 )
 
-KEPT_HEADERS: Final = ("content-type", "content-length", "user-agent", "x-request-id", "ce-id")
-"""Headers kept with a raw payload. Never the token headers."""
+KEPT_HEADERS: Final = (
+    "content-type",
+    "content-length",
+    "user-agent",
+    "x-request-id",
+    *(f"ce-{name}" for name in CLOUDEVENT_ATTRIBUTES),
+)
+"""Headers kept with a raw payload: with a binary-mode CloudEvent they hold
+its envelope. Never the token headers."""
 
 LONGEST_TEXT: Final = 255
 """Width of the inbox's short text columns (content type, sender)."""
@@ -61,10 +69,13 @@ class Receiver:
         claims = await authenticate(
             self.verifier, headers.get("x-access-token"), title="Invalid Logon"
         )
+        require_sender(claims)
         if kind not in servicemobility.TYPES:
             raise UnknownKind(kind)
         entry = _entry("servicemobility", kind, body, headers, claims)
-        translated = await self._read(entry, lambda: read_servicemobility(kind, body, entry.sender))
+        translated = await self._read(
+            entry, lambda: read_servicemobility(kind, body, entry.sender, headers)
+        )
         return await self._commit(entry, translated)
 
     async def ofs(self, body: bytes, headers: Mapping[str, str]) -> Accepted:

@@ -4,7 +4,7 @@ the problem, never a 500; what an authenticated sender sent is kept (not on
 
 Valid JSON the readers can take is the exception, and is accepted alike on
 both backends: unknown extra fields (the readers are tolerant by design,
-domain.md), deep but sane nesting in free-form documents, unusual but valid
+docs/vendors.md), deep but sane nesting in free-form documents, unusual but valid
 Unicode, and NUL characters where no identifier is made of them.
 """
 

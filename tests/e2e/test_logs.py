@@ -176,3 +176,69 @@ async def served_requests(server: Server) -> str:
     for value in [*tokens, secret]:
         assert value not in text
     return text
+
+
+FORGING_PATHS = (
+    "/resources/VAN%0A2026-11-20 INFO invtrack.access: GET /admin 200/inventories",
+    "/nowhere%0D%1B[2J%1B[31mfake",
+    "/inventories/%C2%85%E2%80%A8%7F%00",
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_control_characters_in_requests_cannot_forge_log_lines(
+    live: Live, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(logging.getLogger("httpx"), "disabled", True)
+    logs.configure("INFO", fmt)
+    try:
+        for path in FORGING_PATHS:
+            await live.client.get(path, headers={"x-request-id": "a\nb"})
+        logging.getLogger("invtrack.test").info(
+            "bad %s", "x\ny", extra={"detail": "\x1b[31mred\r\n", "nested": {"k": "\n"}}
+        )
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    text = stream.getvalue()
+    lines = text.splitlines()
+
+    assert len(lines) == len(FORGING_PATHS) + 1, text
+    for character in ("\r", "\x1b", "\x00", "\x7f", "\x85", "\u2028"):
+        assert character not in text
+    assert all(line.startswith("{") == (fmt == "json") for line in lines)
+    if fmt == "text":
+        assert "VAN\\n2026-11-20 INFO" in lines[0]
+        assert "\\x1b[31mred\\r\\n" in lines[-1]
+    else:
+        assert [json.loads(line)["logger"] for line in lines[:-1]] == ["invtrack.access"] * 3
+
+
+def test_every_worker_writes_request_lines(tmp_path: Path) -> None:
+    """`serve --workers 2`: each request gets its access line, whichever
+    worker answers it, and uvicorn's coloured copies stay out."""
+    server = Server(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
+        workdir=tmp_path / "workers",
+        workers=2,
+    )
+    try:
+        server.start()
+        ids = [f"worker-check-{n}" for n in range(40)]
+        for request_id in ids:
+            # A new connection each time, so both workers get some of them.
+            answer = httpx.get(f"{server.url}/health", headers={"x-request-id": request_id})
+            assert answer.status_code == 200
+        server.stop()
+    finally:
+        server.kill()
+    text = server.log()
+    entries = parse(text)
+    logged = [line["request_id"] for line in access_lines(entries)]
+    assert [request_id for request_id in logged if request_id.startswith("worker-")] == ids
+    assert "color_message" not in text
+    assert "\x1b" not in text

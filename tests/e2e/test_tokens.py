@@ -328,3 +328,35 @@ async def test_webhook_tokens_need_no_scope(hs_service: Live) -> None:
     assert response.status_code == 200, response.text
     kept = await hs_service.store.inbox_entries("accepted")
     assert [row.sender for row in kept] == ["ServiceMobility"]
+
+
+async def test_a_webhook_token_whose_scope_only_reads_is_forbidden(hs_service: Live) -> None:
+    """A dashboard's or a report's token may not book stock."""
+    before = (await hs_service.store.inbox_counts(), await hs_service.store.count())
+    for scope in ("read", "openid read", "", "openid"):
+        response = await hs_service.client.post(
+            "/servicemobility/InventoryUsage/",
+            content=ENVELOPE,
+            headers={
+                "x-access-token": hs256(claims(scope=scope)),
+                "content-type": "application/json",
+            },
+        )
+        assert response.status_code == 403, (scope, response.text)
+        assert response.json()["title"] == "Forbidden"
+    assert (await hs_service.store.inbox_counts(), await hs_service.store.count()) == before
+
+    for granted in (None, "write", "admin", "read write"):
+        response = await hs_service.client.post(
+            "/servicemobility/InventoryUsage/",
+            content=ENVELOPE,
+            headers={"x-access-token": hs256(claims(scope=granted))},
+        )
+        assert response.status_code == 200, (granted, response.text)
+
+
+async def test_scopes_are_separated_by_spaces_only(hs_service: Live) -> None:
+    for scope in ("x\u00a0read", "x\tread", "openid\nread", "x\u2003read"):
+        headers = {"Authorization": f"Bearer {hs256(claims(scope=scope))}"}
+        response = await hs_service.client.get(QUERIES[0], headers=headers)
+        assert response.status_code == 403, (scope, response.text)

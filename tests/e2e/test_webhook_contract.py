@@ -1,4 +1,4 @@
-"""The webhook answer table of api.md, case by case, for every ServiceMobility
+"""The webhook answers of README.md ("HTTP API"), case by case, for every ServiceMobility
 type (with and without the trailing slash) and for /ofs/events, on each backend.
 
 Every check of what was stored looks through a second engine, as another

@@ -42,6 +42,9 @@ class Server:
     database_url: str
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    max_open_files: int | None = None
+    """A lower limit of open files for the server process (RLIMIT_NOFILE)."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -74,15 +77,31 @@ class Server:
             self.workdir.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
-                    [*_invtrack(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                    [
+                        *_invtrack(),
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(self.port),
+                        "--workers",
+                        str(self.workers),
+                    ],
                     cwd=self.workdir,
                     env=self.environment(),
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=self._limits if self.max_open_files else None,
                 )
             if self._wait_healthy():
                 return
         raise RuntimeError(f"invtrack serve did not start:\n{self.log()[-4000:]}")
+
+    def _limits(self) -> None:
+        import resource
+
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def _wait_healthy(self) -> bool:
         assert self.process is not None

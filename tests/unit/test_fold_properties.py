@@ -161,7 +161,7 @@ def test_one_state_per_inventory_id_in_at_most_one_pool(events: list[OfsInventor
 
 
 class Record(msgspec.Struct, kw_only=True):
-    """domain.md part 2, applied by hand to one inventoryId."""
+    """docs/vendors.md, "Oracle Field Service", applied by hand to one inventoryId."""
 
     pool: str | None = None
     quantity: Decimal | None = None

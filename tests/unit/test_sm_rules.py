@@ -1,4 +1,4 @@
-"""ServiceMobility stock rules, one RefModule at a time (domain.md, part 1).
+"""ServiceMobility stock rules, one RefModule at a time (docs/vendors.md, "ServiceMobility").
 
 Resource pool: balance += InQty - OutQty; counts (1004, 1005) set the balance
 to InventoryQty and record expected and variance; a work order's OutQty also

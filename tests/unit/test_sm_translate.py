@@ -1,4 +1,4 @@
-"""ServiceMobility webhooks in, ledger lines out (domain.md, part 1).
+"""ServiceMobility webhooks in, ledger lines out (docs/vendors.md, "ServiceMobility").
 
 The recorded fixtures give the balances in expected.json; bad input is refused
 with the field named; and however rows are split into envelopes, redelivered

@@ -1,0 +1,83 @@
+"""The development HS256 secret `invtrack serve` creates when no key is
+configured, and tokens minted with a secret."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import jwt
+
+SECRET_FILE_NAME: Final = "jwt-secret"  # noqa: S105  # a file name
+
+
+def mint(
+    secret: str,
+    *,
+    scope: str | None,
+    ttl_seconds: int,
+    subject: str = "invtrack-cli",
+    now: datetime | None = None,
+) -> str:
+    """An HS256 token with `sub`, `iat`, `exp` = `iat` + `ttl_seconds`, and
+    `scope` when given."""
+    if not secret:
+        raise ValueError("a secret is required to mint a token")
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    issued_at = int((now or datetime.now(UTC)).timestamp())
+    claims: dict[str, Any] = {"sub": subject, "iat": issued_at, "exp": issued_at + ttl_seconds}
+    if scope is not None:
+        claims["scope"] = scope
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def existing_secret(data_dir: Path) -> str | None:
+    """The secret `load_or_create_secret` keeps in `data_dir`, None when there
+    is none yet. Never creates one."""
+    try:
+        return _read_secret(data_dir / SECRET_FILE_NAME)
+    except FileNotFoundError:
+        return None
+
+
+def load_or_create_secret(data_dir: Path) -> tuple[str, bool]:
+    """The HS256 secret in `data_dir / "jwt-secret"`, and whether it was just
+    created. The file is created once, with mode 0600, holding
+    `secrets.token_urlsafe(48)`; every later start reuses it. Processes
+    starting together all end up with the same secret."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE_NAME
+    found = existing_secret(data_dir)
+    if found is not None:
+        return found, False
+    secret = secrets.token_urlsafe(48)
+    staging = data_dir / f".{SECRET_FILE_NAME}.{secrets.token_hex(8)}"
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            # The umask may have cleared bits of 0600; the file must be exactly that.
+            os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secret + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            # link() fails when the name exists, so exactly one complete file is
+            # published and a concurrent reader never sees a half-written one.
+            os.link(staging, path)
+        except FileExistsError:
+            return _read_secret(path), False
+        return secret, True
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise ValueError(f"{path} is empty; remove it to have a new secret created")
+    return secret

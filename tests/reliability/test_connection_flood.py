@@ -1,0 +1,119 @@
+"""Connections that say nothing, or say it a byte at a time, cannot starve
+`invtrack serve`: the header and body timeouts close them, so a real sender
+still gets its 200 and /health still answers.
+
+The server runs with few file descriptors (as a busy host would have left
+over), so connections that are never closed would exhaust them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness.deliveries import envelope_for
+from tests.harness.server import Server
+from tests.harness.tokens import sender
+
+IDLE = 300
+DRIP = 20
+FLOOD_SECONDS = 6.0
+
+
+def connect(port: int) -> socket.socket | None:
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError:
+        return None
+
+
+def drip(port: int, prefix: bytes, stop: threading.Event) -> None:
+    """Sends `prefix` one byte every 0.2 s, then keeps the connection open."""
+    sock = connect(port)
+    if sock is None:
+        return
+    with sock:
+        for byte in prefix:
+            if stop.wait(0.2):
+                return
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                return
+        stop.wait()
+
+
+@contextlib.contextmanager
+def flood(port: int) -> Iterator[None]:
+    """IDLE silent connections, and DRIP requests fed slowly: half stall in
+    their headers, half in their body."""
+    idle = [sock for sock in (connect(port) for _ in range(IDLE)) if sock is not None]
+    stop = threading.Event()
+    slow_headers = (
+        b"POST /servicemobility/InventoryUsage/ HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 200
+    )
+    slow_body = (
+        b"POST /servicemobility/InventoryUsage/ HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + b"{" * 200
+    )
+    threads = [
+        threading.Thread(target=drip, args=(port, slow_headers if n % 2 else slow_body, stop))
+        for n in range(DRIP)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for sock in idle:
+            sock.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    started = Server(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'flood.db'}",
+        workdir=tmp_path / "flood",
+        extra_env={"INVTRACK_HEADER_TIMEOUT": "1", "INVTRACK_BODY_TIMEOUT": "2"},
+        max_open_files=256,
+    )
+    try:
+        started.start()
+        yield started
+    finally:
+        started.kill()
+
+
+def test_idle_and_slow_connections_do_not_starve_a_real_sender(server: Server) -> None:
+    body = json.dumps(envelope_for("InventoryUsage", "through-the-flood")).encode()
+    with flood(server.port):
+        time.sleep(FLOOD_SECONDS / 2)
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            health = client.get("/health")
+            answer = client.post("/servicemobility/InventoryUsage/", content=body, headers=sender())
+
+    assert health.status_code == 200
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["duplicate"] is False
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(
+            b"POST /servicemobility/InventoryUsage/ HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
