@@ -17,13 +17,16 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore, connect
 from api import settings as settings_module
+from api.pages import dashboard_routes, template_config
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.routes.operations import OperationsController
 from api.routes.problems import HANDLERS
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.webhooks import WebhookController
+from api.services.dashboard import Dashboard
 from api.services.group_commit import Ingestor
+from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
 from api.settings import Settings
 from projections.queries import Queries
@@ -59,6 +62,8 @@ class Services:
     queries: Queries
     verifier: TokenVerifier
     receiver: Receiver
+    dashboard: Dashboard
+    rebuilds: Rebuilds
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -70,14 +75,19 @@ class Services:
         store = EventStore(database)
         ingestor = MeteredIngestor(store, max_batch=settings.commit_batch)
         verifier = TokenVerifier(settings.auth)
+        queries = Queries(store)
+        stale: list[Stale] = []
         return cls(
             settings=settings,
             database=database,
             store=store,
             ingestor=ingestor,
-            queries=Queries(store),
+            queries=queries,
             verifier=verifier,
             receiver=Receiver(ingestor, verifier),
+            dashboard=Dashboard(store, queries),
+            rebuilds=Rebuilds(store, stale),
+            stale=stale,
         )
 
     async def start(self) -> None:
@@ -107,6 +117,7 @@ class Services:
 
     async def close(self) -> None:
         self.stop.set()
+        await self.rebuilds.close()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
@@ -126,6 +137,7 @@ def create_app(settings: Settings) -> Litestar:
             InventoryController,
             OperationsController,
             metrics_route,
+            *dashboard_routes(services.settings, services.dashboard, services.rebuilds),
         ],
         dependencies={
             "receiver": provide(services.receiver),
@@ -135,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,
+        template_config=template_config(),
         middleware=[MetricsMiddleware],  # type: ignore[list-item]
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
