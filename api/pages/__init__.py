@@ -9,6 +9,7 @@ from typing import Any, Final
 from litestar import Router, get
 from litestar.datastructures import CacheControlHeader, ResponseHeader
 from litestar.di import Provide
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
@@ -43,7 +44,7 @@ HEADERS: Final = [
 
 
 @get("/{rest:path}", name="no-such-page")
-async def no_such_page(rest: str) -> None:
+async def no_such_page(rest: FromPath[str]) -> None:
     raise PageNotFound("There is no such page.")
 
 

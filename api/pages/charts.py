@@ -47,18 +47,20 @@ def bars(values: Sequence[tuple[str, int]]) -> Bars:
 
 
 class Steps(msgspec.Struct, frozen=True):
-    path: str
-    """SVG path data of the step line."""
-    zero: float | None
-    """Height of the zero line when the values cross it."""
+    line: str
+    """SVG path data of the step line: one flat step per value."""
+    area: str
+    """The same steps closed along the zero line, to fill."""
+    zero: float
+    """Height of the zero line."""
     lowest: Decimal
     highest: Decimal
 
 
 def steps(values: Sequence[Decimal]) -> Steps | None:
-    """A step line through the values, evenly spaced, oldest on the left;
-    None for fewer than two values."""
-    if len(values) < 2:
+    """One flat step per value, oldest on the left, on a scale from zero (or
+    the lowest value, when below zero) to the highest; None for no values."""
+    if not values:
         return None
     lowest, highest = min(values), max(values)
     low, high = min(lowest, Decimal(0)), max(highest, Decimal(0))
@@ -67,9 +69,12 @@ def steps(values: Sequence[Decimal]) -> Steps | None:
     def y(value: Decimal) -> float:
         return round(HEIGHT - float((value - low) / span) * HEIGHT * 0.9 - HEIGHT * 0.05, 3)
 
-    width = WIDTH / (len(values) - 1)
+    width = WIDTH / len(values)
     parts = [f"M0 {y(values[0])}"]
-    for index, value in enumerate(values[1:], start=1):
-        parts.append(f"H{round(index * width, 3)} V{y(value)}")
-    zero = y(Decimal(0)) if low < 0 else None
-    return Steps(" ".join(parts), zero, lowest, highest)
+    for index, value in enumerate(values):
+        if index:
+            parts.append(f"V{y(value)}")
+        parts.append(f"H{round((index + 1) * width, 3)}")
+    line = " ".join(parts)
+    zero = y(Decimal(0))
+    return Steps(line, f"{line} V{zero} H0 Z", zero, lowest, highest)

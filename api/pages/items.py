@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from api.pages import charts, params
@@ -32,7 +32,7 @@ class ItemController(Controller):
     async def item(
         self,
         request: Request[Any, Any, Any],
-        key: str,
+        key: FromPath[str],
         queries: NamedDependency[Queries],
         dashboard: NamedDependency[Dashboard],
         at: Query = None,

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
 from adapters.auth import TokenVerifier
@@ -24,6 +24,7 @@ class SignInForm(msgspec.Struct, kw_only=True):
 
 
 Form = Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+Query = Annotated[str | None, QueryParameter()]
 
 
 class LoginController(Controller):
@@ -31,7 +32,7 @@ class LoginController(Controller):
 
     @get("/login", name="login")
     async def form(
-        self, request: Request[Any, Any, Any], next: str | None = None, ended: str | None = None
+        self, request: Request[Any, Any, Any], next: Query = None, ended: Query = None
     ) -> Template:
         message = "Your session has ended; sign in again." if ended else None
         return render(request, "login.html", back_to=local_page(next), message=message)

@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from adapters.store import EventStore
@@ -79,7 +79,10 @@ class QuarantineController(Controller):
 
     @post("/quarantine/{inbox_id:int}/replay", guards=[admin], status_code=303)
     async def replay(
-        self, request: Request[Any, Any, Any], inbox_id: int, store: NamedDependency[EventStore]
+        self,
+        request: Request[Any, Any, Any],
+        inbox_id: FromPath[int],
+        store: NamedDependency[EventStore],
     ) -> Redirect:
         done = await replay_kept(store, inbox_id)
         if done is None:

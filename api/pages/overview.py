@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from adapters.store import EventStore
@@ -53,7 +54,7 @@ class OverviewController(Controller):
         self,
         request: Request[Any, Any, Any],
         dashboard: NamedDependency[Dashboard],
-        q: str | None = None,
+        q: Annotated[str | None, QueryParameter()] = None,
     ) -> Template | Redirect:
         wanted = text(q, "q")
         found = await dashboard.find_items(wanted) if wanted else []

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from api.pages import csvs, params
@@ -111,7 +111,8 @@ def owner_in_path(request: Request[Any, Any, Any], kind: Kind, matched: str) -> 
     prefix = f"/ui/{kind.path}/".encode()
     if isinstance(raw, bytes) and raw.startswith(prefix):
         # A slash typed at the end is not part of the id; an encoded one is.
-        spelled = raw[len(prefix) :].decode("latin-1").rstrip("/")
+        # Some servers leave the query string on the raw path.
+        spelled = raw[len(prefix) :].split(b"?", 1)[0].decode("latin-1").rstrip("/")
         try:
             owner = unquote(spelled, errors="strict")
         except UnicodeDecodeError:
@@ -226,7 +227,7 @@ class OwnersController(Controller):
     async def resource(
         self,
         request: Request[Any, Any, Any],
-        owner: str,
+        owner: FromPath[str],
         queries: NamedDependency[Queries],
         pool: Query = None,
         source: Query = None,
@@ -244,7 +245,7 @@ class OwnersController(Controller):
     async def customer(
         self,
         request: Request[Any, Any, Any],
-        owner: str,
+        owner: FromPath[str],
         queries: NamedDependency[Queries],
         pool: Query = None,
         source: Query = None,
@@ -262,7 +263,7 @@ class OwnersController(Controller):
     async def activity(
         self,
         request: Request[Any, Any, Any],
-        owner: str,
+        owner: FromPath[str],
         queries: NamedDependency[Queries],
         source: Query = None,
         inventory_type: TypeQuery = None,
