@@ -1,5 +1,5 @@
 """A real `invtrack serve` per backend and module, and Debian's Chromium
-driven by Playwright, one browser for the whole run.
+driven by Playwright, one browser per module.
 
 Chromium comes from the `chromium` package (`.ci/run` installs it). Without
 it these tests are skipped on a workstation and fail when `CI` is set.
@@ -35,8 +35,10 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """The driver, per module: its event loop runs in this thread while it is
+    open, which the asyncio tests of other modules could not run beside."""
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI"):
@@ -46,7 +48,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
