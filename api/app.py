@@ -17,6 +17,7 @@ from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.store import Database, EventStore
 from api import logs
 from api import settings as settings_module
+from api.pages import dashboard_routes, template_config
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.routes.openapi import openapi_config, viewer_assets
@@ -26,7 +27,9 @@ from api.routes.problems import HANDLERS, PLUGIN
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
+from api.services.dashboard import Dashboard
 from api.services.group_commit import Ingestor, Limits
+from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
 from api.services.stores import open_store
 from api.settings import Settings
@@ -63,6 +66,8 @@ class Services:
     queries: Queries
     verifier: TokenVerifier
     receiver: Receiver
+    dashboard: Dashboard
+    rebuilds: Rebuilds
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,14 +79,19 @@ class Services:
         database = store.database
         ingestor = MeteredIngestor(store, limits=Limits(deliveries=settings.commit_batch))
         verifier = TokenVerifier(settings.auth)
+        queries = Queries(store)
+        stale: list[Stale] = []
         return cls(
             settings=settings,
             database=database,
             store=store,
             ingestor=ingestor,
-            queries=Queries(store),
+            queries=queries,
             verifier=verifier,
             receiver=Receiver(ingestor, verifier),
+            dashboard=Dashboard(store, queries),
+            rebuilds=Rebuilds(store, stale),
+            stale=stale,
         )
 
     async def start(self) -> None:
@@ -112,6 +122,7 @@ class Services:
 
     async def close(self) -> None:
         self.stop.set()
+        await self.rebuilds.close()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
@@ -141,6 +152,7 @@ def create_app(settings: Settings) -> Litestar:
             OperationsController,
             metrics_route,
             viewer_assets(),
+            *dashboard_routes(services.settings, services.dashboard, services.rebuilds),
         ],
         dependencies={
             "receiver": provide(services.receiver),
@@ -152,6 +164,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=HANDLERS,
         plugins=[PLUGIN],
+        template_config=template_config(),
         middleware=[MetricsMiddleware],
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],

@@ -25,6 +25,26 @@ class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
     idle_seconds: float = 10.0
 
 
+class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The web dashboard's sessions (signed-in browsers)."""
+
+    session_secret: str | None = None
+    """Key material for the session cookies; None: a random key kept in the
+    data directory (`session-secret`), created on first start."""
+    session_hours: int = 12
+    """Longest a session lasts; it never outlives the token it was opened with."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only (set it behind a TLS proxy)."""
+
+    def __repr__(self) -> str:
+        # Configuration gets logged; the secret must not be.
+        secret = None if self.session_secret is None else "<redacted>"
+        return (
+            f"DashboardSettings(session_secret={secret!r}, session_hours={self.session_hours!r}, "
+            f"secure_cookies={self.secure_cookies!r})"
+        )
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = Path("./var")
@@ -41,6 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     body_timeout_seconds: int = 30
     max_connections: int = 1000
     ofs: OfsSettings = OfsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @property
     def has_key(self) -> bool:
@@ -101,6 +122,11 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         body_timeout_seconds=_int(get("BODY_TIMEOUT"), "BODY_TIMEOUT", 30),
         max_connections=_int(get("MAX_CONNECTIONS"), "MAX_CONNECTIONS", 1000),
         ofs=ofs,
+        dashboard=DashboardSettings(
+            session_secret=get("SESSION_SECRET"),
+            session_hours=_int(get("SESSION_HOURS"), "SESSION_HOURS", 12),
+            secure_cookies=_bool(get("SECURE_COOKIES")),
+        ),
     )
 
 

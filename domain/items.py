@@ -52,13 +52,19 @@ def ofs_key(inventory_id: int) -> str:
     return f"ofs-{inventory_id}"
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def stock_line_key(
     pool: Pool, owner: str, product: str, serial: str | None, batch: str | None
 ) -> str:
     """Stable, URL-safe key of a ServiceMobility stock line from its identity
     (docs/vendors.md, "Stock lines"). No serial and an empty serial are the
     same line, and so for batches."""
+    return _stock_line_key(pool, owner, product, serial or "", batch or "")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stock_line_key(pool: str, owner: str, product: str, serial: str, batch: str) -> str:
+    # Remembered: one line's key is asked for many times while its events are
+    # appended and folded.
     digest = hashlib.sha256(_identity_text(pool, owner, product, serial, batch).encode())
     return f"sm-{pool}-{digest.hexdigest()[:24]}"
 

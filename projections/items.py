@@ -83,6 +83,7 @@ def define(slot: Slot, metadata: MetaData) -> list[Table]:
         Index(f"{name}_resource", "resource_id", "key"),
         Index(f"{name}_activity", "activity_id", "key"),
         Index(f"{name}_customer", "customer_number", "key"),
+        Index(f"{name}_serial", "serial_number"),
     )
     owners = Table(
         slot.table("item_owners"),

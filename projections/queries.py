@@ -22,7 +22,7 @@ from adapters.store.rows import Row
 from adapters.store.sqlite import decoders
 from domain.events import from_data
 from domain.fold import fold
-from domain.items import Item, Pool, Source
+from domain.items import Item, Pool, Source, ofs_key
 from projections import counts, history, items
 from projections.items import ITEM_COLUMNS, item_of, row_of
 
@@ -213,6 +213,23 @@ class Queries:
         if not events and after == 0:
             return None
         return events
+
+    async def find(self, text: str, *, limit: int = 50) -> list[Row]:
+        """Items whose key or serial number is `text` (an OFS inventory id
+        finds its item's key), as rows of ITEM_COLUMNS, by key."""
+        return await self._guarded(items.NAME, lambda guard: self._find(guard, text, limit))
+
+    async def _find(self, guard: tuple[str, Slot], text: str, limit: int) -> list[Row] | None:
+        table = items.tables(guard[1])[0].name
+        keys = [text, ofs_key(int(text))] if text.isdigit() and len(text) < 19 else [text]
+        return await fetch_guarded(
+            self.store.database,
+            guard,
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM {table} "  # noqa: S608  # fixed names
+            "WHERE key IN_LIST($4) OR serial_number = $5 ORDER BY key LIMIT $6",
+            [keys, text, limit],
+            _item_decoders(guard[1]),
+        )
 
     # ---- counts and owners -----------------------------------------------------
 

@@ -35,27 +35,27 @@ def mint(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def existing_secret(data_dir: Path) -> str | None:
-    """The secret `load_or_create_secret` keeps in `data_dir`, None when there
-    is none yet. Never creates one."""
+def existing_secret(data_dir: Path, name: str = SECRET_FILE_NAME) -> str | None:
+    """The secret `load_or_create_secret` keeps in `data_dir / name`, None when
+    there is none yet. Never creates one."""
     try:
-        return _read_secret(data_dir / SECRET_FILE_NAME)
+        return _read_secret(data_dir / name)
     except FileNotFoundError:
         return None
 
 
-def load_or_create_secret(data_dir: Path) -> tuple[str, bool]:
-    """The HS256 secret in `data_dir / "jwt-secret"`, and whether it was just
-    created. The file is created once, with mode 0600, holding
-    `secrets.token_urlsafe(48)`; every later start reuses it. Processes
-    starting together all end up with the same secret."""
+def load_or_create_secret(data_dir: Path, name: str = SECRET_FILE_NAME) -> tuple[str, bool]:
+    """The secret in `data_dir / name` (the HS256 secret in `jwt-secret` by
+    default), and whether it was just created. The file is created once, with
+    mode 0600, holding `secrets.token_urlsafe(48)`; every later start reuses
+    it. Processes starting together all end up with the same secret."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / SECRET_FILE_NAME
-    found = existing_secret(data_dir)
+    path = data_dir / name
+    found = existing_secret(data_dir, name)
     if found is not None:
         return found, False
     secret = secrets.token_urlsafe(48)
-    staging = data_dir / f".{SECRET_FILE_NAME}.{secrets.token_hex(8)}"
+    staging = data_dir / f".{name}.{secrets.token_hex(8)}"
     descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         if hasattr(os, "fchmod"):

@@ -34,7 +34,7 @@ from adapters.store.records import (
 )
 from adapters.store.registry import Slot
 from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
-from adapters.store.schema import cursors, events, inbox, projections, streams
+from adapters.store.schema import cursors, events, inbox, inbox_minutes, projections, streams
 from domain.events import Fact, event_type
 from domain.fold import stream_of
 from domain.upcasters import current_version
@@ -328,6 +328,12 @@ class _Plan:
                 self._checkpoints(placed, projected.folded),
                 mode="update",
                 keys=("name", "version", "generation"),
+            ),
+            TableWrite(
+                inbox_minutes,
+                ("minute", "received"),
+                [(self.now.replace(second=0, microsecond=0), len(self.kept))] if self.kept else [],
+                mode="add",
             ),
         ]
 

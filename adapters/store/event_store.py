@@ -42,7 +42,7 @@ from adapters.store.records import (
 )
 from adapters.store.registry import Registered, Slot
 from adapters.store.rows import LiveProjection, Lookup, Row
-from adapters.store.schema import cursors, events, inbox
+from adapters.store.schema import cursors, events, inbox, inbox_minutes
 from domain.upcasters import upcast
 
 Upcast = Callable[[str, int, dict[str, Any]], tuple[dict[str, Any], int]]
@@ -260,6 +260,13 @@ class EventStore:
         async with self.reading() as conn:
             rows = (await conn.execute(query)).all()
         return [_inbox_record(row) for row in rows]
+
+    async def received_per_minute(self, since: datetime) -> dict[datetime, int]:
+        """Payloads received in each minute from `since` on, keyed by the
+        minute's start (UTC); minutes with none are left out."""
+        query = select(inbox_minutes).where(inbox_minutes.c.minute >= since)
+        async with self.reading() as conn:
+            return {row.minute: int(row.received) for row in await conn.execute(query)}
 
     async def inbox_counts(self) -> dict[str, int]:
         query = select(inbox.c.status, func.count()).group_by(inbox.c.status)

@@ -95,6 +95,9 @@ def _write_part(
     if mode == "upsert":
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
         return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    if mode == "add":
+        sets = ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in columns if c not in keys)
+        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     return statement
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+import asyncpg
 from sqlalchemy import Table
 
 from adapters.store.database import Database
@@ -106,8 +107,11 @@ async def fetch_guarded(
     head = [name, slot.version, slot.generation]
     if database.is_postgres:
         sql = spelled(_GUARD.format(statement), True)
-        async with database.reading() as conn:
-            records = await conn.fetch(sql, *head, *map(_pg_value, parameters))
+        try:
+            async with database.reading() as conn:
+                records = await conn.fetch(sql, *head, *map(_pg_value, parameters))
+        except asyncpg.UndefinedTableError:
+            return None  # the slot's tables are gone: a rebuild switched and dropped them
         if not records:
             return None
         rows = [tuple(record)[1:] for record in records]

@@ -18,9 +18,10 @@ from sqlalchemy import Table
 from adapters.store.records import NewEvent
 from adapters.store.registry import Slot
 
-WriteMode = Literal["insert", "ignore", "upsert", "update"]
+WriteMode = Literal["insert", "ignore", "upsert", "add", "update"]
 """`insert` new rows; `ignore` rows whose key is stored already; `upsert`
-(insert or replace the other columns); `update` rows that exist."""
+(insert or replace the other columns); `add` (insert, or add the other
+columns to the stored ones); `update` rows that exist."""
 
 Row = tuple[Any, ...]
 

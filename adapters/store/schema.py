@@ -132,6 +132,15 @@ projections = Table(
 `generation` tells apart builds of one version; `position` is the checkpoint.
 At most one build per projection is active and at most one is building."""
 
+inbox_minutes = Table(
+    "inbox_minutes",
+    metadata,
+    Column("minute", UtcDateTime, primary_key=True),
+    Column("received", Integer, nullable=False),
+)
+"""How many payloads arrived in each minute (UTC), kept with every batch, so a
+chart of the last hours reads a few hundred rows whatever the traffic."""
+
 cursors = Table(
     "cursors",
     metadata,

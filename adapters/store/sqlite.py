@@ -103,6 +103,9 @@ def _statement(table: Table, columns: tuple[str, ...], mode: str, keys: tuple[st
     if mode == "upsert":
         sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
         return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    if mode == "add":
+        sets = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in columns if c not in keys)
+        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     return statement
 
 

@@ -58,7 +58,7 @@ class ItemOut(msgspec.Struct, frozen=True, rename="camel"):
         fields) as the API writes it; its properties are stored JSON and go
         out as they are."""
         head, properties, tail = row[:13], row[13], row[14:]
-        raw = cast(dict[str, Any], msgspec.Raw(properties))
+        raw = cast(dict[str, Any], msgspec.Raw(properties)) if properties != "{}" else {}
         return cls(*head, raw, *tail, negative=row[8].startswith("-"))  # type: ignore[call-arg,misc]
 
     @classmethod

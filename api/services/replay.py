@@ -105,3 +105,12 @@ def _read(record: InboxRecord) -> Translated | str:
             metadata={**translated.metadata, "messageId": record.message_id},
         )
     return translated
+
+
+async def replay_kept(store: EventStore, inbox_id: int) -> tuple[Outcome, int, str | None] | None:
+    """Replay one kept payload by its inbox id, as `replay_one` does; None when
+    no payload has that id. One that is not quarantined is `skipped`."""
+    record = await store.inbox_entry(inbox_id)
+    if record is None:
+        return None
+    return await replay_one(store, record)

@@ -1,0 +1,89 @@
+"""The web dashboard: server-rendered pages under /ui/, for the people who
+ask what a technician carries, what a job installed and what happened to an
+item, and for the operators who run invtrack."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Router, get
+from litestar.datastructures import CacheControlHeader, ResponseHeader
+from litestar.di import Provide
+from litestar.params import FromPath
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from api.pages.counts import CountsController
+from api.pages.errors import HANDLERS, PageNotFound
+from api.pages.items import ItemController
+from api.pages.login import LoginController
+from api.pages.operations import ProjectionsController, QuarantineController
+from api.pages.overview import OverviewController, home
+from api.pages.owners import OwnersController
+from api.pages.rendering import STATIC, template_config
+from api.pages.session import same_session, session_middleware
+from api.services.dashboard import Dashboard
+from api.services.rebuilds import Rebuilds
+from api.settings import Settings
+
+__all__ = ["dashboard_routes", "template_config"]
+
+POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Pages load only invtrack's own script and style: an injected script or
+style would not run even if a value escaped its escaping."""
+
+HEADERS: Final = [
+    ResponseHeader(name="Content-Security-Policy", value=POLICY),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+]
+
+
+@get("/{rest:path}", name="no-such-page")
+async def no_such_page(rest: FromPath[str]) -> None:
+    raise PageNotFound("There is no such page.")
+
+
+def dashboard_routes(
+    settings: Settings, dashboard: Dashboard, rebuilds: Rebuilds
+) -> list[ControllerRouterHandler]:
+    """The redirect from `/`, the pages under /ui/ and their static files."""
+
+    def provide(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    pages = Router(
+        path="/ui",
+        route_handlers=[
+            LoginController,
+            OverviewController,
+            OwnersController,
+            ItemController,
+            CountsController,
+            QuarantineController,
+            ProjectionsController,
+            no_such_page,
+        ],
+        middleware=[session_middleware(settings)],
+        guards=[same_session],
+        dependencies={
+            "dashboard": provide(dashboard),
+            "rebuilds": provide(rebuilds),
+            "settings": provide(settings),
+        },
+        exception_handlers=HANDLERS,
+        response_headers=[*HEADERS, ResponseHeader(name="Cache-Control", value="no-store")],
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
+        path="/ui/static",
+        directories=[STATIC],
+        name="dashboard-static",
+        cache_control=CacheControlHeader(max_age=3600),
+        include_in_schema=False,
+    )
+    return [home, pages, static]
