@@ -14,13 +14,21 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
 
 
 class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """The OFS Events API poller: off unless a URL is set."""
+    """The OFS Events API poller and the reconciler: off unless a URL is set.
+
+    `auth` is `basic`, `bearer`, `client_credentials` or `jwt`; unset, it is
+    `bearer` with a token and `basic` otherwise. `jwt` signs assertions with
+    the PEM RSA key in `private_key_file`, naming `user` (or the application).
+    """
 
     url: str | None = None
     client_id: str | None = None
     instance: str | None = None
     client_secret: str | None = None
     token: str | None = None
+    auth: str | None = None
+    private_key_file: str | None = None
+    user: str | None = None
     poll_in_serve: bool = False
     idle_seconds: float = 10.0
 
@@ -77,6 +85,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         instance=get("OFS_INSTANCE"),
         client_secret=get("OFS_CLIENT_SECRET"),
         token=get("OFS_TOKEN"),
+        auth=get("OFS_AUTH"),
+        private_key_file=get("OFS_PRIVATE_KEY_FILE"),
+        user=get("OFS_USER"),
         poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
         idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+from pathlib import Path
 
+from adapters.ofs.oauth import GRANTS, OfsCredentials
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig
 from adapters.store import EventStore, connect
 from api.services.group_commit import Ingestor
@@ -16,17 +18,35 @@ from projections.setup import prepare
 log = logging.getLogger("invtrack.ofs")
 
 
+def ofs_credentials(ofs: OfsSettings) -> OfsCredentials:
+    """The OFS credentials configured; raises ValueError naming what is wrong."""
+    if ofs.auth is not None and ofs.auth not in GRANTS:
+        raise ValueError(f"INVTRACK_OFS_AUTH must be one of {', '.join(GRANTS)}, not {ofs.auth!r}")
+    private_key = None
+    if ofs.private_key_file is not None:
+        try:
+            private_key = Path(ofs.private_key_file).read_text()
+        except OSError as error:
+            raise ValueError(
+                f"INVTRACK_OFS_PRIVATE_KEY_FILE cannot be read: {error.strerror}"
+            ) from None
+    return OfsCredentials(
+        client_id=ofs.client_id,
+        instance=ofs.instance,
+        client_secret=ofs.client_secret,
+        token=ofs.token,
+        private_key=private_key,
+        user=ofs.user,
+        grant=ofs.auth,
+    )
+
+
 def poller_config(ofs: OfsSettings) -> OfsPollerConfig:
     """The poller's configuration; raises ValueError naming what is missing."""
     if not ofs.url:
         raise ValueError("INVTRACK_OFS_URL is not set")
     return OfsPollerConfig(
-        base_url=ofs.url,
-        client_id=ofs.client_id,
-        instance=ofs.instance,
-        client_secret=ofs.client_secret,
-        token=ofs.token,
-        idle_seconds=ofs.idle_seconds,
+        base_url=ofs.url, credentials=ofs_credentials(ofs), idle_seconds=ofs.idle_seconds
     )
 
 
