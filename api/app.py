@@ -104,6 +104,12 @@ class Services:
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
             if task is not None:
                 self.tasks.append(task)
+        if self.settings.sm.poll_in_serve:
+            from api.services.polling import start_sm_poller
+
+            task = start_sm_poller(self.settings, self.store, self.ingestor, self.stop)
+            if task is not None:
+                self.tasks.append(task)
 
     async def close(self) -> None:
         self.stop.set()

@@ -33,6 +33,29 @@ class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
     idle_seconds: float = 10.0
 
 
+class SmSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The ServiceMobility Export API pollers: off unless a URL is set.
+
+    Credentials: `token` (a JWT), or `username` and `password` (exchanged at
+    `login_path`), or the legacy `customer_id` and `customer_code`. Each of
+    `sources` (`mob`, `sch`, `api`) is pulled with its own cursor, from
+    `start_rowver` on the first run.
+    """
+
+    url: str | None = None
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    customer_id: str | None = None
+    customer_code: str | None = None
+    login_path: str = "/createjwt"
+    sources: tuple[str, ...] = ("mob",)
+    start_rowver: str = "0"
+    limit: int = 100
+    poll_in_serve: bool = False
+    idle_seconds: float = 60.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = Path("./var")
@@ -44,6 +67,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     commit_batch: int = 128
     pool_size: int = 10
     ofs: OfsSettings = OfsSettings()
+    sm: SmSettings = SmSettings()
 
     @property
     def has_key(self) -> bool:
@@ -91,6 +115,22 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
         idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
     )
+    sm = SmSettings(
+        url=get("SM_URL"),
+        token=get("SM_TOKEN"),
+        username=get("SM_USERNAME"),
+        password=get("SM_PASSWORD"),
+        customer_id=get("SM_CUSTOMER_ID"),
+        customer_code=get("SM_CUSTOMER_CODE"),
+        login_path=get("SM_LOGIN_PATH") or "/createjwt",
+        sources=tuple(
+            part.strip() for part in (get("SM_SOURCES") or "mob").split(",") if part.strip()
+        ),
+        start_rowver=get("SM_START_ROWVER") or "0",
+        limit=_int(get("SM_LIMIT"), "SM_LIMIT", 100),
+        poll_in_serve=_bool(get("SM_POLL_IN_SERVE")),
+        idle_seconds=_seconds(get("SM_IDLE_SECONDS"), "SM_IDLE_SECONDS", 60.0),
+    )
     return Settings(
         database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         data_dir=Path(get("DATA_DIR") or "./var"),
@@ -102,6 +142,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
         pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
         ofs=ofs,
+        sm=sm,
     )
 
 
@@ -115,6 +156,18 @@ def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int
     if number < minimum:
         raise SettingsError(f"INVTRACK_{name} must be at least {minimum}")
     return number
+
+
+def _seconds(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}")
+    return seconds
 
 
 def _bool(value: str | None) -> bool:

@@ -1,4 +1,5 @@
-"""`invtrack`: serve, migrate, token, rebuild, ofs-poll, replay-quarantine, status."""
+"""`invtrack`: serve, migrate, token, rebuild, ofs-poll, sm-poll, reconcile,
+replay-quarantine, status."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from api import logs
-from api.cli.poll import ofs_poll
+from api.cli import poll
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
 from api.cli.serve import migrate, serve
@@ -59,9 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("projections", nargs="*", metavar="PROJECTION")
     rebuild.set_defaults(run=rebuild_command)
 
-    commands.add_parser(
-        "ofs-poll", help="pull OFS events through the Events API until stopped"
-    ).set_defaults(run=ofs_poll)
+    poll.register(commands)
     commands.add_parser("replay-quarantine", help="retry quarantined payloads").set_defaults(
         run=replay_command
     )

@@ -99,7 +99,7 @@ class FakeServer(ABC):
         """The vendor's error body."""
 
     def headers(self, path: str) -> dict[str, str]:
-        """Headers every answer to `path` carries."""
+        """Headers every answer to `path` carries (but injected faults)."""
         return {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,16 +139,15 @@ class FakeServer(ABC):
             and not await _wait_or_disconnect(receive, fault.delay)
         ):
             return 0, None, {}
-        common = self.headers(path)
         if fault is not None and fault.status is not None:
             extra = {"retry-after": fault.retry_after} if fault.retry_after else {}
-            return fault.status, self.error(fault.status, "injected failure"), common | extra
+            return fault.status, self.error(fault.status, "injected failure"), extra
         try:
             status, payload, headers = self.answer(scope, method, path, query, body)
         except Problem as problem:
             status, payload = problem.status, self.error(problem.status, problem.detail)
             headers = problem.headers
-        return status, payload, common | headers
+        return status, payload, self.headers(path) | headers
 
     def _next_fault(self, path: str) -> Fault | None:
         for fault in self.faults:

@@ -9,6 +9,7 @@ import base64
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +20,13 @@ from adapters.ofs.client import OfsRejected
 from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig
 from adapters.store import EventStore
+from api.cli.poll import run_ofs_poll
 from api.services.group_commit import Ingestor
+from api.settings import from_env
+from tests.fakes.http import serving
 from tests.fakes.ofs_oauth import TOKEN_PATH, key_pair
 from tests.fakes.ofs_server import EVENTS_PATH, FakeOfs
+from tests.harness.databases import migrated_store
 from tests.integration.test_ofs_poller import EXPECTED, PAGE_01, PAGE_02, drain, state
 
 BASE_URL = "http://ofs.test"
@@ -219,3 +224,46 @@ def test_each_grant_needs_its_secret() -> None:
         OfsCredentials(client_id="a", instance="b", grant="jwt", private_key=key_pair()[0])
     )
     assert "PRIVATE" not in shown
+
+
+@GRANTS
+async def test_ofs_poll_once_with_oauth_from_the_environment(
+    tmp_path: Path, grant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeOfs()
+    key_file = tmp_path / "ofs-assertion-key.pem"
+    key_file.write_text(key_pair()[0])
+    async with serving(fake) as base_url:
+        env = {
+            "INVTRACK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ofs.db'}",
+            "INVTRACK_OFS_URL": base_url,
+            "INVTRACK_OFS_AUTH": grant,
+            "INVTRACK_OFS_CLIENT_ID": fake.client_id,
+            "INVTRACK_OFS_INSTANCE": fake.instance,
+            "INVTRACK_OFS_CLIENT_SECRET": fake.secret,
+            "INVTRACK_OFS_PRIVATE_KEY_FILE": str(key_file),
+        }
+        settings = from_env(env)
+        # The first run subscribes; OFS collects the subscription's events from then on.
+        assert await asyncio.wait_for(run_ofs_poll(settings, once=True), 60) == 0
+        fake.publish_page(PAGE_01)
+        assert await asyncio.wait_for(run_ofs_poll(settings, once=True), 60) == 0
+    assert fake.oauth.grants == [GRANT_TYPES[grant]] * 2
+    async with migrated_store(settings.database_url) as store:
+        assert await store.count() == 9
+
+
+async def test_ofs_poll_names_a_bad_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = from_env(
+        {
+            "INVTRACK_OFS_URL": "http://ofs.test",
+            "INVTRACK_OFS_AUTH": "jwt",
+            "INVTRACK_OFS_CLIENT_ID": "app",
+            "INVTRACK_OFS_INSTANCE": "acme",
+            "INVTRACK_OFS_PRIVATE_KEY_FILE": str(tmp_path / "missing.pem"),
+        }
+    )
+    assert await run_ofs_poll(settings, once=True) == 2
+    assert "INVTRACK_OFS_PRIVATE_KEY_FILE" in capsys.readouterr().err
