@@ -15,12 +15,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from adapters.auth import TokenVerifier, load_or_create_secret
-from adapters.store import Database, EventStore, connect
+from adapters.store import Database, EventStore, ReconciliationLog, connect
 from api import settings as settings_module
 from api.routes.inventory import InventoryController
 from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
 from api.routes.operations import OperationsController
 from api.routes.problems import HANDLERS
+from api.routes.reconciliations import ReconciliationController
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.webhooks import WebhookController
 from api.services.group_commit import Ingestor
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> Litestar:
             WebhookController,
             InventoryController,
             OperationsController,
+            ReconciliationController,
             metrics_route,
         ],
         dependencies={
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> Litestar:
             "queries": provide(services.queries),
             "verifier": provide(services.verifier),
             "store": provide(services.store),
+            "reconciliations": provide(ReconciliationLog(services.database)),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

@@ -194,6 +194,21 @@ class Queries:
             query = query.limit(limit)
         return list(await conn.execute(query))
 
+    async def known_owners(self, kind: OwnerKind, source: Source | None = None) -> list[str]:
+        """Every owner of `kind` an item has had, now or before, sorted; only
+        owners of `source`'s items when given. Reads the active items slot."""
+        async with self.store.reading() as conn:
+            items_version, _ = await self._versions(conn)
+            owners = self._table(owners_table, items_version)
+            query = select(owners.c.owner).where(owners.c.kind == kind)
+            if source is not None:
+                items = self._table(items_table, items_version)
+                query = query.join(items, items.c.key == owners.c.key).where(
+                    items.c.source == source
+                )
+            rows = await conn.execute(query.distinct().order_by(owners.c.owner))
+            return [str(row[0]) for row in rows]
+
 
 def _matches(item: Item, where: ItemFilter) -> bool:
     owner = {

@@ -2,6 +2,7 @@
 
 from adapters.store.database import Database, connect
 from adapters.store.errors import ConcurrencyConflict
+from adapters.store.reconciliations import ReconciliationLog
 from adapters.store.records import Cursor, Delivery, InboxEntry, NewEvent, Receipt, StoredEvent
 from adapters.store.store import EventStore, Writer
 
@@ -14,6 +15,7 @@ __all__ = [
     "InboxEntry",
     "NewEvent",
     "Receipt",
+    "ReconciliationLog",
     "StoredEvent",
     "Writer",
     "connect",

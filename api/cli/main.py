@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from api import logs
-from api.cli import poll
+from api.cli import poll, reconcile
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
 from api.cli.serve import migrate, serve
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(run=rebuild_command)
 
     poll.register(commands)
+    reconcile.register(commands)
     commands.add_parser("replay-quarantine", help="retry quarantined payloads").set_defaults(
         run=replay_command
     )

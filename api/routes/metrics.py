@@ -63,8 +63,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from adapters.store import Delivery, EventStore, Receipt
+from adapters.store import Delivery, EventStore, Receipt, ReconciliationLog
 from adapters.store.schema import events, projections
+from api.routes.reconciliation_metrics import reconciliation_gauges
 from api.services.group_commit import CommitFailed, Ingestor
 
 Scope = MutableMapping[str, Any]
@@ -275,7 +276,8 @@ async def exposition(store: EventStore) -> bytes:
         counted = generate_latest(registry)
     else:
         counted = generate_latest(REGISTRY)
-    return counted + generate_latest(await store_gauges(store))
+    reconciliations = await reconciliation_gauges(ReconciliationLog(store.database))
+    return counted + generate_latest(await store_gauges(store)) + generate_latest(reconciliations)
 
 
 @get(

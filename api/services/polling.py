@@ -122,9 +122,9 @@ async def poll_until_stopped(
     """Poll OFS with a store of its own until `stop` is set (or, with `once`,
     until caught up); the page being committed is finished first. Raises
     OfsRejected when OFS refuses us."""
-    async with _own_store(settings) as (store, ingestor):
+    async with own_store(settings) as store:
         log.info("polling %s as %s", config.base_url, config.cursor_name)
-        async with OfsPoller(config, store, ingestor.submit) as poller:
+        async with OfsPoller(config, store, Ingestor(store).submit) as poller:
             await poller.run(stop, once=once)
     log.info("stopped")
 
@@ -140,18 +140,20 @@ async def pull_servicemobility(
     """Pull every configured source with a store of its own until `stop` is
     set (or, with `once`, until each is caught up). Raises SmRejected (in an
     ExceptionGroup) when ServiceMobility refuses us."""
-    async with _own_store(settings) as (store, ingestor):
-        await run_all(sm_pollers(configs, store, ingestor, start_at=start_at), stop, once=once)
+    async with own_store(settings) as store:
+        pollers = sm_pollers(configs, store, Ingestor(store), start_at=start_at)
+        await run_all(pollers, stop, once=once)
 
 
 @contextlib.asynccontextmanager
-async def _own_store(settings: Settings) -> AsyncIterator[tuple[EventStore, Ingestor]]:
+async def own_store(settings: Settings) -> AsyncIterator[EventStore]:
+    """A store of the command's own, migrated, its projections set up."""
     database = connect(settings.database_url, pool_size=2)
     store = EventStore(database)
     try:
         await database.migrate()
         await prepare(store)
-        yield store, Ingestor(store)
+        yield store
     finally:
         await database.dispose()
 
