@@ -17,6 +17,7 @@ after a 401.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -179,7 +180,9 @@ class OfsOAuth(RenewingAuth):
         request.headers["Authorization"] = f"Bearer {token}"
 
 
+@functools.lru_cache(maxsize=4)
 def _private_key(pem: str) -> RSAPrivateKey:
+    """The key, loaded once (loading checks it, which takes a while for RSA)."""
     try:
         key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):

@@ -68,6 +68,7 @@ class FakeTokenService:
     lifetime: int = 3600
     issued: dict[str, datetime] = field(default_factory=dict)
     """Access token -> when it expires."""
+    revoked: set[str] = field(default_factory=set)
     grants: list[str] = field(default_factory=list)
     """The grant type of every token issued, in order."""
     assertions: list[dict[str, Any]] = field(default_factory=list)
@@ -79,11 +80,11 @@ class FakeTokenService:
 
     def valid(self, token: str) -> bool:
         expires = self.issued.get(token)
-        return expires is not None and self.clock() < expires
+        return expires is not None and token not in self.revoked and self.clock() < expires
 
     def revoke(self) -> None:
-        """Every token issued stops working at once."""
-        self.issued.clear()
+        """Every token issued so far stops working at once."""
+        self.revoked.update(self.issued)
 
     def grant(self, authorization: str, content_type: str, body: bytes) -> dict[str, Any]:
         """A token for the form posted, or Problem."""

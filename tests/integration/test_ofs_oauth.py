@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +29,15 @@ from tests.fakes.http import serving
 from tests.fakes.ofs_oauth import TOKEN_PATH, key_pair
 from tests.fakes.ofs_server import EVENTS_PATH, FakeOfs
 from tests.harness.databases import migrated_store
-from tests.integration.test_ofs_poller import EXPECTED, PAGE_01, PAGE_02, drain, state
+from tests.integration.test_ofs_poller import (
+    EXPECTED,
+    PAGE_01,
+    PAGE_02,
+    Crashes,
+    drain,
+    extra_events,
+    state,
+)
 
 BASE_URL = "http://ofs.test"
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -112,6 +122,7 @@ async def test_polling_survives_token_expiry_and_revocation(
     assert fake.oauth.grants == [GRANT_TYPES[grant]] * 3
     assert await store.count() == 13
     assert await state(store, EXPECTED["after 01 then 02"]) == EXPECTED["after 01 then 02"]
+    assert len(fake.oauth.issued) == 3
     for secret in [fake.secret, key_pair()[0].splitlines()[1], *fake.oauth.issued]:
         assert secret not in caplog.text
 
@@ -267,3 +278,42 @@ async def test_ofs_poll_names_a_bad_configuration(
     )
     assert await run_ofs_poll(settings, once=True) == 2
     assert "INVTRACK_OFS_PRIVATE_KEY_FILE" in capsys.readouterr().err
+
+
+@GRANTS
+async def test_killed_at_random_points_with_tokens_every_event_is_stored_once(
+    store: EventStore, grant: str
+) -> None:
+    rng = random.Random(7)
+    clock = Clock()
+    fake = FakeOfs(clock=clock)
+    fake.oauth.lifetime = 120
+    ingestor = Ingestor(store)
+    await ingestor.start()
+    creds = credentials(fake, grant)
+    try:
+        async with poller(fake, store, ingestor, creds, clock.seconds) as ofs:
+            await drain(ofs, fake)
+        fake.publish_page(PAGE_01)
+        fake.publish_page(PAGE_02)
+        fake.publish(*extra_events(20))
+        for _ in range(200):
+            if fake.caught_up.is_set():
+                break
+            clock.now += timedelta(seconds=rng.choice([0, 30, 130]))  # tokens run out
+            if rng.random() < 0.2:
+                fake.oauth.revoke()
+            killed = poller(fake, store, ingestor, creds, clock.seconds)
+            killed.submit = Crashes(ingestor.submit, rng, rate=0.25)
+            task = asyncio.create_task(killed.run(asyncio.Event()))
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        async with poller(fake, store, ingestor, creds, clock.seconds) as ofs:
+            await drain(ofs, fake)
+    finally:
+        await ingestor.stop()
+    assert await store.count() == 13 + 20
+    assert await state(store, EXPECTED["after 01 then 02"]) == EXPECTED["after 01 then 02"]
+    assert len(fake.oauth.grants) > 2
