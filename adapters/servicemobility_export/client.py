@@ -122,7 +122,15 @@ class SmClient:
             timeout=timeout,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "invtrack"},
+            # Every request is paced, also a login or a retry after a 401.
+            event_hooks={"request": [self._paced], "response": [self._observed]},
         )
+
+    async def _paced(self, request: httpx.Request) -> None:
+        await self.pace.wait(request.url.path)
+
+    async def _observed(self, response: httpx.Response) -> None:
+        self.pace.observe(response.request.url.path, response.headers)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -130,14 +138,12 @@ class SmClient:
     async def inventory_usage(self, *, rowver: str, limit: int, src: str) -> ExportPage:
         """The rows after `rowver` (exclusive), at most `limit`, changed by `src`."""
         params: dict[str, str | int] = {"rowver": rowver, "limit": limit, "src": src}
-        await self.pace.wait(EXPORT_PATH)
         try:
             response = await self._http.get(EXPORT_PATH, params=params)
         except httpx.TimeoutException as error:
             raise SmUnavailable(f"GET {EXPORT_PATH} timed out ({type(error).__name__})") from None
         except httpx.TransportError as error:
             raise SmUnavailable(f"GET {EXPORT_PATH} failed: {type(error).__name__}") from None
-        self.pace.observe(EXPORT_PATH, response.headers)
         if response.status_code >= 300:
             raise failure(
                 response,
