@@ -67,8 +67,13 @@ class Translated(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any]
 
 
-def ofs_message_id(body: bytes) -> str:
+def content_id(body: bytes) -> str:
+    """The message id of a payload that carries none (OFS events, Export API
+    pages): its SHA-256."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+ofs_message_id = content_id
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -100,7 +105,7 @@ def read_servicemobility_export(body: bytes, sender: str | None) -> Translated:
     with _translating():
         facts = translate_export_page(body)
     _check_unique_keys(body)
-    message_id = ofs_message_id(body)
+    message_id = content_id(body)
     metadata = {"source": "servicemobility", "messageId": message_id, "sender": sender}
     return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
 
@@ -111,7 +116,7 @@ def read_ofs(body: bytes, sender: str | None) -> Translated:
     with _translating():
         facts = translate_ofs(body)
     _check_unique_keys(body)
-    message_id = ofs_message_id(body)
+    message_id = content_id(body)
     metadata = {"source": "ofs", "messageId": message_id, "sender": sender}
     return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
 

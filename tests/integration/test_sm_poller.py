@@ -139,9 +139,13 @@ async def test_each_page_commits_with_its_cursor_and_new_rows_follow(
 
     await pull(fake, store, submit)
     pages = [d for d in deliveries if d.inbox is not None]
+    # Six rows, two a page: each page's cursor is its last row's rowver.
+    assert len(fake.rows) == 6
     assert [d.cursor.state["rowver"] if d.cursor else None for d in pages] == [
-        row.rowver for row in fake.rows[1::2]
-    ] + ([fake.rows[-1].rowver] if len(fake.rows) % 2 else [])
+        fake.rows[1].rowver,
+        fake.rows[3].rowver,
+        fake.rows[5].rowver,
+    ]
     fake.publish(fake.rows[0].usage | {"ModifiedUTC": "2026-11-21T08:00:00Z"})
     await pull(fake, store, ingestor.submit)
     await assert_webhook_balances(store, fake)
