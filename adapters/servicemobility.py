@@ -153,8 +153,19 @@ def translate(envelope: Envelope) -> list[Fact]:
     data = _decode_data(envelope)
     rows = _rows(envelope, data)
     if envelope.type == "InventoryUsage":
-        return [fact for index, row in enumerate(rows) for fact in _usage_row(envelope, row, index)]
+        return usage_facts(rows, "$.data.rows")
     return [_document_row(envelope, row, index) for index, row in enumerate(rows)]
+
+
+def usage_facts(rows: list[dict[str, Any]], path: str) -> list[Fact]:
+    """The ledger lines of InventoryUsage rows, wherever the rows came from (a
+    webhook's `data.rows`, an export page's `rows`); `path` is where they sit."""
+    return [fact for index, row in enumerate(rows) for fact in _usage_row(row, f"{path}[{index}]")]
+
+
+def decode_json(body: bytes) -> Any:
+    """A vendor body as plain values, every non-integer number an exact Decimal."""
+    return _any.decode(body)
 
 
 def _decode_data(envelope: Envelope) -> dict[str, Any]:
@@ -181,8 +192,8 @@ def _rows(envelope: Envelope, data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _usage_row(envelope: Envelope, row: dict[str, Any], index: int) -> list[Fact]:
-    path = f"$.data.rows[{index}].InventoryUsage"
+def _usage_row(row: dict[str, Any], where: str) -> list[Fact]:
+    path = f"{where}.InventoryUsage"
     if "InventoryUsage" not in row:
         raise TranslationError("the row has no `InventoryUsage` object", path)
     try:
@@ -192,7 +203,7 @@ def _usage_row(envelope: Envelope, row: dict[str, Any], index: int) -> list[Fact
     occurred_at = _parse_time(usage.ModifiedUTC, f"{path}.ModifiedUTC")
     ref_module = _identifier(str(usage.RefModule), f"{path}.RefModule")
     ref_object = _identifier(str(usage.RefObjID), f"{path}.RefObjID")
-    line_key = _row_key(envelope, row)
+    line_key = row_identity(row)
     facts: list[Fact] = []
     for i, location in enumerate(usage.StorageLocations):
         where = f"{path}.StorageLocations[{i}]"
@@ -295,9 +306,26 @@ def _reason(reason: _Reason, path: str) -> DispositionReason:
     )
 
 
+def row_identity(row: dict[str, Any]) -> str:
+    """An InventoryUsage row's identity, whichever way it came: its `rowver` and
+    its `InventoryUsage` object, canonical. Nothing of the channel (the webhook
+    `source`, the envelope, keys the export adds beside the object) is part of
+    it, so a row counts once whether it arrives by webhook, by export or both,
+    and again on re-extraction. Its ledger lines are `{identity}:{location
+    index}:{item index}`."""
+    rowver = row.get("rowver")
+    material = b"\x1f".join(
+        (
+            str(rowver if rowver is not None else "").encode(),
+            msgspec.json.encode(_canonical(row.get("InventoryUsage")), order="sorted"),
+        )
+    )
+    return "smrow:" + hashlib.sha256(material).hexdigest()
+
+
 def _row_key(envelope: Envelope, row: dict[str, Any]) -> str:
-    """A row's own identity: webhook source, row version and canonical content,
-    so a row redelivered inside a new envelope is recognised."""
+    """A document row's identity: webhook source, row version and canonical
+    content, so a row redelivered inside a new envelope is recognised."""
     canonical = msgspec.json.encode(_canonical(row), order="sorted")
     rowver = row.get("rowver")
     material = b"\x1f".join(

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from adapters.auth import TokenVerifier, load_or_create_secret
-from adapters.store import Database, EventStore
+from adapters.store import Database, EventStore, ReconciliationLog
 from api import logs
 from api import settings as settings_module
 from api.pages import dashboard_routes, template_config
@@ -24,6 +24,7 @@ from api.routes.openapi import openapi_config, viewer_assets
 from api.routes.operations import OperationsController
 from api.routes.paths import EncodedSlashes
 from api.routes.problems import HANDLERS, PLUGIN
+from api.routes.reconciliations import ReconciliationController
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
@@ -118,6 +119,12 @@ class Services:
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
             if task is not None:
                 self.tasks.append(task)
+        if self.settings.sm.poll_in_serve:
+            from api.services.polling import start_sm_poller
+
+            task = start_sm_poller(self.settings, self.store, self.ingestor, self.stop)
+            if task is not None:
+                self.tasks.append(task)
         settle_garbage_collector()
 
     async def close(self) -> None:
@@ -150,6 +157,7 @@ def create_app(settings: Settings) -> Litestar:
             WebhookController,
             InventoryController,
             OperationsController,
+            ReconciliationController,
             metrics_route,
             viewer_assets(),
             *dashboard_routes(services.settings, services.dashboard, services.rebuilds),
@@ -160,6 +168,7 @@ def create_app(settings: Settings) -> Litestar:
             "verifier": provide(services.verifier),
             "store": provide(services.store),
             "ingestor": provide(services.ingestor),
+            "reconciliations": provide(ReconciliationLog(services.database)),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

@@ -14,13 +14,21 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
 
 
 class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """The OFS Events API poller: off unless a URL is set."""
+    """The OFS Events API poller and the reconciler: off unless a URL is set.
+
+    `auth` is `basic`, `bearer`, `client_credentials` or `jwt`; unset, it is
+    `bearer` with a token and `basic` otherwise. `jwt` signs assertions with
+    the PEM RSA key in `private_key_file`, naming `user` (or the application).
+    """
 
     url: str | None = None
     client_id: str | None = None
     instance: str | None = None
     client_secret: str | None = None
     token: str | None = None
+    auth: str | None = None
+    private_key_file: str | None = None
+    user: str | None = None
     poll_in_serve: bool = False
     idle_seconds: float = 10.0
 
@@ -45,6 +53,29 @@ class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class SmSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The ServiceMobility Export API pollers: off unless a URL is set.
+
+    Credentials: `token` (a JWT), or `username` and `password` (exchanged at
+    `login_path`), or the legacy `customer_id` and `customer_code`. Each of
+    `sources` (`mob`, `sch`, `api`) is pulled with its own cursor, from
+    `start_rowver` on the first run.
+    """
+
+    url: str | None = None
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    customer_id: str | None = None
+    customer_code: str | None = None
+    login_path: str = "/createjwt"
+    sources: tuple[str, ...] = ("mob",)
+    start_rowver: str = "0"
+    limit: int = 100
+    poll_in_serve: bool = False
+    idle_seconds: float = 60.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = Path("./var")
@@ -62,6 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_connections: int = 1000
     ofs: OfsSettings = OfsSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    sm: SmSettings = SmSettings()
 
     @property
     def has_key(self) -> bool:
@@ -103,8 +135,27 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         instance=get("OFS_INSTANCE"),
         client_secret=get("OFS_CLIENT_SECRET"),
         token=get("OFS_TOKEN"),
+        auth=get("OFS_AUTH"),
+        private_key_file=get("OFS_PRIVATE_KEY_FILE"),
+        user=get("OFS_USER"),
         poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
         idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
+    )
+    sm = SmSettings(
+        url=get("SM_URL"),
+        token=get("SM_TOKEN"),
+        username=get("SM_USERNAME"),
+        password=get("SM_PASSWORD"),
+        customer_id=get("SM_CUSTOMER_ID"),
+        customer_code=get("SM_CUSTOMER_CODE"),
+        login_path=get("SM_LOGIN_PATH") or "/createjwt",
+        sources=tuple(
+            part.strip() for part in (get("SM_SOURCES") or "mob").split(",") if part.strip()
+        ),
+        start_rowver=get("SM_START_ROWVER") or "0",
+        limit=_int(get("SM_LIMIT"), "SM_LIMIT", 100),
+        poll_in_serve=_bool(get("SM_POLL_IN_SERVE")),
+        idle_seconds=_seconds(get("SM_IDLE_SECONDS"), "SM_IDLE_SECONDS", 60.0),
     )
     return Settings(
         database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -127,6 +178,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             session_hours=_int(get("SESSION_HOURS"), "SESSION_HOURS", 12),
             secure_cookies=_bool(get("SECURE_COOKIES")),
         ),
+        sm=sm,
     )
 
 
@@ -146,12 +198,12 @@ def _seconds(value: str | None, name: str, default: float) -> float:
     if value is None:
         return default
     try:
-        number = float(value)
+        seconds = float(value)
     except ValueError:
         raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}") from None
-    if not 0 < number < 3600:
-        raise SettingsError(f"INVTRACK_{name} must be between 0 and 3600 seconds")
-    return number
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}")
+    return seconds
 
 
 def _bool(value: str | None) -> bool:

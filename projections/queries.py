@@ -293,6 +293,27 @@ class Queries:
         )
         return None if rows is None else [row[0] for row in rows]
 
+    async def known_owners(self, kind: OwnerKind, source: Source | None = None) -> list[str]:
+        """Every owner of `kind` an item has had, now or before, sorted; only
+        owners of `source`'s items when given."""
+        return await self._guarded(
+            items.NAME, lambda guard: self._known_owners(guard, kind, source)
+        )
+
+    async def _known_owners(
+        self, guard: tuple[str, Slot], kind: OwnerKind, source: Source | None
+    ) -> list[str] | None:
+        items_table, owners_table = (table.name for table in items.tables(guard[1]))
+        of_source = f"JOIN {items_table} AS i ON i.key = o.key AND i.source = $5 " if source else ""
+        rows = await fetch_guarded(
+            self.store.database,
+            guard,
+            f"SELECT DISTINCT o.owner FROM {owners_table} AS o {of_source}"  # noqa: S608
+            "WHERE o.kind = $4 ORDER BY o.owner",
+            [kind, source] if source else [kind],
+        )
+        return None if rows is None else [row[0] for row in rows]
+
 
 def _item_decoders(slot: Slot) -> Any:
     return decoders(items.tables(slot)[0], ITEM_COLUMNS)

@@ -1,4 +1,5 @@
-"""A client of the OFS Core Events API: subscriptions and event pages.
+"""A client of the OFS Core API: event subscriptions and pages, and plain GETs
+(the inventory endpoints).
 
 It says what went wrong in terms the poller can act on: `OfsUnavailable` is
 worth retrying later (429, 5xx, timeouts, broken connections, garbled
@@ -9,14 +10,13 @@ answers), `SubscriptionGone` means the subscription expired or was deleted,
 
 from __future__ import annotations
 
-import math
-from collections.abc import Generator, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import httpx
 import msgspec
+
+from adapters.pulling import Rejected, Unavailable, failure
 
 EVENTS_PATH: Final = "/rest/ofscCore/v1/events"
 SUBSCRIPTIONS_PATH: Final = "/rest/ofscCore/v1/events/subscriptions"
@@ -25,29 +25,25 @@ T = TypeVar("T")
 
 
 class OfsError(Exception):
-    """Base of what the Events API client raises."""
+    """Base of what the OFS clients raise."""
 
 
-class OfsUnavailable(OfsError):
+class OfsUnavailable(OfsError, Unavailable):
     """OFS cannot answer now; try again later, not before `retry_after` seconds."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
 
-
-class OfsRejected(OfsError):
+class OfsRejected(OfsError, Rejected):
     """OFS refused the request (4xx other than 404 and 429): retrying will not help."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"OFS answered {status}: {detail}")
-        self.status = status
-        self.detail = detail
+    vendor = "OFS"
 
 
-class SubscriptionGone(OfsError):
+class SubscriptionGone(OfsUnavailable):
     """The subscription is unknown to OFS: expired after 36 hours unread, or deleted."""
+
+
+class NotFound(OfsError):
+    """OFS has no such record (404)."""
 
 
 class Subscription(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -62,22 +58,6 @@ class EventsPage(msgspec.Struct, frozen=True, kw_only=True):
 
     body: bytes
     content_type: str | None = None
-
-
-class BearerAuth(httpx.Auth):
-    """OAuth access token in `Authorization: Bearer`."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-def basic_auth(client_id: str, instance: str, secret: str) -> httpx.Auth:
-    """OFS Basic authentication: user `clientId@instanceName`, password the secret."""
-    return httpx.BasicAuth(f"{client_id}@{instance}", secret)
 
 
 class _Marker(msgspec.Struct, frozen=True, rename="camel"):
@@ -140,6 +120,11 @@ class OfsClient:
     async def unsubscribe(self, subscription_id: str) -> None:
         await self._send("DELETE", f"{SUBSCRIPTIONS_PATH}/{subscription_id}", gone=SubscriptionGone)
 
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        """The body of a Core API GET; NotFound for a 404."""
+        response = await self._send("GET", path, params=params, gone=NotFound)
+        return response.content
+
     async def _send(
         self,
         method: str,
@@ -158,35 +143,19 @@ class OfsClient:
         status = response.status_code
         if status < 300:
             return response
-        detail = _detail(response)
-        if status == 429 or status >= 500:
-            raise OfsUnavailable(
-                f"{method} {path} answered {status}: {detail}",
-                retry_after=retry_after_seconds(response.headers.get("retry-after")),
-            )
+        detail = error_detail(response)
         if status == 404 and gone is not None:
             raise gone(f"{method} {path} answered 404: {detail}")
-        raise OfsRejected(status, detail)
+        raise failure(
+            response,
+            f"{method} {path}",
+            detail,
+            unavailable=OfsUnavailable,
+            rejected=OfsRejected,
+        )
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A `Retry-After` header (delta-seconds or HTTP-date) in seconds from now."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _detail(response: httpx.Response) -> str:
+def error_detail(response: httpx.Response) -> str:
     """The vendor's error `detail` (or `title`), short; never a request header."""
     try:
         error = msgspec.json.decode(response.content)

@@ -25,12 +25,16 @@ The rules the poller keeps:
   (not JSON, or events without a `nextPage`) cannot be moved past: it counts as
   OFS being unavailable and is read again after a backoff.
 - **Failures.** 429, 5xx, timeouts and broken connections back off with full
-  jitter (a random delay up to `min_backoff * 2**n`, capped at `max_backoff`),
-  never sooner than OFS's `Retry-After`. A failed commit backs off the same way
-  and reads the same page again. A refusal (400, 401, 403) stops the poller with
-  `OfsRejected`: credentials or permissions need an operator.
+  jitter, never sooner than OFS's `Retry-After` (`adapters.pulling`). A failed
+  commit backs off the same way and reads the same page again. A refusal (400,
+  401, 403, also from the token service) stops the poller with `OfsRejected`:
+  credentials or permissions need an operator.
+- **Credentials.** Basic, a fixed bearer token, or OAuth 2.0 access tokens
+  (`client_credentials` or a JWT assertion) renewed before they expire and once
+  after a 401 (`adapters.ofs.oauth`).
 - **Stopping.** When the stop event is set, an HTTP exchange in flight is
   abandoned (nothing of it was stored) but a commit in flight is finished.
+  With `once`, the poller stops as soon as OFS has nothing newer.
 
 Logs go to the `invtrack.ofs` logger; they name the instance, subscription and
 page markers, never a credential.
@@ -38,34 +42,25 @@ page markers, never a credential.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol, Self, TypeVar
+from typing import Final, Self
 
 import httpx
 
-from adapters.ofs.client import (
-    BearerAuth,
-    EventsPage,
-    OfsClient,
-    OfsRejected,
-    OfsUnavailable,
-    SubscriptionGone,
-    basic_auth,
-)
+from adapters.ofs.client import EventsPage, OfsClient, OfsUnavailable, SubscriptionGone
+from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.translate import TranslationError, format_time, page_next, parse_time, translate
-from adapters.store.records import Cursor, Delivery, InboxEntry, Receipt
+from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit
+from adapters.store.records import Cursor, Delivery, InboxEntry
 from domain.events import OFS_INVENTORY_EVENTS, Fact
 
 log = logging.getLogger("invtrack.ofs")
-
-T = TypeVar("T")
 
 INVENTORY_EVENTS: Final[tuple[str, ...]] = tuple(OFS_INVENTORY_EVENTS)
 """The event types the poller subscribes to: the ten inventory events."""
@@ -75,14 +70,6 @@ DETAIL_FIELDS: Final[tuple[str, ...]] = ("inventoryType", "serialNumber", "quant
 
 MAX_LIMIT: Final = 1000
 """The Events API's largest page."""
-
-Submit = Callable[[Delivery], Awaitable[Receipt]]
-
-
-class Cursors(Protocol):
-    """Where the poller reads its saved position (the event store)."""
-
-    async def cursor(self, name: str) -> Cursor | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,86 +105,40 @@ class OfsCursor:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OfsPollerConfig:
-    """How to reach one OFS instance and how patiently to poll it.
-
-    Authenticate with `client_id`, `instance` and `client_secret` (Basic
-    `clientId@instance:secret`) or with an OAuth `token`. `name` identifies the
-    cursor; by default it is derived from the URL and the client.
-    """
+class OfsPollerConfig(Patience):
+    """How to reach one OFS instance and how patiently to poll it. `name`
+    identifies the cursor; by default it is derived from the URL and the client."""
 
     base_url: str
-    client_id: str | None = None
-    instance: str | None = None
-    client_secret: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
+    credentials: OfsCredentials
     name: str | None = None
     limit: int = MAX_LIMIT
-    idle_seconds: float = 10.0
-    min_backoff: float = 1.0
-    max_backoff: float = 300.0
-    max_retry_after: float = 3600.0
-    timeout: float = 60.0
     title: str = "invtrack"
     fields: tuple[str, ...] = DETAIL_FIELDS
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.base_url:
             raise ValueError("the OFS base URL is required")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        basic = (self.client_id, self.instance, self.client_secret)
-        if self.token is None and not all(basic):
-            raise ValueError("OFS needs a token, or a client id, instance name and client secret")
-        if min(self.idle_seconds, self.min_backoff, self.max_backoff, self.timeout) < 0:
-            raise ValueError("intervals must not be negative")
 
     @property
     def cursor_name(self) -> str:
         """The cursor's name: `name`, else the base URL and the client."""
         if self.name:
             return self.name
-        client = f"{self.client_id}@{self.instance}" if self.token is None else "token"
-        derived = f"{self.base_url.rstrip('/')}#{client}"
+        derived = f"{self.base_url.rstrip('/')}#{self.credentials.label}"
         if len(derived) <= 255:
             return derived
         return "ofs-poll:" + hashlib.sha256(derived.encode()).hexdigest()
 
-    def auth(self) -> httpx.Auth:
-        if self.token is not None:
-            return BearerAuth(self.token)
-        if self.client_id is None or self.instance is None or self.client_secret is None:
-            raise ValueError("OFS needs a token, or a client id, instance name and client secret")
-        return basic_auth(self.client_id, self.instance, self.client_secret)
 
-
-def backoff_delay(
-    failures: int,
-    *,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    draw: Callable[[], float] = random.random,
-) -> float:
-    """Full jitter: a uniform delay in [0, min(cap, base * 2**(failures-1))],
-    but never less than the server's `Retry-After`."""
-    ceiling = min(cap, base * 2.0 ** min(max(failures - 1, 0), 32))
-    delay = draw() * ceiling
-    return delay if retry_after is None else max(delay, retry_after)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    events: int
-    empty: bool
-
-
-class _Stopped(Exception):
-    """The stop event was set while waiting on OFS."""
-
-
-class OfsPoller:
+class OfsPoller(Puller):
     """Reads OFS inventory events page by page and submits each page as one Delivery."""
+
+    log = log
+    source = "OFS"
 
     def __init__(
         self,
@@ -207,14 +148,15 @@ class OfsPoller:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         draw: Callable[[], float] = random.random,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        super().__init__(config, draw)
         self.config = config
         self.store = store
         self.submit = submit
         self._transport = transport
-        self._draw = draw
+        self._clock = clock
         self._client: OfsClient | None = None
-        self._stop: asyncio.Event | None = None
 
     @property
     def name(self) -> str:
@@ -223,12 +165,7 @@ class OfsPoller:
     @property
     def client(self) -> OfsClient:
         if self._client is None:
-            self._client = OfsClient(
-                self.config.base_url,
-                self.config.auth(),
-                timeout=self.config.timeout,
-                transport=self._transport,
-            )
+            self._client = ofs_client(self.config, self._transport, self._clock)
         return self._client
 
     async def aclose(self) -> None:
@@ -242,47 +179,7 @@ class OfsPoller:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set: pages back to back while there are events,
-        `idle_seconds` apart when there are none, backing off on failures.
-
-        Raises OfsRejected when OFS refuses the credentials or the request.
-        """
-        self._stop = stop
-        failures = 0
-        log.info("polling OFS events at %s (cursor %s)", self.config.base_url, self.name)
-        try:
-            while not stop.is_set():
-                try:
-                    outcome = await self._poll()
-                except _Stopped:
-                    break
-                except OfsRejected as error:
-                    log.error("OFS refused the poller, stopping: %s", error)
-                    raise
-                except (OfsUnavailable, SubscriptionGone) as error:
-                    failures += 1
-                    retry_after = getattr(error, "retry_after", None)
-                    await self._back_off(failures, str(error), retry_after)
-                    continue
-                except Exception as error:
-                    failures += 1
-                    await self._back_off(failures, f"storing failed: {_brief(error)}", None)
-                    continue
-                failures = 0
-                if outcome.empty:
-                    await self._pause(self.config.idle_seconds)
-        finally:
-            self._stop = None
-            await self.aclose()
-        log.info("stopped polling OFS events at %s", self.config.base_url)
-
-    async def poll_once(self) -> int:
-        """Read one page (subscribing first if needed) and commit it; the number
-        of events submitted. Failures propagate."""
-        return (await self._poll()).events
-
-    async def _poll(self) -> _Outcome:
+    async def _poll(self) -> Outcome:
         cursor = await self._cursor()
         try:
             page = await self._read(cursor)
@@ -349,7 +246,7 @@ class OfsPoller:
         await self.submit(Delivery(inbox=None, cursor=cursor.saved()))
         return cursor
 
-    async def _store(self, cursor: OfsCursor, page: EventsPage) -> _Outcome:
+    async def _store(self, cursor: OfsCursor, page: EventsPage) -> Outcome:
         try:
             next_page = page_next(page.body)
         except TranslationError as error:
@@ -363,7 +260,7 @@ class OfsPoller:
                 moved = _moved(cursor, next_page, facts)
                 await self.submit(Delivery(inbox=None, cursor=moved.saved()))
             log.debug("no new OFS events after page %s", cursor.next_page)
-            return _Outcome(events=0, empty=True)
+            return Outcome(events=0, caught_up=True)
         if next_page is None:
             raise OfsUnavailable("OFS sent events without a nextPage marker")
         moved = _moved(cursor, next_page, facts)
@@ -376,7 +273,7 @@ class OfsPoller:
                 rejected,
                 next_page,
             )
-            return _Outcome(events=0, empty=False)
+            return Outcome(events=0, caught_up=False)
         receipt = await self.submit(Delivery(inbox=entry, facts=tuple(facts), cursor=moved.saved()))
         log.info(
             "read %d OFS events (%d new, %d already stored) up to %s; next page %s",
@@ -386,47 +283,17 @@ class OfsPoller:
             moved.last_event_time,
             next_page,
         )
-        return _Outcome(events=len(facts), empty=False)
+        return Outcome(events=len(facts), caught_up=False)
 
-    async def _call(self, request: Awaitable[T]) -> T:
-        """An exchange with OFS, abandoned when the stop event is set: nothing of
-        it is stored yet, so nothing is lost."""
-        stop = self._stop
-        if stop is None:
-            return await request
-        exchange = asyncio.ensure_future(request)
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({exchange, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not exchange.done():
-                exchange.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await exchange
-        if exchange.cancelled():
-            raise _Stopped
-        return exchange.result()
 
-    async def _back_off(self, failures: int, reason: str, retry_after: float | None) -> None:
-        if retry_after is not None:
-            retry_after = min(retry_after, self.config.max_retry_after)
-        delay = backoff_delay(
-            failures,
-            base=self.config.min_backoff,
-            cap=self.config.max_backoff,
-            retry_after=retry_after,
-            draw=self._draw,
-        )
-        log.warning("OFS poll failed (%s); retry %d in %.2f s", reason, failures, delay)
-        await self._pause(delay)
-
-    async def _pause(self, seconds: float) -> None:
-        if self._stop is None:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+def ofs_client(
+    config: OfsPollerConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] | None = None,
+) -> OfsClient:
+    """A client of the instance, authenticated as the credentials say."""
+    auth = config.credentials.auth(config.base_url, clock=clock or time.time)
+    return OfsClient(config.base_url, auth, timeout=config.timeout, transport=transport)
 
 
 def _moved(cursor: OfsCursor, next_page: str, facts: Sequence[Fact]) -> OfsCursor:
@@ -459,9 +326,3 @@ def _inbox_entry(page: EventsPage) -> InboxEntry:
 def _rewind(last_event_time: str) -> str:
     """One second before the newest stored event: `since` may mean strictly after."""
     return format_time(parse_time(last_event_time) - timedelta(seconds=1))
-
-
-def _brief(error: BaseException) -> str:
-    """An error's kind and first line, short: database errors can quote whole statements."""
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {first_line[:200]}" if first_line else type(error).__name__

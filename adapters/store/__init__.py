@@ -4,6 +4,7 @@ projection registry, and the one transaction a batch of deliveries commits in.""
 from adapters.store.database import Database, UnsupportedDatabase, connect
 from adapters.store.errors import ConcurrencyConflict, StoreBusy
 from adapters.store.event_store import EventStore
+from adapters.store.reconciliations import ReconciliationLog
 from adapters.store.records import (
     Cursor,
     Delivery,
@@ -29,6 +30,7 @@ __all__ = [
     "NewEvent",
     "Projected",
     "Receipt",
+    "ReconciliationLog",
     "Registered",
     "Slot",
     "StoreBusy",

@@ -149,3 +149,29 @@ cursors = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 """Where each puller is in its source: its own state, as JSON."""
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("compared", Integer, nullable=False),
+    Column("drifted", Integer, nullable=False),
+)
+"""Each reconciliation run: the vendor, when, what was compared (`targets`, JSON
+`{"resources": [...], "activities": [...]}`), how many items, how many differ."""
+
+reconciliation_drifts = Table(
+    "reconciliation_drifts",
+    metadata,
+    Column("run_id", Position, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("ours", Text),
+    Column("theirs", Text),
+)
+"""The differences a run found, in the order it reported them."""

@@ -1,4 +1,5 @@
-"""`invtrack`: serve, migrate, token, rebuild, ofs-poll, replay-quarantine, status."""
+"""`invtrack`: serve, migrate, token, rebuild, ofs-poll, sm-poll, reconcile,
+replay-quarantine, status."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from api import logs
-from api.cli import usage
+from api.cli import poll, reconcile, usage
 from api.cli.failures import database_url, explain
-from api.cli.poll import ofs_poll
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
 from api.cli.serve import migrate, serve
@@ -95,9 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("projections", nargs="*", metavar="PROJECTION")
     rebuild.set_defaults(run=rebuild_command)
 
-    command(
-        "ofs-poll", "pull OFS events through the Events API until stopped", usage.OFS_POLL
-    ).set_defaults(run=ofs_poll)
+    poll.register(commands)
+    reconcile.register(commands)
     command("replay-quarantine", "retry quarantined payloads", usage.REPLAY).set_defaults(
         run=replay_command
     )

@@ -1,4 +1,5 @@
-"""`invtrack ofs-poll`: pull OFS events until SIGTERM or SIGINT."""
+"""`invtrack ofs-poll` and `invtrack sm-poll`: pull from the vendors until
+SIGTERM or SIGINT, or with `--once` until caught up."""
 
 from __future__ import annotations
 
@@ -7,31 +8,141 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 from adapters.ofs.client import OfsRejected
-from api.services.polling import poll_until_stopped, poller_config
+from adapters.servicemobility_export.client import SmRejected
+from api.services.polling import (
+    poll_until_stopped,
+    poller_config,
+    pull_servicemobility,
+    sm_poller_configs,
+)
 from api.settings import Settings
 
-log = logging.getLogger("invtrack.ofs")
+log = logging.getLogger("invtrack.polling")
+
+OFS_EPILOG = """\
+environment:
+  INVTRACK_OFS_URL                the instance's base URL (required)
+  INVTRACK_OFS_AUTH               basic, bearer, client_credentials or jwt
+                                  (default: bearer with INVTRACK_OFS_TOKEN, else basic)
+  INVTRACK_OFS_CLIENT_ID, INVTRACK_OFS_INSTANCE
+                                  the application and the instance name
+  INVTRACK_OFS_CLIENT_SECRET      for basic and client_credentials
+  INVTRACK_OFS_TOKEN              a fixed access token, for bearer
+  INVTRACK_OFS_PRIVATE_KEY_FILE   PEM RSA key signing the assertions, for jwt
+  INVTRACK_OFS_USER               OFS login the assertion names (default: the application)
+  INVTRACK_OFS_IDLE_SECONDS       pause once caught up (default 10)
+
+exit status: 0 stopped or caught up; 1 OFS refused the credentials or a
+request; 2 the configuration is incomplete.
+"""
+
+SM_EPILOG = """\
+environment:
+  INVTRACK_SM_URL                 the site's base URL (required)
+  INVTRACK_SM_TOKEN               a JWT issued for invtrack (sent in x-access-token)
+  INVTRACK_SM_USERNAME, INVTRACK_SM_PASSWORD
+                                  exchanged for a JWT at INVTRACK_SM_LOGIN_PATH
+  INVTRACK_SM_LOGIN_PATH          the login endpoint (default /createjwt)
+  INVTRACK_SM_CUSTOMER_ID, INVTRACK_SM_CUSTOMER_CODE
+                                  legacy credentials, sent as URI parameters
+  INVTRACK_SM_SOURCES             src values to pull, comma-separated, each with
+                                  its own cursor: mob, sch, api (default mob)
+  INVTRACK_SM_START_ROWVER        where the first pull starts (default 0)
+  INVTRACK_SM_LIMIT               rows asked for per page (default 100)
+  INVTRACK_SM_IDLE_SECONDS        pause once caught up (default 60)
+
+Exactly one kind of credentials is set. At most 15 requests a second go out.
+
+exit status: 0 stopped or caught up; 1 ServiceMobility refused the
+credentials or a request; 2 the configuration is incomplete.
+"""
 
 
-def ofs_poll(settings: Settings, _: argparse.Namespace) -> int:
-    return asyncio.run(run_ofs_poll(settings))
+def register(commands: Any) -> None:
+    """The `ofs-poll` and `sm-poll` subcommands."""
+    ofs = commands.add_parser(
+        "ofs-poll",
+        help="pull OFS events through the Events API until stopped",
+        description="Pull OFS inventory events through the Events API until SIGTERM or "
+        "SIGINT; each page commits with its cursor.",
+        epilog=OFS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ofs.add_argument("--once", action="store_true", help="stop when OFS has nothing newer")
+    ofs.set_defaults(run=ofs_poll)
+    sm = commands.add_parser(
+        "sm-poll",
+        help="pull ServiceMobility InventoryUsage through the Export API",
+        description="Pull ServiceMobility InventoryUsage rows through the Export API until "
+        "SIGTERM or SIGINT; each page commits with its rowver cursor. A row that "
+        "also came by webhook counts once.",
+        epilog=SM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sm.add_argument("--once", action="store_true", help="stop when every source has nothing newer")
+    sm.add_argument(
+        "--from",
+        dest="start_at",
+        metavar="ROWVER",
+        help="read again from this rowver instead of the saved cursor (re-extraction); "
+        "rows already stored change nothing",
+    )
+    sm.set_defaults(run=sm_poll)
 
 
-async def run_ofs_poll(settings: Settings) -> int:
+def ofs_poll(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(run_ofs_poll(settings, once=args.once))
+
+
+def sm_poll(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(run_sm_poll(settings, once=args.once, start_at=args.start_at))
+
+
+async def run_ofs_poll(settings: Settings, *, once: bool = False) -> int:
     try:
         config = poller_config(settings.ofs)
     except ValueError as error:
         print(f"invtrack: {error}", file=sys.stderr)
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await poll_until_stopped(config, settings, stop)
+        await poll_until_stopped(config, settings, _stop_on_signals(), once=once)
     except OfsRejected as error:
         log.error("OFS refused the poller: %s; check the credentials and permissions", error)
         return 1
     return 0
+
+
+async def run_sm_poll(
+    settings: Settings, *, once: bool = False, start_at: str | None = None
+) -> int:
+    try:
+        configs = sm_poller_configs(settings.sm)
+    except ValueError as error:
+        print(f"invtrack: {error}", file=sys.stderr)
+        return 2
+    try:
+        await pull_servicemobility(
+            configs, settings, _stop_on_signals(), once=once, start_at=start_at
+        )
+    except ExceptionGroup as group:
+        refused = group.subgroup(SmRejected)
+        if refused is None:
+            raise
+        log.error(
+            "ServiceMobility refused the poller: %s; check the credentials and permissions",
+            refused.exceptions[0],
+        )
+        return 1
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM and SIGINT set: the page being committed is finished first."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

@@ -69,7 +69,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from adapters.store import Delivery, EventStore, Receipt
+from adapters.store import Delivery, EventStore, Receipt, ReconciliationLog
+from api.routes.reconciliation_metrics import reconciliation_gauges
 from api.services.group_commit import CommitFailed, Ingestor
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -259,7 +260,8 @@ async def exposition(store: EventStore) -> bytes:
         counted = generate_latest(registry)
     else:
         counted = generate_latest(REGISTRY)
-    return counted + generate_latest(await store_gauges(store))
+    reconciliations = await reconciliation_gauges(ReconciliationLog(store.database))
+    return counted + generate_latest(await store_gauges(store)) + generate_latest(reconciliations)
 
 
 @get(

@@ -15,8 +15,7 @@ from typing import Any, Final
 
 import msgspec
 
-from adapters.store import EventStore, StoredEvent, reports
-from adapters.store.reports import ReconciliationRun
+from adapters.store import EventStore, ReconciliationLog, StoredEvent
 from domain.events import DocumentRecorded, DomainEvent, StockUsageRecorded, from_data
 from domain.fold import apply
 from domain.items import Item
@@ -73,6 +72,16 @@ class CountPage(msgspec.Struct, frozen=True, kw_only=True):
     lines: list[CountLine]
     next_before: int | None
     """Position to read below for the next (older) page, when more may follow."""
+
+
+class ReconciliationRun(msgspec.Struct, frozen=True, kw_only=True):
+    """One comparison of invtrack's pools with a vendor's own view."""
+
+    at: datetime
+    compared: str
+    """What was compared: the vendor and the owners or items it covered."""
+    drifted: int
+    """Items found to differ."""
 
 
 class MinuteCount(msgspec.Struct, frozen=True):
@@ -134,6 +143,7 @@ class Dashboard:
     def __init__(self, store: EventStore, queries: Queries) -> None:
         self.store = store
         self.queries = queries
+        self.reconciliations = ReconciliationLog(store.database)
 
     async def owners(
         self, kind: OwnerKind, *, search: str | None, after: str | None, limit: int
@@ -177,8 +187,21 @@ class Dashboard:
 
     async def last_reconciliation(self) -> ReconciliationRun | None:
         """The newest reconciliation run, None when none has run."""
-        async with self.store.reading() as conn:
-            return await reports.last_reconciliation(conn)
+        newest = await self.reconciliations.runs(limit=1)
+        if not newest:
+            return None
+        run = newest[0]
+        named = [
+            *(f"resource {r}" for r in run.resources),
+            *(f"activity {a}" for a in run.activities),
+        ]
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        return ReconciliationRun(
+            at=run.finished_at,
+            compared=f"{run.source.upper()}, {run.compared} items"
+            + (f" of {shown}" if shown else ""),
+            drifted=run.drifted,
+        )
 
     async def find_items(self, text: str, *, limit: int = 50) -> list[Item]:
         """Items whose key or serial number is `text`, or whose OFS inventory

@@ -3,8 +3,9 @@ replaying the quarantine share.
 
 A payload is taken in when its content type is JSON, its body is UTF-8 JSON
 without repeated keys, and its source's translator turns it into facts. The
-message id that deduplicates it is the envelope `id` for ServiceMobility and
-the SHA-256 of the body for OFS (whose events carry no id).
+message id that deduplicates it is the envelope `id` for a ServiceMobility
+webhook, and the SHA-256 of the body for an Export API page and for OFS (whose
+events carry no id).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import msgspec
 from adapters import servicemobility
 from adapters.ofs import TranslationError as OfsTranslationError
 from adapters.ofs import translate as translate_ofs
+from adapters.servicemobility_export.translate import EXPORT_KIND
+from adapters.servicemobility_export.translate import translate_page as translate_export_page
 from domain.events import Fact
 
 JSON_TYPES: Final = ("application/json", "text/json")
@@ -68,8 +71,13 @@ class Translated(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any]
 
 
-def ofs_message_id(body: bytes) -> str:
+def content_id(body: bytes) -> str:
+    """The message id of a payload that carries none (OFS events, Export API
+    pages): its SHA-256."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+ofs_message_id = content_id
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -114,26 +122,45 @@ def _structured(body: bytes, headers: Mapping[str, str]) -> bytes:
     return msgspec.json.encode({**attributes, "data": msgspec.Raw(body)})
 
 
+def read_servicemobility_export(body: bytes, sender: str | None) -> Translated:
+    """A ServiceMobility Export API page, translated; its id is its SHA-256."""
+    _check_body(body)
+    with _translating():
+        facts = translate_export_page(body)
+    _check_unique_keys(body)
+    message_id = content_id(body)
+    metadata = {"source": "servicemobility", "messageId": message_id, "sender": sender}
+    return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
+
+
 def read_ofs(body: bytes, sender: str | None) -> Translated:
     """One OFS event, an array of them or an Events API page, translated."""
     _check_body(body)
     with _translating():
         facts = translate_ofs(body)
     _check_unique_keys(body)
-    message_id = ofs_message_id(body)
+    message_id = content_id(body)
     metadata = {"source": "ofs", "messageId": message_id, "sender": sender}
     return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
 
 
 def read_kept(
-    source: str, kind: str, body: bytes, content_type: str | None, sender: str | None
+    source: str,
+    kind: str,
+    body: bytes,
+    content_type: str | None,
+    sender: str | None,
+    headers: Mapping[str, str] | None = None,
 ) -> Translated:
-    """A payload kept in the inbox, read as its receiver reads it."""
+    """A payload kept in the inbox, read as its receiver reads it (with the
+    headers kept beside it: a binary-mode CloudEvent's attributes)."""
     check_content_type(content_type)
     if source == "servicemobility":
+        if kind == EXPORT_KIND:
+            return read_servicemobility_export(body, sender)
         if kind not in servicemobility.TYPES:
             raise Unreadable(f"unknown webhook type {kind!r}")
-        return read_servicemobility(kind, body, sender)
+        return read_servicemobility(kind, body, sender, headers)
     if source == "ofs" and kind in OFS_KINDS:
         return read_ofs(body, sender)
     raise Unreadable(f"no translator for {source} {kind} payloads")

@@ -93,7 +93,12 @@ def _read(record: InboxRecord) -> Translated | str:
     """The payload's facts as its receiver would find them, or why not."""
     try:
         translated = read_kept(
-            record.source, record.kind, record.body, record.content_type, record.sender
+            record.source,
+            record.kind,
+            record.body,
+            record.content_type,
+            record.sender,
+            record.headers,
         )
     except Unreadable as error:
         return error.reason

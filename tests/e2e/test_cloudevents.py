@@ -14,6 +14,8 @@ import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
+from adapters.store import Delivery, InboxEntry
+from api.services.replay import replay_quarantine
 from tests.harness.deliveries import Line, UsageRow, usage_envelope
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.tokens import reader, sender
@@ -87,3 +89,26 @@ async def test_a_binary_event_of_another_type_than_the_path_is_a_400(live: Live)
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "$.type"
+
+
+async def test_a_quarantined_binary_mode_payload_is_read_again_with_its_headers(
+    live: Live,
+) -> None:
+    """What an older translator could not read is replayed as its receiver
+    reads it: the attributes come from the `ce-*` headers kept beside it."""
+    binary = to_binary_event(event("ce-kept", "P-3"))
+    entry = InboxEntry(
+        source="servicemobility",
+        kind="InventoryUsage",
+        body=binary.body,
+        received_at=datetime(2026, 11, 20, 9, 21, tzinfo=UTC),
+        content_type="application/json",
+        headers={name.lower(): value for name, value in binary.headers.items()},
+    )
+    await live.store.commit([Delivery(inbox=entry, rejected="an older translator failed")])
+
+    done = await replay_quarantine(live.store)
+
+    assert (done.tried, done.accepted, done.events) == (1, 1, 1)
+    (kept,) = await live.store.inbox_entries("accepted")
+    assert kept.message_id == "ce-kept"

@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from adapters.auth import mint
+from adapters.store import ReconciliationLog
 from api.pages import csvs
 from api.services.dashboard import Dashboard
+from domain.reconciliation import Drift, Reconciliation
 from tests.harness.dashboard import BROKEN_BODY, SCRIPT, deliveries
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.tokens import SECRET, relay, sender, token
@@ -245,6 +247,25 @@ async def test_the_dashboards_reads(client: Client, live: Live) -> None:
     assert len(minutes) == 60
     assert sum(minute.deliveries for minute in minutes) == len(deliveries()) + 1
     assert await dashboard.last_reconciliation() is None
+    finished = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    await ReconciliationLog(live.store.database).record(
+        Reconciliation(
+            source="ofs",
+            started_at=finished,
+            finished_at=finished,
+            resources=("TECH_017",),
+            compared=4,
+            drifts=(Drift(key="ofs-7", field="quantity", ours="2", theirs="3"),),
+        )
+    )
+    last = await dashboard.last_reconciliation()
+    assert last is not None
+    assert (last.at, last.drifted) == (finished, 1)
+    assert "TECH_017" in last.compared
+    await sign_in(client)
+    overview = await client.get("/ui/")
+    assert "Last reconciliation" in overview.text
+    assert '1 <span class="unit">item differ' in overview.text
 
     timeline = await dashboard.timeline("ofs-21259000", after=0, limit=2)
     assert timeline is not None

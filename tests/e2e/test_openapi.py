@@ -32,6 +32,7 @@ OPERATIONS = {
     ("/health", "get"): "getHealth",
     ("/ready", "get"): "getReadiness",
     ("/metrics", "get"): "getMetrics",
+    ("/reconciliations", "get"): "listReconciliations",
 }
 
 

@@ -14,12 +14,12 @@ It follows the vendor's spec (tests/fixtures/vendor/ofs-core-events-and-inventor
   after that time), never both; `limit` 1..1000 (400 otherwise);
 - 404 for an unknown, deleted or expired subscription (unread for 36 hours, or
   expired on demand with `expire()`);
-- HTTP Basic `clientId@instance:secret` or a bearer token, 401 otherwise.
+- HTTP Basic `clientId@instance:secret`, the fixed bearer token, or an access
+  token from the token service (`tests.fakes.ofs_oauth`), 401 otherwise;
+- the inventory reads (`tests.fakes.ofs_inventory`), over records tests set.
 
 Tests publish events with `publish()`, and inject faults with `fail()` (an
 error status, optionally with `Retry-After`) and `stall()` (a slow answer).
-`FlakyTransport` adds broken connections and timeouts on the client side, and
-`serving()` runs any ASGI app on a real socket with uvicorn.
 """
 
 from __future__ import annotations
@@ -27,27 +27,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hmac
 import itertools
 import json
 import re
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs
 
-import httpx
-import msgspec
-import uvicorn
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from tests.fakes.http import Answer, FakeServer, Problem, Scope, header
+from tests.fakes.ofs_inventory import FakeInventory
+from tests.fakes.ofs_oauth import TOKEN_PATH, FakeTokenService
 
 VENDOR_SPEC: Final = (
     Path(__file__).resolve().parents[1]
@@ -63,7 +55,6 @@ MAX_LIMIT: Final = 1000
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 _TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _MARKER: Final = re.compile(r"1700000000000-([0-9]+)")
-_encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
 def _vendor_event_types() -> frozenset[str]:
@@ -121,32 +112,10 @@ class FakeSubscription:
         return self.last_read + EXPIRY
 
 
-@dataclass(frozen=True)
-class Fault:
-    """An injected failure: answer `status` (after `delay` seconds), or only delay."""
-
-    status: int | None = None
-    retry_after: str | None = None
-    delay: float = 0.0
-    path: str | None = None
-
-    def applies(self, path: str) -> bool:
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A request the fake received."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-
-
 @dataclass
-class FakeOfs:
-    """One OFS instance's Events API. Call it as an ASGI app."""
+class FakeOfs(FakeServer):
+    """One OFS instance's Events API, token service and inventory reads. Call
+    it as an ASGI app."""
 
     client_id: str = "invtrack-app"
     instance: str = "acme-test"
@@ -156,13 +125,20 @@ class FakeOfs:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     published: list[Published] = field(default_factory=list)
     subscriptions: dict[str, FakeSubscription] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    faults: deque[Fault] = field(default_factory=deque)
+    inventory: FakeInventory = field(default_factory=FakeInventory)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a read answers no events at the newest marker; cleared by publish()."""
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a subscription is created."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.oauth = FakeTokenService(
+            client_id=self.client_id,
+            instance=self.instance,
+            secret=self.secret,
+            clock=lambda: self.clock(),
+        )
 
     # -- what tests do -----------------------------------------------------
 
@@ -181,23 +157,6 @@ class FakeOfs:
             if subscription_id in (None, subscription.subscription_id):
                 subscription.expired = True
 
-    def fail(
-        self,
-        status: int,
-        *,
-        times: int = 1,
-        retry_after: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        """Answer the next `times` requests (to `path`, if given) with `status`."""
-        for _ in range(times):
-            self.faults.append(Fault(status=status, retry_after=retry_after, path=path))
-
-    def stall(self, seconds: float, *, times: int = 1, path: str | None = None) -> None:
-        """Answer the next `times` requests only after `seconds`."""
-        for _ in range(times):
-            self.faults.append(Fault(delay=seconds, path=path))
-
     def active(self) -> list[FakeSubscription]:
         return [s for s in self.subscriptions.values() if self._alive(s)]
 
@@ -205,69 +164,35 @@ class FakeOfs:
     def head(self) -> int:
         return len(self.published)
 
-    # -- ASGI --------------------------------------------------------------
+    # -- HTTP ----------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        method, path = scope["method"], scope["path"]
-        query = {
-            key: values[0]
-            for key, values in parse_qs(
-                scope["query_string"].decode(), keep_blank_values=True
-            ).items()
-        }
-        body = await _read_body(receive)
-        status, payload, headers = await self._answer(scope, receive, method, path, query, body)
-        self.seen.append(Seen(method, path, query, status))
-        if status == 0:
-            return  # the client went away while the answer was stalled
-        content = b"" if payload is None else _encoder.encode(payload)
-        header_list = [(b"content-type", b"application/json; charset=utf-8")] if content else []
-        header_list += [(name.encode(), value.encode()) for name, value in headers.items()]
-        await send({"type": "http.response.start", "status": status, "headers": header_list})
-        await send({"type": "http.response.body", "body": content})
-
-    async def _answer(
-        self,
-        scope: Scope,
-        receive: Receive,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        body: bytes,
-    ) -> tuple[int, Any, dict[str, str]]:
-        fault = self._next_fault(path)
-        if (
-            fault is not None
-            and fault.delay
-            and not await _wait_or_disconnect(receive, fault.delay)
-        ):
-            return 0, None, {}
-        if fault is not None and fault.status is not None:
-            headers = {"retry-after": fault.retry_after} if fault.retry_after else {}
-            return fault.status, _error(fault.status, "injected failure"), headers
+    def answer(
+        self, scope: Scope, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> Answer:
+        if path == TOKEN_PATH:
+            _allow(method, "POST")
+            authorization = header(scope, b"authorization")
+            content_type = header(scope, b"content-type")
+            return 200, self.oauth.grant(authorization, content_type, body), {}
         application = self._application(scope)
         if application is None:
-            return 401, _error(401, "Authentication failed"), {"www-authenticate": "Basic"}
-        try:
-            return *self._route(method, path, query, body, application), {}
-        except _Problem as problem:
-            return problem.status, _error(problem.status, problem.detail), {}
+            raise Problem(401, "Authentication failed", {"www-authenticate": "Basic"})
+        listed = self.inventory.route(method, path, query)
+        if listed is not None:
+            return 200, listed, {}
+        return *self._route(method, path, query, body, application), {}
 
-    def _next_fault(self, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.applies(path):
-                self.faults.remove(fault)
-                return fault
-        return None
+    def error(self, status: int, detail: str) -> dict[str, str]:
+        return _error(status, detail)
 
     def _application(self, scope: Scope) -> str | None:
         """The authenticated application, None when the credentials are wrong."""
         headers = dict(scope["headers"])
         value = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, credentials = value.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(credentials, self.token):
+        if scheme.lower() == "bearer" and (
+            hmac.compare_digest(credentials, self.token) or self.oauth.valid(credentials)
+        ):
             return self.client_id
         if scheme.lower() != "basic":
             return None
@@ -299,7 +224,7 @@ class FakeOfs:
                 return 204, None
             _allow(method, "GET")
             return 200, self._info(subscription)
-        raise _Problem(404, f"no such resource: {path}")
+        raise Problem(404, f"no such resource: {path}")
 
     # -- subscriptions -------------------------------------------------------
 
@@ -308,14 +233,14 @@ class FakeOfs:
         config = _subscription_config(request)
         title = request.get("subscriptionTitle")
         if title is not None and (not isinstance(title, str) or not 1 <= len(title) <= 255):
-            raise _Problem(400, "subscriptionTitle must be 1 to 255 characters")
+            raise Problem(400, "subscriptionTitle must be 1 to 255 characters")
         active = self.active()
         for subscription in active:
             same = (subscription.config, subscription.title, subscription.application)
             if same == (config, title, application):
                 return self._created(subscription)
         if len(active) >= MAX_SUBSCRIPTIONS:
-            raise _Problem(503, f"Too many subscriptions registered. Found {len(active)}.")
+            raise Problem(503, f"Too many subscriptions registered. Found {len(active)}.")
         now = self.clock()
         subscription = FakeSubscription(
             subscription_id=f"{next(self._ids):04d}a9e8d7c6b5",
@@ -359,7 +284,7 @@ class FakeOfs:
     def _subscription(self, subscription_id: str | None) -> FakeSubscription:
         subscription = self.subscriptions.get(subscription_id or "")
         if subscription is None or not self._alive(subscription):
-            raise _Problem(404, f"Subscription '{subscription_id}' not found")
+            raise Problem(404, f"Subscription '{subscription_id}' not found")
         return subscription
 
     def _alive(self, subscription: FakeSubscription) -> bool:
@@ -371,9 +296,9 @@ class FakeOfs:
 
     def _events(self, query: dict[str, str]) -> dict[str, Any]:
         if not query.get("subscriptionId"):
-            raise _Problem(400, "subscriptionId is required")
+            raise Problem(400, "subscriptionId is required")
         if "page" in query and "since" in query:
-            raise _Problem(400, "Do not use both 'page' and 'since' parameters in one request")
+            raise Problem(400, "Do not use both 'page' and 'since' parameters in one request")
         limit = _limit(query.get("limit"), self.default_limit)
         subscription = self._subscription(query["subscriptionId"])
         subscription.last_read = self.clock()
@@ -404,7 +329,7 @@ class FakeOfs:
             )
         match = _MARKER.fullmatch(page)
         if match is None or int(match.group(1)) > self.head:
-            raise _Problem(400, f"invalid page '{page}'")
+            raise Problem(400, f"invalid page '{page}'")
         return int(match.group(1))
 
     def _after(self, since: str) -> int:
@@ -414,18 +339,11 @@ class FakeOfs:
         not guarantee older ones through `since`; this fake still reaches back.
         """
         if not _TIME.fullmatch(since):
-            raise _Problem(400, "since must be 'YYYY-MM-DD HH:MM:SS' (UTC)")
+            raise Problem(400, "since must be 'YYYY-MM-DD HH:MM:SS' (UTC)")
         for published in self.published:
             if published.time > since:
                 return published.sequence - 1
         return self.head
-
-
-class _Problem(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def _error(status: int, detail: str) -> dict[str, str]:
@@ -450,7 +368,7 @@ def _error(status: int, detail: str) -> dict[str, str]:
 
 def _allow(method: str, allowed: str) -> None:
     if method != allowed:
-        raise _Problem(405, f"{method} is not allowed here")
+        raise Problem(405, f"{method} is not allowed here")
 
 
 def _marker(position: int) -> str:
@@ -463,9 +381,9 @@ def _limit(value: str | None, default: int) -> int:
     try:
         limit = int(value)
     except ValueError:
-        raise _Problem(400, "limit must be an integer") from None
+        raise Problem(400, "limit must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise _Problem(400, f"limit must be between 1 and {MAX_LIMIT}")
+        raise Problem(400, f"limit must be between 1 and {MAX_LIMIT}")
     return limit
 
 
@@ -473,101 +391,33 @@ def _json_object(body: bytes) -> dict[str, Any]:
     try:
         request = json.loads(body)
     except ValueError:
-        raise _Problem(400, "the request body is not JSON") from None
+        raise Problem(400, "the request body is not JSON") from None
     if not isinstance(request, dict):
-        raise _Problem(400, "the request body must be an object")
+        raise Problem(400, "the request body must be an object")
     return request
 
 
 def _subscription_config(request: dict[str, Any]) -> list[dict[str, Any]]:
     """The request's subscription config, validated as the vendor describes."""
     if ("events" in request) == ("subscriptionConfig" in request):
-        raise _Problem(400, "specify either 'events' or 'subscriptionConfig'")
+        raise Problem(400, "specify either 'events' or 'subscriptionConfig'")
     config = request.get("subscriptionConfig", [{"events": request.get("events")}])
     if not isinstance(config, list) or not config:
-        raise _Problem(400, "subscriptionConfig must be a non-empty array")
+        raise Problem(400, "subscriptionConfig must be a non-empty array")
     for item in config:
         if not isinstance(item, dict):
-            raise _Problem(400, "subscriptionConfig elements must be objects")
+            raise Problem(400, "subscriptionConfig elements must be objects")
         events = item.get("events")
         if not isinstance(events, list) or not events:
-            raise _Problem(400, "events must be a non-empty array")
+            raise Problem(400, "events must be a non-empty array")
         unknown = [name for name in events if name not in EVENT_TYPES]
         if unknown:
-            raise _Problem(400, f"unknown events: {unknown}")
+            raise Problem(400, f"unknown events: {unknown}")
         extras = {"fields", "monitorChanges", "filterExpression"} & item.keys()
         if extras and len({_entity(name) for name in events}) > 1:
-            raise _Problem(400, f"{sorted(extras)} need events of one entity")
+            raise Problem(400, f"{sorted(extras)} need events of one entity")
         for key in ("fields", "monitorChanges"):
             value = item.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _Problem(400, f"{key} must be an array of strings")
+                raise Problem(400, f"{key} must be an array of strings")
     return config
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _wait_or_disconnect(receive: Receive, seconds: float) -> bool:
-    """Wait `seconds`; False when the client disconnected first."""
-
-    async def disconnected() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    try:
-        await asyncio.wait_for(disconnected(), timeout=seconds)
-    except TimeoutError:
-        return True
-    return False
-
-
-class FlakyTransport(httpx.AsyncBaseTransport):
-    """A client transport that fails the next requests like a bad network would."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.failures: deque[type[httpx.TransportError]] = deque()
-
-    def fail_next(
-        self, error: type[httpx.TransportError] = httpx.ConnectError, *, times: int = 1
-    ) -> None:
-        self.failures.extend([error] * times)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.failures:
-            raise self.failures.popleft()("injected network failure", request=request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port; yields its base URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.005)
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        await task

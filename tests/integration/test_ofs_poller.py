@@ -21,27 +21,22 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.ofs.client import OfsRejected, retry_after_seconds
+from adapters.ofs.client import OfsRejected
+from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.poller import (
     DETAIL_FIELDS,
     INVENTORY_EVENTS,
     OfsCursor,
     OfsPoller,
     OfsPollerConfig,
-    Submit,
-    backoff_delay,
 )
+from adapters.pulling import Submit, backoff_delay, retry_after_seconds
 from adapters.store import Delivery, EventStore, Receipt
 from api.services.group_commit import Ingestor
 from projections.items import item_of
 from projections.queries import ItemFilter, Queries
-from tests.fakes.ofs_server import (
-    EVENTS_PATH,
-    SUBSCRIPTIONS_PATH,
-    FakeOfs,
-    FlakyTransport,
-    serving,
-)
+from tests.fakes.http import FlakyTransport, serving
+from tests.fakes.ofs_server import EVENTS_PATH, SUBSCRIPTIONS_PATH, FakeOfs
 
 OFS_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ofs"
 PAGE_01 = json.loads(
@@ -60,12 +55,15 @@ async def saved_cursor(store: EventStore, name: str) -> OfsCursor:
     return OfsCursor.of(found)
 
 
+BASIC = OfsCredentials(
+    client_id="invtrack-app", instance="acme-test", client_secret="basic-secret-value"
+)
+
+
 def config(base_url: str = BASE_URL, **overrides: Any) -> OfsPollerConfig:
     settings: dict[str, Any] = {
         "base_url": base_url,
-        "client_id": "invtrack-app",
-        "instance": "acme-test",
-        "client_secret": "basic-secret-value",
+        "credentials": BASIC,
         "idle_seconds": 0.001,
         "min_backoff": 0.001,
         "max_backoff": 0.005,
@@ -239,7 +237,9 @@ async def test_bearer_token_works_like_basic(
     store: EventStore, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     async with OfsPoller(
-        OfsPollerConfig(base_url=BASE_URL, token=fake.token, idle_seconds=0.001),
+        OfsPollerConfig(
+            base_url=BASE_URL, credentials=OfsCredentials(token=fake.token), idle_seconds=0.001
+        ),
         store,
         ingestor.submit,
         transport=httpx.ASGITransport(app=fake),
@@ -514,7 +514,10 @@ async def test_failed_commits_read_the_same_page_again(
 async def test_refused_credentials_stop_the_poller(
     store: EventStore, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ofs = poller(fake, store, ingestor.submit, client_secret="wrong-secret-value")
+    wrong = OfsCredentials(
+        client_id="invtrack-app", instance="acme-test", client_secret="wrong-secret-value"
+    )
+    ofs = poller(fake, store, ingestor.submit, credentials=wrong)
     with pytest.raises(OfsRejected) as refused:
         await asyncio.wait_for(ofs.run(asyncio.Event()), GUARD)
     assert refused.value.status == 401
@@ -621,11 +624,12 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 
 def test_config_needs_credentials_and_a_sane_limit() -> None:
     with pytest.raises(ValueError, match="token"):
-        OfsPollerConfig(base_url=BASE_URL, client_id="a", instance="b")
+        OfsCredentials(client_id="a", instance="b")
     with pytest.raises(ValueError, match="limit"):
-        OfsPollerConfig(base_url=BASE_URL, token="t", limit=1001)
+        OfsPollerConfig(base_url=BASE_URL, credentials=OfsCredentials(token="t"), limit=1001)
     named = OfsPollerConfig(
-        base_url=BASE_URL + "/", client_id="app", instance="acme", client_secret="x"
+        base_url=BASE_URL + "/",
+        credentials=OfsCredentials(client_id="app", instance="acme", client_secret="x"),
     )
     assert named.cursor_name == "http://ofs.test#app@acme"
 

@@ -547,12 +547,27 @@ def test_a_rows_line_keys_depend_on_the_row_not_on_its_envelope(
     ]
     assert sorted(fact.dedupe_key for fact in together) == sorted(fact.dedupe_key for fact in apart)
     assert len({fact.dedupe_key for fact in together}) == len(together)
-    # Another webhook configuration is another source: its rows are its own.
-    elsewhere = sm_envelope("together", rows)
-    elsewhere["source"] = "another-webhook"
-    assert {fact.dedupe_key for fact in facts_of(elsewhere)}.isdisjoint(
+    # Another webhook configuration sending the same rows sends the same lines.
+    elsewhere = sm_envelope("elsewhere", rows, source="another-webhook")
+    assert [fact.dedupe_key for fact in facts_of(elsewhere)] == [
         fact.dedupe_key for fact in together
-    )
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=sm_histories(REF_MODULES),
+    extra=st.dictionaries(st.sampled_from(["UserID", "src"]), st.text(max_size=8)),
+)
+def test_a_rows_line_keys_ignore_what_surrounds_its_inventory_usage(
+    rows: list[dict[str, Any]], extra: dict[str, str]
+) -> None:
+    """The export API may write keys beside `InventoryUsage` (a row-level
+    `UserID`); the row is the same row."""
+    together = facts_of(sm_envelope("together", rows))
+    widened = facts_of(sm_envelope("widened", [{**extra, **row} for row in rows]))
+    assert [fact.dedupe_key for fact in widened] == [fact.dedupe_key for fact in together]
+    assert all(fact.dedupe_key.startswith("smrow:") for fact in together)
 
 
 JSON_VALUES: st.SearchStrategy[Any] = st.recursive(

@@ -1,7 +1,7 @@
 """Payloads received per minute, kept with every batch, for the dashboard's
 chart; filled from the payloads kept so far.
 
-Revision ID: 0005
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 from adapters.store.schema import UtcDateTime
 
-revision = "0005"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,61 @@
+"""An Export API page read tolerantly: its next `rowver` and its rows, each
+row translated by the webhook's rules (`adapters.servicemobility`).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from adapters.servicemobility import TranslationError, decode_json, usage_facts
+from domain.events import Fact
+
+EXPORT_KIND: Final = "export/InventoryUsage"
+"""Inbox kind of an Export API page."""
+
+
+class NotAPage(Exception):
+    """The answer is not an export page: nothing in it says where to go next."""
+
+
+def read_page(body: bytes) -> tuple[str | None, list[Any]]:
+    """The page's next cursor (None when empty or missing) and its rows as sent."""
+    try:
+        document = decode_json(body)
+    except (msgspec.DecodeError, RecursionError):
+        raise NotAPage("the answer is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("rows", []), list):
+        raise NotAPage("the answer is not an object with `rows`")
+    rowver = document.get("rowver")
+    return (str(rowver) if rowver not in (None, "") else None), document.get("rows", [])
+
+
+def row_cursor(row: Any) -> str | None:
+    """A row's own `rowver`, None when it has none."""
+    rowver = row.get("rowver") if isinstance(row, dict) else None
+    return str(rowver) if rowver not in (None, "") else None
+
+
+def translate_rows(rows: list[Any]) -> list[Fact]:
+    """The ledger lines of an export page's rows; TranslationError when one cannot be read."""
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise TranslationError("a row must be an object", f"$.rows[{index}]")
+    try:
+        return usage_facts(rows, "$.rows")
+    except RecursionError:
+        raise TranslationError("the page is nested too deeply") from None
+    except OverflowError:
+        raise TranslationError("a date or number is out of range") from None
+
+
+def translate_page(body: bytes) -> list[Fact]:
+    """A whole kept page translated (replaying the quarantine)."""
+    try:
+        _, rows = read_page(body)
+    except NotAPage as error:
+        raise TranslationError(str(error)) from None
+    return translate_rows(rows)

@@ -1,0 +1,156 @@
+"""Reconciling invtrack's OFS pools with what OFS reports now.
+
+For each resource and activity named, both sides' items are listed: OFS's
+through the Core API's inventory endpoints, invtrack's from the projection.
+An item on one side only is looked up on the other wherever it is (OFS by its
+`inventoryId`, invtrack by its key), so an item held elsewhere is reported as
+the pool and owner it differs in, not as missing. Each item is compared once,
+and every run is kept. Nothing here changes stock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import msgspec
+
+from adapters.ofs.client import OfsClient
+from adapters.ofs.inventory import InventoryReader
+from adapters.ofs.poller import ofs_client
+from adapters.store import ReconciliationLog
+from api.services.polling import own_store, poller_config
+from api.settings import Settings
+from domain.items import Item, Pool
+from domain.reconciliation import (
+    ACTIVITY_POOLS,
+    Drift,
+    Holding,
+    Reconciliation,
+    differences,
+    holding_of,
+)
+from projections.items import item_of
+from projections.queries import ItemFilter, OwnerKind, Queries
+
+log = logging.getLogger("invtrack.reconcile")
+
+
+class Targets(msgspec.Struct, frozen=True, kw_only=True):
+    """What to compare: resources' pools and activities' pools, by id."""
+
+    resources: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+
+
+async def reconcile_ofs(
+    queries: Queries,
+    reader: InventoryReader,
+    targets: Targets,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Reconciliation:
+    """Compare every item of the targets, on both sides."""
+    started = clock()
+    compared: dict[str, list[Drift]] = {}
+    for resource in targets.resources:
+        ours = await _ours(queries, "resource", resource, ("resource",))
+        await _compare(compared, queries, reader, ours, await reader.resource(resource))
+    for activity in targets.activities:
+        ours = await _ours(queries, "activity", activity, ACTIVITY_POOLS)
+        await _compare(compared, queries, reader, ours, await reader.activity(activity))
+    return Reconciliation(
+        source="ofs",
+        started_at=started,
+        finished_at=clock(),
+        resources=targets.resources,
+        activities=targets.activities,
+        compared=len(compared),
+        drifts=tuple(drift for key in sorted(compared) for drift in compared[key]),
+    )
+
+
+async def all_known(queries: Queries) -> Targets:
+    """Every resource and activity invtrack has known an OFS item at."""
+    return Targets(
+        resources=tuple(await queries.known_owners("resource", "ofs")),
+        activities=tuple(await queries.known_owners("activity", "ofs")),
+    )
+
+
+async def run_reconciliation(
+    settings: Settings, targets: Targets, *, everything: bool = False
+) -> Reconciliation:
+    """A run against the configured OFS instance, kept in the store; with
+    `everything`, over every resource and activity invtrack knows besides the targets.
+
+    Raises ValueError when OFS is not configured, OfsRejected when it refuses
+    us and OfsUnavailable when it cannot answer.
+    """
+    config = poller_config(settings.ofs)
+    async with own_store(settings) as store, _client(ofs_client(config)) as client:
+        queries = Queries(store)
+        if everything:
+            known = await all_known(queries)
+            targets = Targets(
+                resources=tuple(dict.fromkeys(targets.resources + known.resources)),
+                activities=tuple(dict.fromkeys(targets.activities + known.activities)),
+            )
+        run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
+        kept = await ReconciliationLog(store.database).record(run)
+    log.info(
+        "reconciliation %s: %d items compared, %d differ", kept.id, kept.compared, kept.drifted
+    )
+    return kept
+
+
+async def _ours(
+    queries: Queries, kind: OwnerKind, owner: str, pools: tuple[Pool, ...]
+) -> dict[str, Holding]:
+    where = ItemFilter(owner_kind=kind, owner=owner, pools=pools, source="ofs")
+    found: dict[str, Holding] = {}
+    after: str | None = None
+    while True:
+        page = await queries.list_items(where, after=after, limit=1000)
+        for item in page.items:
+            holding = holding_of(item)
+            if holding is not None:
+                found[item.key] = holding
+        if page.last_key is None:
+            return found
+        after = page.last_key
+
+
+async def _compare(
+    compared: dict[str, list[Drift]],
+    queries: Queries,
+    reader: InventoryReader,
+    ours: dict[str, Holding],
+    theirs: dict[str, Holding],
+) -> None:
+    for key in sorted(ours.keys() | theirs.keys()):
+        if key in compared:
+            continue
+        mine = ours[key] if key in ours else holding_of(await _item(queries, key))
+        other = theirs[key] if key in theirs else await reader.record(_inventory_id(key))
+        compared[key] = differences(key, mine, other)
+
+
+async def _item(queries: Queries, key: str) -> Item | None:
+    row = await queries.item(key)
+    return None if row is None else item_of(row)
+
+
+def _inventory_id(key: str) -> int:
+    """`ofs-21258547` -> 21258547."""
+    return int(key.removeprefix("ofs-"))
+
+
+@asynccontextmanager
+async def _client(client: OfsClient) -> AsyncIterator[OfsClient]:
+    try:
+        yield client
+    finally:
+        await client.aclose()
