@@ -11,7 +11,7 @@ from sqlalchemy import Column, Index, MetaData, String, Table, Text
 
 from adapters.store import Lookup, Slot, TableWrite
 from adapters.store.rows import Row
-from adapters.store.schema import Position, UtcDateTime
+from adapters.store.types import Position, UtcDateTime
 from domain.events import StockUsageRecorded
 from domain.quantities import decimal_text
 from domain.sm_rules import is_count, resource_key

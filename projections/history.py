@@ -9,7 +9,7 @@ from sqlalchemy import Column, MetaData, String, Table
 
 from adapters.store import Lookup, Slot, TableWrite
 from adapters.store.rows import Row
-from adapters.store.schema import Position
+from adapters.store.types import Position
 from domain.events import DomainEvent
 from domain.fold import touched_keys
 from projections.projection import Chunk, Folded, ReadRows, tables_of

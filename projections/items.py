@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Tab
 
 from adapters.store import Lookup, Slot, TableWrite
 from adapters.store.rows import Row
-from adapters.store.schema import Position, UtcDateTime
+from adapters.store.types import Position, UtcDateTime
 from domain.events import DomainEvent
 from domain.fold import annotate, annotated_keys, named_owners, touched_keys
 from domain.fold import apply as fold_apply

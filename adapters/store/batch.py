@@ -17,56 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from adapters.store.errors import ConcurrencyConflict
+from adapters.store.plan import Plan, utc
 from adapters.store.records import (
-    Cursor,
     Delivery,
-    InboxEntry,
-    InboxStatus,
     NewEvent,
     Receipt,
     StoredEvent,
 )
 from adapters.store.registry import Slot
 from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
-from adapters.store.schema import cursors, events, inbox, inbox_minutes, projections, streams
-from domain.events import Fact, event_type
 from domain.fold import stream_of
-from domain.upcasters import current_version
 
 _encode = msgspec.json.encode
-
-INBOX_COLUMNS = (
-    "id",
-    "source",
-    "kind",
-    "message_id",
-    "content_type",
-    "headers",
-    "body",
-    "sender",
-    "received_at",
-    "status",
-    "reason",
-)
-EVENT_COLUMNS = (
-    "position",
-    "stream_id",
-    "version",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "dedupe_key",
-    "inbox_id",
-)
 
 
 @dataclass(slots=True)
@@ -158,7 +125,7 @@ class Batch:
         return projection.lookups(slots, self.event_data())
 
     def decide(self, found: Found, projection: LiveProjection | None, now: datetime) -> Decision:
-        plan = _Plan(found, now)
+        plan = Plan(found, now)
         receipts = [plan.receive(delivery) for delivery in self.deliveries]
         for event in self.events:
             plan.take(event)
@@ -193,209 +160,6 @@ def _project(
     return projection.fold(found.slots, found.rows, appended, fresh)
 
 
-class _Plan:
-    """The mutable state of deciding one batch."""
-
-    def __init__(self, found: Found, now: datetime) -> None:
-        self.found = found
-        self.now = now
-        self.accepted = dict(found.accepted)
-        self.known = set(found.known)
-        self.statuses = dict(found.statuses)
-        self.inbox_head = found.inbox_head
-        self.kept: list[Row] = []
-        self.settled: list[Row] = []
-        self.cursors: dict[str, Cursor] = {}
-        self.pending: list[NewEvent] = []
-
-    def receive(self, delivery: Delivery) -> Receipt:
-        if delivery.cursor is not None:
-            self.cursors[delivery.cursor.name] = delivery.cursor
-        entry = delivery.inbox
-        if entry is None:
-            return Receipt(inbox_id=None)
-        if delivery.replaying is not None:
-            return self._replay(delivery, entry, delivery.replaying)
-        if delivery.rejected is not None:
-            inbox_id = self._keep(entry, "quarantined", delivery.rejected)
-            return Receipt(inbox_id=inbox_id, quarantined=True)
-        message = (entry.source, entry.message_id)
-        if entry.message_id is not None and message in self.accepted:
-            return Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts))
-        inbox_id = self._keep(entry, "accepted", None)
-        if entry.message_id is not None:
-            self.accepted[(entry.source, entry.message_id)] = inbox_id
-        return self._append(delivery, inbox_id)
-
-    def _replay(self, delivery: Delivery, entry: InboxEntry, inbox_id: int) -> Receipt:
-        if self.statuses.get(inbox_id) != "quarantined":
-            return Receipt(inbox_id=inbox_id, settled=False)
-        self.statuses[inbox_id] = "settled"
-        if delivery.rejected is not None:
-            self._settle(inbox_id, "quarantined", entry.message_id, delivery.rejected)
-            return Receipt(inbox_id=inbox_id, quarantined=True)
-        message = (entry.source, entry.message_id or "")
-        if message in self.accepted:
-            reason = f"accepted as {self.accepted[message]}"
-            self._settle(inbox_id, "duplicate", entry.message_id, reason)
-            return Receipt(inbox_id=inbox_id, duplicate=True, skipped=len(delivery.facts))
-        self._settle(inbox_id, "accepted", entry.message_id, None)
-        if entry.message_id is not None:
-            self.accepted[message] = inbox_id
-        return self._append(delivery, inbox_id)
-
-    def _append(self, delivery: Delivery, inbox_id: int) -> Receipt:
-        appended = 0
-        for fact in delivery.facts:
-            if fact.dedupe_key not in self.known:
-                self.known.add(fact.dedupe_key)
-                self.pending.append(_new_event(fact, delivery.metadata, inbox_id))
-                appended += 1
-        return Receipt(inbox_id=inbox_id, appended=appended, skipped=len(delivery.facts) - appended)
-
-    def take(self, event: NewEvent) -> None:
-        if event.dedupe_key not in self.known:
-            self.known.add(event.dedupe_key)
-            self.pending.append(event)
-
-    def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
-        self.inbox_head += 1
-        self.kept.append(
-            (
-                self.inbox_head,
-                entry.source,
-                entry.kind,
-                entry.message_id,
-                entry.content_type,
-                _encode(entry.headers).decode(),
-                entry.body,
-                entry.sender,
-                _utc(entry.received_at),
-                status,
-                reason,
-            )
-        )
-        return self.inbox_head
-
-    def _settle(
-        self, inbox_id: int, status: InboxStatus, message_id: str | None, reason: str | None
-    ) -> None:
-        self.settled.append((inbox_id, status, message_id, reason))
-
-    def place(self) -> list[tuple[int, int, NewEvent]]:
-        """(position, stream version, event) of every new event, in order."""
-        versions = self.found.streams
-        position = self.found.head
-        placed: list[tuple[int, int, NewEvent]] = []
-        for event in self.pending:
-            current = versions.get(event.stream_id, 0)
-            expected = event.expected_version
-            if expected is not None and expected != current:
-                raise ConcurrencyConflict(event.stream_id, expected, current)
-            versions[event.stream_id] = current + 1
-            position += 1
-            placed.append((position, current + 1, event))
-        return placed
-
-    def writes(
-        self, placed: list[tuple[int, int, NewEvent]], projected: Projected
-    ) -> list[TableWrite]:
-        data = projected.events
-        return [
-            TableWrite(inbox, INBOX_COLUMNS, self.kept),
-            TableWrite(
-                inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
-            ),
-            TableWrite(events, EVENT_COLUMNS, self._event_rows(placed, data)),
-            TableWrite(
-                streams,
-                ("stream_id", "version"),
-                _last_versions(placed),
-                mode="upsert",
-            ),
-            TableWrite(
-                cursors,
-                ("name", "state", "updated_at"),
-                [
-                    (cursor.name, _encode(cursor.state).decode(), self.now)
-                    for cursor in self.cursors.values()
-                ],
-                mode="upsert",
-            ),
-            TableWrite(
-                projections,
-                ("name", "version", "generation", "position", "updated_at"),
-                self._checkpoints(placed, projected.folded),
-                mode="update",
-                keys=("name", "version", "generation"),
-            ),
-            TableWrite(
-                inbox_minutes,
-                ("minute", "received"),
-                [(self.now.replace(second=0, microsecond=0), len(self.kept))] if self.kept else [],
-                mode="add",
-            ),
-        ]
-
-    def _event_rows(self, placed: list[tuple[int, int, NewEvent]], data: list[Any]) -> list[Row]:
-        metadata: dict[int, str] = {}
-        rows: list[Row] = []
-        for (position, version, event), body in zip(placed, data, strict=True):
-            encoded = metadata.get(id(event.metadata))
-            if encoded is None:
-                encoded = metadata[id(event.metadata)] = _encode(event.metadata).decode()
-            rows.append(
-                (
-                    position,
-                    event.stream_id,
-                    version,
-                    event.type,
-                    # Data a projection rewrote (annotated) is in the current shape.
-                    event.schema_version if body is event.data else current_version(event.type),
-                    _encode(body).decode(),
-                    encoded,
-                    _utc(event.occurred_at),
-                    self.now,
-                    event.dedupe_key,
-                    event.inbox_id,
-                )
-            )
-        return rows
-
-    def _checkpoints(
-        self, placed: list[tuple[int, int, NewEvent]], folded: Sequence[str]
-    ) -> list[Row]:
-        if not placed:
-            return []
-        last = placed[-1][0]
-        slots = self.found.slots
-        return [
-            (name, slots[name].version, slots[name].generation, last, self.now)
-            for name in folded
-            if name in slots
-        ]
-
-
-def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
-    event = fact.event
-    kind = event_type(event)
-    return NewEvent(
-        stream_id=stream_of(event),
-        type=kind,
-        data=event,
-        occurred_at=event.occurred_at,
-        dedupe_key=fact.dedupe_key,
-        schema_version=current_version(kind),
-        metadata=metadata,
-        inbox_id=inbox_id,
-    )
-
-
-def _last_versions(placed: list[tuple[int, int, NewEvent]]) -> list[Row]:
-    versions = {event.stream_id: version for _, version, event in placed}
-    return list(versions.items())
-
-
 def _stored(position: int, version: int, event: NewEvent, data: Any, now: datetime) -> StoredEvent:
     return StoredEvent(
         position=position,
@@ -405,13 +169,8 @@ def _stored(position: int, version: int, event: NewEvent, data: Any, now: dateti
         schema_version=event.schema_version,
         data=msgspec.to_builtins(data),
         metadata=event.metadata,
-        occurred_at=_utc(event.occurred_at),
+        occurred_at=utc(event.occurred_at),
         recorded_at=now,
         dedupe_key=event.dedupe_key,
         inbox_id=event.inbox_id,
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    """The moment as the store keeps it: timezone-aware UTC, naive taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

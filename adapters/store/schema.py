@@ -1,15 +1,10 @@
-"""Tables of the event store. Projection tables live with their projection."""
+"""Tables of the event store, for the store alone. Projection tables live with
+their projection (with the column types of `adapters.store.types`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
-    BigInteger,
     Column,
-    DateTime,
-    Dialect,
     Index,
     Integer,
     LargeBinary,
@@ -21,34 +16,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from adapters.store.types import Position, UtcDateTime
 
 metadata = MetaData()
-
-Position = BigInteger().with_variant(Integer(), "sqlite")
-"""Positions: BIGINT on PostgreSQL, the rowid alias on SQLite."""
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timestamps stored in UTC and always read back timezone-aware."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 inbox = Table(
     "inbox",

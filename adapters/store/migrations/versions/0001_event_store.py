@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.store.schema import Position, UtcDateTime
+from adapters.store.types import Position, UtcDateTime
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.store.schema import UtcDateTime
+from adapters.store.types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"

@@ -8,7 +8,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.store.schema import UtcDateTime
+from adapters.store.types import UtcDateTime
 
 revision = "0003"
 down_revision = "0002"

@@ -7,7 +7,7 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.store.schema import Position, UtcDateTime
+from adapters.store.types import Position, UtcDateTime
 
 revision = "0005"
 down_revision = "0004"
