@@ -28,6 +28,7 @@ from api.routes.reconciliations import ReconciliationController
 from api.routes.request_log import RequestLogMiddleware
 from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
+from api.services.access import VerifiedTokens
 from api.services.dashboard import Dashboard
 from api.services.group_commit import Ingestor, Limits
 from api.services.rebuilds import Rebuilds
@@ -65,7 +66,7 @@ class Services:
     store: EventStore
     ingestor: Ingestor
     queries: Queries
-    verifier: TokenVerifier
+    verifier: VerifiedTokens
     receiver: Receiver
     dashboard: Dashboard
     rebuilds: Rebuilds
@@ -79,7 +80,7 @@ class Services:
         store = open_store(settings)
         database = store.database
         ingestor = MeteredIngestor(store, limits=Limits(deliveries=settings.commit_batch))
-        verifier = TokenVerifier(settings.auth)
+        verifier = VerifiedTokens(TokenVerifier(settings.auth))
         queries = Queries(store)
         stale: list[Stale] = []
         return cls(

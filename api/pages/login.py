@@ -11,10 +11,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
-from adapters.auth import TokenVerifier
 from api.pages.rendering import notify, render
 from api.pages.session import local_page, sign_in, sign_out
-from api.services.access import NotAllowed, NotAuthenticated, authenticate, require
+from api.services.access import NotAllowed, NotAuthenticated, Verifier, authenticate, require
 from api.settings import Settings
 
 
@@ -42,7 +41,7 @@ class LoginController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: Form,
-        verifier: NamedDependency[TokenVerifier],
+        verifier: NamedDependency[Verifier],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         back_to = local_page(data.next)

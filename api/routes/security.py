@@ -7,12 +7,12 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from adapters.auth import Claims, TokenVerifier
-from api.services.access import NotAuthenticated, authenticate, require
+from adapters.auth import Claims
+from api.services.access import NotAuthenticated, Verifier, authenticate, require
 
 
 async def provide_reader(
-    request: Request[Any, Any, Any], verifier: NamedDependency[TokenVerifier]
+    request: Request[Any, Any, Any], verifier: NamedDependency[Verifier]
 ) -> Claims:
     """The caller's claims, when its bearer token holds `read`, `write` or `admin`."""
     header = request.headers.get("authorization", "")

@@ -6,7 +6,50 @@ write or admin, `write` actions write or admin, `admin` actions admin only.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
 from adapters.auth import Claims, InvalidToken, TokenVerifier, allows
+
+
+class Verifier(Protocol):
+    async def verify_async(self, token: str) -> Claims: ...
+
+
+class VerifiedTokens:
+    """Tokens verified once and remembered until they expire: a sender or a
+    dashboard sends the same token with every request, and checking its
+    signature again each time is most of what answering costs. At most
+    `most` tokens are remembered, the least recently used going first; a
+    token that failed is never remembered."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        most: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.verifier = verifier
+        self.most = most
+        self.clock = clock
+        self._known: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
+
+    async def verify_async(self, token: str) -> Claims:
+        known = self._known.get(token)
+        if known is not None:
+            claims, expires = known
+            if self.clock() < expires:
+                self._known.move_to_end(token)
+                return claims
+            del self._known[token]
+        claims = await self.verifier.verify_async(token)
+        self._known[token] = (claims, claims.expires_at.timestamp())
+        if len(self._known) > self.most:
+            self._known.popitem(last=False)
+        return claims
 
 
 class NotAuthenticated(Exception):
@@ -28,7 +71,7 @@ class NotAllowed(Exception):
 
 
 async def authenticate(
-    verifier: TokenVerifier, token: str | None, *, title: str = "Unauthorized"
+    verifier: Verifier, token: str | None, *, title: str = "Unauthorized"
 ) -> Claims:
     """The claims of a token that verifies; `KeysUnavailable` when its keys
     cannot be fetched right now."""

@@ -14,9 +14,9 @@ from typing import Final
 import msgspec
 
 from adapters import servicemobility
-from adapters.auth import Claims, TokenVerifier
+from adapters.auth import Claims
 from adapters.store import Delivery, InboxEntry, Receipt
-from api.services.access import authenticate, require, require_sender
+from api.services.access import Verifier, authenticate, require, require_sender
 from api.services.group_commit import Ingestor
 from api.services.payloads import (
     CLOUDEVENT_ATTRIBUTES,
@@ -60,7 +60,7 @@ class Accepted(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Receiver:
-    def __init__(self, ingestor: Ingestor, verifier: TokenVerifier) -> None:
+    def __init__(self, ingestor: Ingestor, verifier: Verifier) -> None:
         self.ingestor = ingestor
         self.verifier = verifier
 

@@ -72,30 +72,34 @@ class Server:
     def start(self) -> None:
         """Start on a free port and wait for /health; a new port if the old one was taken."""
         for _ in range(3):
-            self.starts += 1
-            self.port = free_port()
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    [
-                        *_invtrack(),
-                        "serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(self.port),
-                        "--workers",
-                        str(self.workers),
-                    ],
-                    cwd=self.workdir,
-                    env=self.environment(),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=self._limits if self.max_open_files else None,
-                )
-            if self._wait_healthy():
+            self.launch()
+            if self.wait_healthy():
                 return
         raise RuntimeError(f"invtrack serve did not start:\n{self.log()[-4000:]}")
+
+    def launch(self) -> None:
+        """Start the process on a free port, without waiting for it."""
+        self.starts += 1
+        self.port = free_port()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    *_invtrack(),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
+                cwd=self.workdir,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self._limits if self.max_open_files else None,
+            )
 
     def _limits(self) -> None:
         import resource
@@ -103,7 +107,8 @@ class Server:
         assert self.max_open_files is not None
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
-    def _wait_healthy(self) -> bool:
+    def wait_healthy(self) -> bool:
+        """Whether /health answers before the start timeout (killed if not)."""
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
