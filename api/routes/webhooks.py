@@ -63,9 +63,7 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         receiver: NamedDependency[Receiver],
     ) -> Accepted:
-        done = await receiver.servicemobility(
-            path_text(kind), await request.body(), request.headers
-        )
+        done = await receiver.servicemobility(path_text(kind), request.body, request.headers)
         return Accepted(
             status="accepted", id=done.message_id, duplicate=done.duplicate, events=done.appended
         )
@@ -96,7 +94,7 @@ class WebhookController(Controller):
     async def ofs_events(
         self, request: Request[Any, Any, Any], receiver: NamedDependency[Receiver]
     ) -> OfsAccepted:
-        done = await receiver.ofs(await request.body(), request.headers)
+        done = await receiver.ofs(request.body, request.headers)
         return OfsAccepted(
             status="accepted",
             received=done.facts,

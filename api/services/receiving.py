@@ -7,7 +7,9 @@ nothing an authenticated sender sent is ever lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final
 
@@ -17,7 +19,7 @@ from adapters import servicemobility
 from adapters.auth import Claims
 from adapters.store import Delivery, InboxEntry, Receipt
 from api.services.access import Verifier, authenticate, require, require_sender
-from api.services.group_commit import Ingestor
+from api.services.group_commit import LARGE, Ingestor
 from api.services.payloads import (
     CLOUDEVENT_ATTRIBUTES,
     Translated,
@@ -59,12 +61,25 @@ class Accepted(msgspec.Struct, frozen=True, kw_only=True):
     appended: int
 
 
+Body = Callable[[], Awaitable[bytes]]
+"""Reads a request's body (once the sender is known)."""
+
+
 class Receiver:
-    def __init__(self, ingestor: Ingestor, verifier: Verifier) -> None:
+    """Takes deliveries in: the sender's token first, then the body, then its
+    facts, then the commit.
+
+    Large payloads (an OFS page of a thousand events) are taken in a few at a
+    time and read off the event loop: memory stays bounded however many
+    arrive together, and small deliveries and `/health` keep answering while
+    they are read."""
+
+    def __init__(self, ingestor: Ingestor, verifier: Verifier, *, large_at_once: int = 4) -> None:
         self.ingestor = ingestor
         self.verifier = verifier
+        self._large = asyncio.Semaphore(large_at_once)
 
-    async def servicemobility(self, kind: str, body: bytes, headers: Mapping[str, str]) -> Accepted:
+    async def servicemobility(self, kind: str, body: Body, headers: Mapping[str, str]) -> Accepted:
         """A webhook: any verified token without a scope, or one holding write."""
         claims = await authenticate(
             self.verifier, headers.get("x-access-token"), title="Invalid Logon"
@@ -72,28 +87,44 @@ class Receiver:
         require_sender(claims)
         if kind not in servicemobility.TYPES:
             raise UnknownKind(kind)
-        entry = _entry("servicemobility", kind, body, headers, claims)
-        translated = await self._read(
-            entry, lambda: read_servicemobility(kind, body, entry.sender, headers)
-        )
-        return await self._commit(entry, translated)
+        async with self._admitted(headers):
+            raw = await body()
+            entry = _entry("servicemobility", kind, raw, headers, claims)
+            translated = await self._read(
+                entry, lambda: read_servicemobility(kind, raw, entry.sender, headers)
+            )
+            return await self._commit(entry, translated)
 
-    async def ofs(self, body: bytes, headers: Mapping[str, str]) -> Accepted:
+    async def ofs(self, body: Body, headers: Mapping[str, str]) -> Accepted:
         """OFS events pushed by a relay: its token needs the write scope."""
         token = _bearer(headers.get("authorization")) or headers.get("x-access-token")
         claims = await authenticate(self.verifier, token)
         require(claims, "write", "pushing OFS events")
-        entry = msgspec.structs.replace(
-            _entry("ofs", "events", body, headers, claims), message_id=ofs_message_id(body)
-        )
-        translated = await self._read(entry, lambda: read_ofs(body, entry.sender))
-        return await self._commit(entry, translated)
+        async with self._admitted(headers):
+            raw = await body()
+            entry = msgspec.structs.replace(
+                _entry("ofs", "events", raw, headers, claims), message_id=ofs_message_id(raw)
+            )
+            translated = await self._read(entry, lambda: read_ofs(raw, entry.sender))
+            return await self._commit(entry, translated)
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, headers: Mapping[str, str]) -> AsyncIterator[None]:
+        """A large body (or one of unknown length) waits for its turn."""
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) <= LARGE:
+            yield
+            return
+        async with self._large:
+            yield
 
     async def _read(self, entry: InboxEntry, read: Callable[[], Translated]) -> Translated:
         """The payload's facts; a payload that cannot be read is kept in
         quarantine with the reason before the error goes up."""
         try:
             check_content_type(entry.content_type)
+            if len(entry.body) > LARGE:
+                return await asyncio.to_thread(read)
             return read()
         except Unreadable as error:
             await self.ingestor.submit(Delivery(inbox=entry, rejected=error.reason))
