@@ -102,12 +102,19 @@ class Database:
 
     async def migrate(self, revision: str = "head") -> None:
         """Create or upgrade the store's schema to a migration, the newest by
-        default. Safe when several processes start together."""
+        default. Safe when several processes start together. A migration that
+        ran is followed by fresh planner statistics (PostgreSQL): plans must
+        not rest on what the tables held before it."""
         with self._migrating():
             async with self.engine.begin() as conn:
                 if self.is_postgres:
                     await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                before = await conn.run_sync(_revision)
                 await conn.run_sync(_upgrade, revision)
+                changed = await conn.run_sync(_revision) != before
+            if changed and self.is_postgres:
+                async with self.engine.begin() as conn:
+                    await conn.exec_driver_sql("ANALYZE")
 
     @contextlib.contextmanager
     def _migrating(self) -> Iterator[None]:
