@@ -67,13 +67,8 @@ def named_owners(event: DomainEvent) -> tuple[tuple[str, str, str], ...]:
     An item's owner as of any time was named by one of its events, so these
     (with the owners of its live states) are where "as of" queries look.
     """
-    if isinstance(event, StockUsageRecorded):
-        named = [("resource", event.location, sm_rules.resource_key(event))]
-        if sm_rules.installs(event):
-            key = sm_rules.install_key(event)
-            named += [("activity", event.ref_object, key), ("resource", event.location, key)]
-        return tuple(named)
-    if isinstance(event, DocumentRecorded | OfsEventRecorded):
+    if isinstance(event, StockUsageRecorded | DocumentRecorded | OfsEventRecorded):
+        # A stock line's owners are those of the states it takes, kept as they change.
         return ()
     key = ofs_key(event.inventory_id)
     activity = event.activity

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -52,21 +53,20 @@ def ofs_key(inventory_id: int) -> str:
     return f"ofs-{inventory_id}"
 
 
-def stock_line_key(
+def _stock_line_key(
     pool: Pool, owner: str, product: str, serial: str | None, batch: str | None
 ) -> str:
-    """Stable, URL-safe key of a ServiceMobility stock line from its identity
-    (docs/vendors.md, "Stock lines"). No serial and an empty serial are the
-    same line, and so for batches."""
-    return _stock_line_key(pool, owner, product, serial or "", batch or "")
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _stock_line_key(pool: str, owner: str, product: str, serial: str, batch: str) -> str:
-    # Remembered: one line's key is asked for many times while its events are
-    # appended and folded.
     digest = hashlib.sha256(_identity_text(pool, owner, product, serial, batch).encode())
     return f"sm-{pool}-{digest.hexdigest()[:24]}"
+
+
+stock_line_key: Callable[[Pool, str, str, str | None, str | None], str] = functools.lru_cache(
+    maxsize=1 << 16
+)(_stock_line_key)
+"""Stable, URL-safe key of a ServiceMobility stock line from its identity
+(docs/vendors.md, "Stock lines"). No serial and an empty serial are the same
+line, and so for batches. Remembered: one line's key is asked for many times
+while its events are appended and folded."""
 
 
 def _identity_text(*parts: str | None) -> str:

@@ -124,11 +124,15 @@ class CountsBuilder:
     def __init__(self, slot: Slot, position: int) -> None:
         self.slot = slot
         self.position = position
-        self.folded = 0
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
         indexes = chunk.after(self.position)
-        rows = rows_of(chunk.events[index] for index in indexes)
-        self.folded += len(indexes)
+        # A count belongs to the part that holds its stock line.
+        rows = [
+            row
+            for index in indexes
+            for row in rows_of((chunk.events[index],))
+            if row[-1] in chunk.keys[index]
+        ]
         self.position = chunk.last
         return [TableWrite(counts_table(self.slot), COUNT_COLUMNS, rows)]

@@ -75,12 +75,10 @@ class HistoryBuilder:
     def __init__(self, slot: Slot, position: int) -> None:
         self.slot = slot
         self.position = position
-        self.folded = 0
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
         indexes = chunk.after(self.position)
         events, keys = chunk.events, chunk.keys
         links = [(key, events[index][0]) for index in indexes for key in keys[index]]
-        self.folded += len(indexes)
         self.position = chunk.last
         return [TableWrite(links_table(self.slot), LINK_COLUMNS, links)]

@@ -8,7 +8,7 @@ can hand a row straight to the response.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -189,11 +189,19 @@ class Fold:
         # The owners of the stored states are stored: they need no writing.
         self.stored_owners = {row for item in state.values() for row in owner_rows(item)}
 
-    def apply(self, position: int, event: DomainEvent) -> DomainEvent:
+    def apply(
+        self, position: int, event: DomainEvent, keys: Container[str] | None = None
+    ) -> DomainEvent:
+        """Fold one event; with `keys`, only those of its items are kept (the
+        fold of one part of the items)."""
         if self.annotating:
             event = annotate(self.state, event)
-        self.owners.update(named_owners(event))
+        named = named_owners(event)
+        if named:
+            self.owners.update(named if keys is None else [row for row in named if row[2] in keys])
         for item in fold_apply(self.state, event, position):
+            if keys is not None and item.key not in keys:
+                continue
             before = self.state.get(item.key)
             if (
                 before is None
@@ -266,7 +274,6 @@ class ItemsBuilder:
     def __init__(self, slot: Slot, position: int) -> None:
         self.slot = slot
         self.position = position
-        self.folded = 0
         # The items the previous batch changed: its write may not be committed
         # yet, so they are taken from here and not from the tables.
         self._recent: dict[str, Item] = {}
@@ -283,8 +290,7 @@ class ItemsBuilder:
         stored = set(state)
         for index in indexes:
             position, event = chunk.events[index]
-            fold.apply(position, event)
+            fold.apply(position, event, chunk.keys[index])
         self._recent = fold.changed
-        self.folded += len(indexes)
         self.position = chunk.last
         return fold.writes(self.slot, stored)

@@ -55,8 +55,6 @@ class Builder(Protocol):
     slot: Slot
     position: int
     """Last position staged (the checkpoint when nothing is in flight)."""
-    folded: int
-    """Events folded by this builder."""
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]: ...
 

@@ -11,28 +11,33 @@ commits: the switch is one transaction, so every event reaches the new slot
 exactly once. The old tables are dropped when no reader can still be using them.
 
 The checkpoint is the `building` row's position, committed with each batch's
-rows, so an interrupted rebuild resumes where it stopped. Memory stays bounded
-by the batch size: one batch of events and the items it touches (two while a
-batch is written and the next one folded).
+rows, so an interrupted rebuild resumes where it stopped. A long history on
+PostgreSQL is folded by one process per core, each taking one part of the
+items (`projections.parts`) up to the position the history had at the start;
+this process then builds the indexes, catches up and switches. Memory stays
+bounded by the batch size: one batch of events and the items it touches (two
+while a batch is written and the next one folded), in every process.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Final
 
 import msgspec
 
-from adapters.store import EventStore, Slot, TableWrite
+from adapters.store import EventStore, Slot
 from adapters.store.errors import AlreadyRunning
 from adapters.store.maintenance import Maintenance
 from adapters.store.rows import Lookup, Row
+from projections import parts
 from projections.catalog import by_name
+from projections.filling import fill
+from projections.parts import Start
 from projections.projection import Builder, Projection
-from projections.reading import EventChunk, decode_chunk, decoder
+from projections.reading import decode_chunk, decoder
 
 log = logging.getLogger("invtrack.rebuild")
 
@@ -72,15 +77,19 @@ async def rebuild(
     *,
     batch_size: int = BATCH,
     reader_grace: float = READER_GRACE,
+    processes: int | None = None,
 ) -> list[Rebuilt]:
     """Rebuild the named projections (all when none is named) from the full
     history into new slots and switch to them; a slot of the same version left
-    by an interrupted rebuild is resumed. Raises RebuildBusy while another
-    rebuild runs, KeyError for an unknown name."""
+    by an interrupted rebuild is resumed. `processes` fold the history (one per
+    core for a long history on PostgreSQL when not given). Raises RebuildBusy
+    while another rebuild runs, KeyError for an unknown name."""
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
-            switched = await _rebuild(store, projections, progress, batch_size, reader_grace)
+            switched = await _rebuild(
+                store, projections, progress, batch_size, reader_grace, processes
+            )
     except AlreadyRunning:
         raise RebuildBusy("another rebuild is running") from None
     for done in switched:
@@ -100,16 +109,26 @@ async def _rebuild(
     progress: Progress | None,
     batch_size: int,
     reader_grace: float,
+    processes: int | None,
 ) -> list[Rebuilt]:
-    builders, leftovers = await _start(store, projections)
+    starts, leftovers = await _start(store, projections)
     await _drop(store, leftovers)
-    position = min(builder.position for builder in builders)
+    position = min(start.position for start in starts)
     meter = _Meter(progress, await store.count_after(position))
-    position = await _fill(store, builders, meter, position, batch_size)
+    if processes is None:
+        processes = parts.processes(store, meter.total)
+    # Up to the history as it is now, in parts where it pays; then on from
+    # there in this process, which builds the indexes and switches.
+    through = await store.head()
+    folded = await _fill_to(store, starts, processes, through, meter, batch_size)
+    builders = [
+        projection.builder(start.slot, through)
+        for projection, start in zip(projections, starts, strict=True)
+    ]
     await _finish(store, projections, builders)
-    # What arrived while the indexes were built, so the switch has little left.
-    position = await _fill(store, builders, meter, position, batch_size)
-    switched = await _switch(store, builders, meter, position, batch_size)
+    # What arrived meanwhile, so the switch has little left.
+    position, more = await fill(store, builders, meter.advance, through, batch_size)
+    switched = await _switch(store, builders, meter, position, batch_size, folded + more)
     await store.wait_for_readers(reader_grace)
     known = {projection.name: projection for projection in projections}
     await _drop(store, [(known[done.name], done.previous) for done in switched if done.previous])
@@ -132,10 +151,10 @@ class _Meter:
 
 async def _start(
     store: EventStore, projections: Sequence[Projection]
-) -> tuple[list[Builder], list[tuple[Projection, Slot]]]:
+) -> tuple[list[Start], list[tuple[Projection, Slot]]]:
     """A building slot per projection: the one of this version an earlier run
-    left, or a new one. Returns their builders and the slots whose tables go."""
-    builders: list[Builder] = []
+    left, or a new one. Returns where they stand and the slots whose tables go."""
+    starts: list[Start] = []
     leftovers: list[tuple[Projection, Slot]] = []
     async with store.maintaining(locked=True) as maintenance:
         rows = await maintenance.registered([projection.name for projection in projections])
@@ -145,15 +164,15 @@ async def _start(
             leftovers.extend((projection, row.slot) for row in mine if row.state == "retired")
             building = next((row for row in mine if row.state == "building"), None)
             if building is not None and building.slot.version == projection.version:
-                builders.append(projection.builder(building.slot, building.position))
+                checkpoints = await maintenance.part_checkpoints(projection.name, building.slot)
+                starts.append(Start(projection.name, building.slot, building.position, checkpoints))
                 continue
             if building is not None:
                 # Left by a rebuild of another version: of no use to this one.
                 await maintenance.set_state(projection.name, building.slot, "retired")
                 leftovers.append((projection, building.slot))
-            slot = await _new_slot(maintenance, projection)
-            builders.append(projection.builder(slot, 0))
-    return builders, leftovers
+            starts.append(Start(projection.name, await _new_slot(maintenance, projection), 0))
+    return starts, leftovers
 
 
 async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
@@ -169,79 +188,47 @@ async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
     return slot
 
 
-class _Prefetch:
-    """Reads the next batch while the current one is folded and written."""
-
-    def __init__(self, store: EventStore, after: int, size: int) -> None:
-        self.store = store
-        self.after = after
-        self.size = size
-        self.decode = decoder(store.upcast)
-        self._next: asyncio.Task[EventChunk] | None = None
-
-    async def next(self) -> EventChunk:
-        task = self._next or asyncio.create_task(self._read(self.after))
-        self._next = None
-        chunk = await task
-        if chunk.read == self.size:
-            self.after = chunk.last
-            self._next = asyncio.create_task(self._read(self.after))
-        return chunk
-
-    async def close(self) -> None:
-        if self._next is not None:
-            self._next.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._next
-            self._next = None
-
-    async def _read(self, after: int) -> EventChunk:
-        return await decode_chunk(await self.store.read_raw(after, self.size), self.decode)
-
-
-async def _fill(
-    store: EventStore, builders: Sequence[Builder], meter: _Meter, position: int, batch_size: int
-) -> int:
-    """Fold and write batches until the history is nearly read; returns the
-    position reached. A batch is folded while the previous one is written."""
-    reader = _Prefetch(store, position, batch_size)
-    pending: asyncio.Task[None] | None = None
-    counted = 0
-    try:
-        while (chunk := await reader.next()).read:
-            writes = [await builder.stage(chunk, store.look_up) for builder in builders]
-            if pending is not None:
-                await asyncio.shield(pending)
-                meter.advance(counted)
-            pending = asyncio.create_task(_commit(store, builders, writes, chunk.last))
-            position, counted = chunk.last, chunk.read
-            if chunk.read < batch_size:
-                break
-        if pending is not None:
-            await asyncio.shield(pending)
-            meter.advance(counted)
-    finally:
-        await reader.close()
-        if pending is not None and not pending.done():
-            # Let a batch being written commit or fail on its own: cancelling
-            # a statement half-way can leave its connection unusable.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(pending)
-    return position
-
-
-async def _commit(
+async def _fill_to(
     store: EventStore,
-    builders: Sequence[Builder],
-    writes: Sequence[list[TableWrite]],
+    starts: Sequence[Start],
+    processes: int,
     through: int,
-) -> None:
-    """One batch of every builder, with their checkpoints, in one transaction.
-    No append lock: only this rebuild writes a building slot."""
-    async with store.maintaining(durable=False) as maintenance:
-        for builder, builder_writes in zip(builders, writes, strict=True):
-            await maintenance.write(builder_writes, copy=True)
-            await maintenance.checkpoint(builder.name, builder.slot, through)
+    meter: _Meter,
+    batch_size: int,
+) -> Counter[str]:
+    """Fill every slot up to `through`, each in as many parts as it was begun
+    with (a new one in `processes` parts), and make that their checkpoint."""
+    folded: Counter[str] = Counter()
+    for count in sorted({start.count(processes) for start in starts}):
+        group = [start for start in starts if start.count(processes) == count]
+        if count == 1:
+            builders = [
+                by_name([start.name])[0].builder(start.slot, start.position) for start in group
+            ]
+            position = min(builder.position for builder in builders)
+            _, done = await fill(
+                store, builders, meter.advance, position, batch_size, through=through
+            )
+        else:
+            done = await parts.fill_in_parts(
+                store, group, count, through, meter.advance, batch_size
+            )
+        folded |= done
+    async with store.maintaining() as maintenance:
+        for start in starts:
+            await maintenance.checkpoint(start.name, start.slot, through)
+            await maintenance.clear_parts(start.name, start.slot)
+    return folded
+
+
+async def _fill_whole(
+    store: EventStore, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
+) -> Counter[str]:
+    """Fill the slots up to `through` in this process."""
+    builders = [by_name([start.name])[0].builder(start.slot, start.position) for start in starts]
+    position = min(builder.position for builder in builders)
+    _, folded = await fill(store, builders, meter.advance, position, batch_size, through=through)
+    return folded
 
 
 async def _finish(
@@ -260,6 +247,7 @@ async def _switch(
     meter: _Meter,
     position: int,
     batch_size: int,
+    folded: Counter[str],
 ) -> list[Rebuilt]:
     """Under the append lock: fold the last events, make the built slots active
     and retire the ones they replace, all in one transaction."""
@@ -276,6 +264,7 @@ async def _switch(
         ).read:
             position = chunk.last
             for builder in builders:
+                folded[builder.name] += len(chunk.after(builder.position))
                 await maintenance.write(await builder.stage(chunk, read))
             meter.advance(chunk.read)
         active = await maintenance.active_slots()
@@ -292,7 +281,7 @@ async def _switch(
                     slot=builder.slot,
                     previous=previous,
                     position=position,
-                    events=builder.folded,
+                    events=folded[builder.name],
                 )
             )
     if meter.progress is not None:

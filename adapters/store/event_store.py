@@ -131,10 +131,12 @@ class EventStore:
         """The rows a lookup names, read outside any write transaction."""
         return await reads.look_up(self.database, lookup)
 
-    async def read_raw(self, after: int, limit: int) -> list[tuple[int, str, int, str]]:
-        """Up to `limit` events after a position as stored: (position, type,
-        schema version, JSON data), in position order."""
-        return await reads.raw_events(self.database, after, limit)
+    async def read_raw(
+        self, after: int, limit: int, through: int = reads.LAST
+    ) -> list[tuple[int, str, int, str]]:
+        """Up to `limit` events after a position and up to `through` as stored:
+        (position, type, schema version, JSON data), in position order."""
+        return await reads.raw_events(self.database, after, limit, through)
 
     async def linked_events(
         self,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store import registry, sqlite
 from adapters.store.postgres import json_list, write_statement
-from adapters.store.registry import Registered, Slot, State
+from adapters.store.registry import Part, Registered, Slot, State
 from adapters.store.rows import Lookup, Row, TableWrite
 
 
@@ -102,6 +102,15 @@ class Maintenance:
 
     async def checkpoint(self, name: str, slot: Slot, position: int) -> None:
         await registry.checkpoint(self.conn, name, slot, position)
+
+    async def part_checkpoint(self, name: str, slot: Slot, part: Part, position: int) -> None:
+        await registry.part_checkpoint(self.conn, name, slot, part, position)
+
+    async def part_checkpoints(self, name: str, slot: Slot) -> dict[Part, int]:
+        return await registry.part_checkpoints(self.conn, name, slot)
+
+    async def clear_parts(self, name: str, slot: Slot) -> None:
+        await registry.clear_parts(self.conn, name, slot)
 
     # ---- projection tables ------------------------------------------------------
 

@@ -36,6 +36,9 @@ EVENT_DECODERS: Final[tuple[Convert | None, ...]] = (
     (None,) * 7 + (from_text, from_text) + (None, None)
 )
 
+LAST: Final = 2**63 - 1
+"""The highest position there can be."""
+
 _PARAMETER: Final = re.compile(r"\$(\d+)")
 _IN_LIST: Final = re.compile(r"IN_LIST\(\$(\d+)\)")
 
@@ -131,14 +134,16 @@ async def fetch_guarded(
     return await database.sqlite.on_reader(read)
 
 
-async def raw_events(database: Database, after: int, limit: int) -> list[tuple[int, str, int, str]]:
-    """Up to `limit` events after a position as stored: (position, type, schema
-    version, JSON data)."""
+async def raw_events(
+    database: Database, after: int, limit: int, through: int = LAST
+) -> list[tuple[int, str, int, str]]:
+    """Up to `limit` events after a position and up to `through` as stored:
+    (position, type, schema version, JSON data)."""
     return await fetch(
         database,
         "SELECT position, type, schema_version, data FROM events "
-        "WHERE position > $1 ORDER BY position LIMIT $2",
-        [after, limit],
+        "WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3",
+        [after, through, limit],
     )
 
 

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.store.schema import cursors
 from adapters.store.schema import projections as registry
 
 State = Literal["active", "building", "retired"]
@@ -129,4 +130,54 @@ async def checkpoint(conn: AsyncConnection, name: str, slot: Slot, position: int
             registry.c.generation == slot.generation,
         )
         .values(position=position, updated_at=datetime.now(UTC))
+    )
+
+
+# ---- checkpoints of a slot filled in parts --------------------------------------
+# A rebuild may fill a slot in several processes, each folding one part of the
+# items; every part commits its own checkpoint (a cursor named after the slot
+# and the part) until all parts reach the same position, which becomes the
+# slot's checkpoint.
+
+Part = tuple[int, int]
+"""(index, count): one of `count` parts."""
+
+
+def _part_prefix(name: str, slot: Slot) -> str:
+    return f"rebuild:{name}:{slot}:"
+
+
+async def part_checkpoint(
+    conn: AsyncConnection, name: str, slot: Slot, part: Part, position: int
+) -> None:
+    """Record that one part of the slot has applied every event up to `position`."""
+    cursor = f"{_part_prefix(name, slot)}{part[0]}/{part[1]}"
+    await conn.execute(delete(cursors).where(cursors.c.name == cursor))
+    await conn.execute(
+        insert(cursors).values(
+            name=cursor,
+            state=msgspec.json.encode({"position": position}).decode(),
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+async def part_checkpoints(conn: AsyncConnection, name: str, slot: Slot) -> dict[Part, int]:
+    """The checkpoint of every part of the slot that has one."""
+    prefix = _part_prefix(name, slot)
+    rows = await conn.execute(
+        select(cursors.c.name, cursors.c.state).where(
+            cursors.c.name.startswith(prefix, autoescape=True)
+        )
+    )
+    found: dict[Part, int] = {}
+    for cursor, state in rows:
+        index, count = cursor.removeprefix(prefix).split("/")
+        found[int(index), int(count)] = int(msgspec.json.decode(state)["position"])
+    return found
+
+
+async def clear_parts(conn: AsyncConnection, name: str, slot: Slot) -> None:
+    await conn.execute(
+        delete(cursors).where(cursors.c.name.startswith(_part_prefix(name, slot), autoescape=True))
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from rich.text import Text
 
 from api.services.stores import open_store
 from api.settings import Settings
+from projections.filling import collecting_less
 from projections.rebuild import Progress as ProgressCallback
 from projections.rebuild import RebuildBusy, Rebuilt, rebuild
 
@@ -65,21 +65,6 @@ def _rebuilt(done: Sequence[Rebuilt], seconds: float) -> str:
     rate = f" ({events / seconds:,.0f} events/s)" if seconds > 0 and events else ""
     lines.append(f"rebuilt {len(done)} projection(s): {events:,} events in {seconds:.1f} s{rate}")
     return "\n".join(lines)
-
-
-@contextmanager
-def collecting_less() -> Iterator[None]:
-    """Fewer garbage collections while the block runs, for a process that does
-    nothing else: a rebuild makes millions of short-lived objects, and every
-    full collection would walk all the long-lived ones again."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 class _RateColumn(ProgressColumn):

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import projections.filling as filling
 import projections.rebuild as rebuilding
 import projections.setup
 from adapters.store import Delivery, EventStore, InboxEntry, NewEvent, Slot
@@ -67,14 +68,14 @@ Hook = Callable[[], Awaitable[None]]
 def between_batches(monkeypatch: pytest.MonkeyPatch, hook: Hook) -> list[int]:
     """Run `hook` after every batch the rebuild commits; returns the count."""
     commits = [0]
-    commit = rebuilding._commit
+    commit = filling._commit
 
     async def committed_then_hook(*args: Any) -> None:
         await commit(*args)
         commits[0] += 1
         await hook()
 
-    monkeypatch.setattr(rebuilding, "_commit", committed_then_hook)
+    monkeypatch.setattr(filling, "_commit", committed_then_hook)
     return commits
 
 

@@ -1,0 +1,136 @@
+"""Filling building slots from the history: batches read ahead, folded by each
+projection's builder and written with their checkpoints.
+
+A slot filled whole commits the registry's checkpoint with every batch; a part
+of a slot (see `projections.parts`) commits its own. Either way the rows and
+the checkpoint that covers them are one transaction, so an interrupted fill
+resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+from adapters.store import EventStore, TableWrite
+from adapters.store.reads import LAST
+from projections.projection import Builder
+from projections.reading import WHOLE, EventChunk, Part, decode_chunk, decoder
+
+Report = Callable[[int], None]
+"""Told how many events were read, after each committed batch. An exception
+raised from it stops the fill."""
+
+GC_THRESHOLD: Final = 50_000
+
+
+class Prefetch:
+    """Reads the next batch while the current one is folded and written."""
+
+    def __init__(self, store: EventStore, after: int, size: int, through: int = LAST) -> None:
+        self.store = store
+        self.after = after
+        self.size = size
+        self.through = through
+        self.decode = decoder(store.upcast)
+        self._next: asyncio.Task[EventChunk] | None = None
+
+    async def next(self) -> EventChunk:
+        task = self._next or asyncio.create_task(self._read(self.after))
+        self._next = None
+        chunk = await task
+        if chunk.read == self.size:
+            self.after = chunk.last
+            self._next = asyncio.create_task(self._read(self.after))
+        return chunk
+
+    async def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._next
+            self._next = None
+
+    async def _read(self, after: int) -> EventChunk:
+        rows = await self.store.read_raw(after, self.size, self.through)
+        return await decode_chunk(rows, self.decode)
+
+
+async def fill(
+    store: EventStore,
+    builders: Sequence[Builder],
+    report: Report,
+    position: int,
+    batch_size: int,
+    *,
+    part: Part = WHOLE,
+    through: int = LAST,
+) -> tuple[int, Counter[str]]:
+    """Fold and write batches from `position` on, up to `through` or until the
+    history is nearly read. A batch is folded while the previous one is
+    written. Returns the position reached and the events each builder folded."""
+    reader = Prefetch(store, position, batch_size, through)
+    folded: Counter[str] = Counter()
+    pending: asyncio.Task[None] | None = None
+    counted = 0
+    try:
+        while (chunk := await reader.next()).read:
+            writes = []
+            for builder in builders:
+                folded[builder.name] += len(chunk.after(builder.position))
+                writes.append(await builder.stage(chunk.only(part), store.look_up))
+            if pending is not None:
+                await asyncio.shield(pending)
+                report(counted)
+            pending = asyncio.create_task(_commit(store, builders, writes, chunk.last, part))
+            position, counted = chunk.last, chunk.read
+            if chunk.read < batch_size:
+                break
+        if pending is not None:
+            await asyncio.shield(pending)
+            report(counted)
+    finally:
+        await reader.close()
+        if pending is not None and not pending.done():
+            # Let a batch being written commit or fail on its own: cancelling
+            # a statement half-way can leave its connection unusable.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
+    return position, folded
+
+
+async def _commit(
+    store: EventStore,
+    builders: Sequence[Builder],
+    writes: Sequence[list[TableWrite]],
+    through: int,
+    part: Part,
+) -> None:
+    """One batch of every builder, with their checkpoints, in one transaction.
+    No append lock: only this rebuild writes a building slot."""
+    async with store.maintaining(durable=False) as maintenance:
+        for builder, builder_writes in zip(builders, writes, strict=True):
+            await maintenance.write(builder_writes, copy=True)
+            if part == WHOLE:
+                await maintenance.checkpoint(builder.name, builder.slot, through)
+            else:
+                await maintenance.part_checkpoint(builder.name, builder.slot, part, through)
+
+
+@contextlib.contextmanager
+def collecting_less() -> Iterator[None]:
+    """Fewer garbage collections while the block runs, for a process that does
+    nothing else: a rebuild makes millions of short-lived objects, and every
+    full collection would walk all the long-lived ones again."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
