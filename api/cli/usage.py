@@ -38,7 +38,14 @@ SERVE = environment(
     "  INVTRACK_BODY_TIMEOUT  seconds for a request body, then 408 (default 30)\n",
     "  INVTRACK_KEEP_ALIVE    seconds an idle connection stays open (default 5)\n",
     "  INVTRACK_MAX_CONNECTIONS  per worker, beyond it 503 (default 1000)\n",
+    "  INVTRACK_STORE_BUSY_SECONDS  wait for the store's write lock, then 503\n"
+    "                         (default 5)\n",
     "  INVTRACK_OFS_POLL_IN_SERVE  also poll OFS in one worker (default false)\n",
+    "  INVTRACK_SM_POLL_IN_SERVE  also pull the Export API in one worker (default false)\n",
+    "  INVTRACK_SESSION_SECRET  dashboard cookie key (default: created in the data\n"
+    "                         directory)\n",
+    "  INVTRACK_SESSION_HOURS  longest dashboard session (default 12)\n",
+    "  INVTRACK_SECURE_COOKIES  session cookie over HTTPS only (default false)\n",
     LOGS,
 )
 MIGRATE = environment(DATABASE, LOGS)
@@ -50,15 +57,5 @@ TOKEN = environment(
 REBUILD = (
     "projections: " + ", ".join(p.name for p in PROJECTIONS) + " (default: all of them)\n\n"
 ) + environment(DATABASE, LOGS)
-OFS_POLL = environment(
-    DATABASE,
-    "  INVTRACK_OFS_URL       the OFS instance, e.g. https://acme.fs.ocs.oraclecloud.com\n"
-    "                         (default: not set; required)\n"
-    "  INVTRACK_OFS_CLIENT_ID, INVTRACK_OFS_INSTANCE, INVTRACK_OFS_CLIENT_SECRET\n"
-    "                         Basic auth as clientId@instance:secret (default: not set)\n"
-    "  INVTRACK_OFS_TOKEN     an OAuth bearer token instead (default: not set)\n"
-    "  INVTRACK_OFS_IDLE_SECONDS  pause after an empty page (default 10)\n",
-    LOGS,
-)
 REPLAY = environment(DATABASE, LOGS)
 STATUS = environment(DATABASE, LOGS)
