@@ -16,8 +16,7 @@ _GRANTS: Final = {"read": set(SCOPES), "write": {"write", "admin"}, "admin": {"a
 
 
 class InvalidToken(jwt.InvalidTokenError):
-    """The token cannot be accepted. `reason` is short and safe to show: it
-    never contains the token or a key."""
+    """The token cannot be accepted; `reason` is short, safe to show."""
 
     @property
     def reason(self) -> str:
@@ -25,8 +24,7 @@ class InvalidToken(jwt.InvalidTokenError):
 
 
 class KeysUnavailable(Exception):
-    """The JWKS document could not be fetched, so a token that needs a key
-    from it cannot be checked: a failure on our side, not the caller's."""
+    """The JWKS document a token needs could not be fetched: our failure."""
 
 
 class Claims(msgspec.Struct, frozen=True):
@@ -75,10 +73,9 @@ def _scopes(raw: dict[str, Any]) -> frozenset[str]:
 
 
 def read_payload(payload: bytes) -> dict[str, Any]:
-    """The payload as a JSON object whose time claims are numbers. Stricter
-    than PyJWT: a claim given twice is refused (parsers disagree on which
-    wins), NaN and Infinity are not JSON, and a time claim that is not a
-    finite number (a boolean, a string) is malformed rather than coerced."""
+    """The payload as a JSON object, stricter than PyJWT: a claim given twice
+    (parsers disagree on which wins), NaN or Infinity, and a time claim that
+    is not a finite number (a boolean, a string) are refused, not coerced."""
     try:
         raw = json.loads(payload, object_pairs_hook=_unique, parse_constant=_not_json)
     except (ValueError, RecursionError):

@@ -1,20 +1,18 @@
 """Verifying the JWTs callers present. PyJWT checks the signature, `exp`
 (required), `nbf` and `iat` with the leeway, `aud` and `iss` when configured,
-and prepares the keys (`jwt.algorithms` refuses a PEM, SSH or DER key as an
-HMAC secret, and a key of the wrong type or curve). Deliberately stricter:
-the algorithms come from configuration (never `none`), never from the token,
-and each has its one key (HS* the secret, the others the PEM key or a key of
-the JWKS document), so a key a token names or carries is never used; tokens
-over MAX_TOKEN_LENGTH are refused unparsed; the payload is read strictly
-(`adapters.auth.claims.read_payload`).
+and prepares the keys: it refuses a PEM, SSH or DER key as an HMAC secret and
+a key of the wrong type or curve. Deliberately stricter: the algorithms come
+from configuration (never `none`), not from the token, each with its one key
+(HS* the secret, the others the PEM key or a key of the JWKS document), so a
+key a token names or carries is never used; tokens over MAX_TOKEN_LENGTH are
+refused unparsed; payloads are read strictly (`claims.read_payload`).
 
-Keys from a JWKS document: PyJWT's `PyJWKClient` fetches it (with a timeout,
-http(s) only, no redirects), caches it for `max_age_seconds`, and fetches it
-again for an unknown key id at most once per `min_refresh_seconds`; it blocks,
-so it runs in a thread, one call at a time. On top of it: while the issuer is
-unreachable the last document's keys keep verifying the tokens they signed,
-and only signature keys made for the token's algorithm are used (a key
-without `alg` counts as its type's default), a key id choosing among those.
+JWKS: PyJWT's `PyJWKClient` fetches the document (timeout, http(s) only, no
+redirects), caches it for `max_age_seconds` and fetches it again for an
+unknown key id at most once per `min_refresh_seconds`, in a thread. Ours: the
+last document's keys serve while the issuer is unreachable, and only
+signature keys made for the token's algorithm are used, the key id choosing
+among those.
 """
 
 from __future__ import annotations
@@ -36,27 +34,16 @@ from adapters.auth.claims import Claims, InvalidToken, KeysUnavailable, read_pay
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_LENGTH: Final = 8192
-"""Longer tokens are rejected before any parsing."""
 
 SUPPORTED: Final = frozenset(get_default_algorithms()) - {"none", "ES256K", "ES521"}
 # Three base64url segments (padding allowed: some issuers pad), none empty.
 _COMPACT: Final = re.compile(r"(?:[\w-]+={0,2}\.){2}[\w-]+={0,2}", re.ASCII)
-_AUDIENCE, _ISSUER = "token audience is not accepted", "token issuer is not accepted"
-_REASONS: Final[dict[type[jwt.PyJWTError], str]] = {
-    jwt.ExpiredSignatureError: "token has expired",
-    jwt.InvalidAudienceError: _AUDIENCE,
-    jwt.InvalidIssuerError: _ISSUER,
-}
-_MISSING: Final = {"exp": "token has no exp claim", "aud": _AUDIENCE, "iss": _ISSUER}
 
 
 class AuthConfig(msgspec.Struct, frozen=True):
-    """How tokens are verified (INVTRACK_JWT_* variables).
-
-    `algorithms` is the complete list of accepted algorithms. HS* algorithms
-    need `secret`; RS*, PS*, ES* and EdDSA need `public_key` or `jwks_url`
-    (one of them, not both). `audience` and `issuer` are checked when set.
-    """
+    """How tokens are verified (INVTRACK_JWT_* variables): `algorithms` is the
+    complete list accepted; HS* need `secret`, the others `public_key` or
+    `jwks_url` (not both); `audience` and `issuer` are checked when set."""
 
     secret: str | None = None
     public_key: str | None = None
@@ -156,15 +143,20 @@ class TokenVerifier:
 
 
 def _reason(error: jwt.PyJWTError) -> str:
+    claim = getattr(error, "claim", None)  # of a MissingRequiredClaimError
     if isinstance(error, InvalidToken):  # from read_payload
         return error.reason
-    if isinstance(error, jwt.MissingRequiredClaimError):
-        return _MISSING.get(error.claim, "token is malformed")
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "token has expired"
     if isinstance(error, jwt.ImmatureSignatureError):  # its message names the claim
         return (
             "token is issued in the future" if "(iat)" in str(error) else "token is not valid yet"
         )
-    return _REASONS.get(type(error), "token is malformed")
+    if isinstance(error, jwt.InvalidAudienceError) or claim == "aud":
+        return "token audience is not accepted"
+    if isinstance(error, jwt.InvalidIssuerError) or claim == "iss":
+        return "token issuer is not accepted"
+    return "token has no exp claim" if claim == "exp" else "token is malformed"
 
 
 def _keys(config: AuthConfig) -> dict[str, Any]:

@@ -1,18 +1,18 @@
 """Prometheus metrics: `GET /metrics`, no token (counts and timings only).
 
-- `invtrack_http_requests_total{method, route, status}` and the histogram
-  `invtrack_http_request_duration_seconds{method, route}` for every request a
-  route answers (`route` is its template, so the series stay bounded);
-- `invtrack_deliveries_total{source, outcome}`, `invtrack_events_appended_total`
-  and `invtrack_events_duplicate_total{source}` (skipped, stored before);
-- read on each scrape: `invtrack_store_up` (0, and nothing more of the store,
-  when it does not answer in two seconds), `invtrack_events_head_position`,
-  `invtrack_projection_checkpoint` and `invtrack_projection_lag_events`
-  `{projection, slot, state}`, and api.routes.reconciliation_metrics.
+`invtrack_http_requests_total{method, route, status}` and the histogram
+`invtrack_http_request_duration_seconds{method, route}` count what routes
+answered (`route` is the template); `invtrack_deliveries_total{source,
+outcome}`, `invtrack_events_appended_total{source}` and
+`invtrack_events_duplicate_total{source}` what deliveries did. Read on each
+scrape: `invtrack_store_up` (0, and nothing more of the store, when it does
+not answer in two seconds), `invtrack_events_head_position`,
+`invtrack_projection_checkpoint` and `invtrack_projection_lag_events`
+`{projection, slot, state}`, and api.routes.reconciliation_metrics.
 
-Not Litestar's Prometheus plugin: it labels requests `path`, `status_code` and
-`app_name` where dashboards use `route` and `status`, and its route has no room
-for the store's gauges. With `serve --workers N`, `multiprocess_dir` puts
+Not Litestar's Prometheus plugin: its request labels are `path`, `status_code`
+and `app_name` where dashboards use `route` and `status`, and its route has no
+room for the store's gauges. With `serve --workers N`, `multiprocess_dir` puts
 prometheus_client in multiprocess mode, so any worker answers with the totals.
 """
 
