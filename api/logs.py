@@ -15,14 +15,9 @@ from typing import Any, Final
 
 _STANDARD: Final = {*logging.makeLogRecord({}).__dict__, "message", "color_message"}
 """Not extras: the record's own attributes, and uvicorn's coloured copy of its message."""
-_ESCAPES: Final = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    ord("\n"): "\\n",
-    ord("\r"): "\\r",
-    ord("\t"): "\\t",
-    ord("\\"): "\\\\",
-    0x2028: "\\u2028",
-    0x2029: "\\u2029",
-}
+_CONTROLS: Final = (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, ord("\\"))
+_ESCAPES: Final = {code: ascii(chr(code))[1:-1] for code in _CONTROLS}
+"""Each control character (and `\\`) as Python writes it: `\\n`, `\\x1b`, `\\u2028`."""
 
 
 def escaped(text: str) -> str:

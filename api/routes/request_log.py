@@ -48,13 +48,8 @@ class RequestLogMiddleware:
             seconds = time.perf_counter() - started
             method, path = scope["method"], scope["path"]
             fields = {"request_id": request_id, "method": method, "path": path, "status": status}
-            access.info(
-                "%s %s %s",
-                method,
-                path,
-                status,
-                extra={**fields, "duration_ms": round(seconds * 1000, 2)},
-            )
+            ms = round(seconds * 1000, 2)
+            access.info("%s %s %s", method, path, status, extra={**fields, "duration_ms": ms})
             count_request(method, scope.get("path_template"), status, seconds)
 
 
