@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import random
@@ -25,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import httpx
 
@@ -164,6 +165,34 @@ async def patiently(
             await asyncio.sleep(delay)
 
 
+def vendor_http(
+    base_url: str,
+    auth: httpx.Auth,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    **options: Any,
+) -> httpx.AsyncClient:
+    """The connection pool to one vendor site: JSON answers, invtrack as the agent."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        auth=auth,
+        timeout=timeout,
+        transport=transport,
+        headers={"Accept": "application/json", "User-Agent": "invtrack"},
+        **options,
+    )
+
+
+def cursor_name(name: str | None, derived: str, prefix: str) -> str:
+    """`name` when given, else `derived`; one longer than a cursor name may be
+    (255) becomes `prefix` and its SHA-256."""
+    if name:
+        return name
+    if len(derived) <= 255:
+        return derived
+    return prefix + hashlib.sha256(derived.encode()).hexdigest()
+
+
 Submit = Callable[[Delivery], Awaitable[Receipt]]
 """How a puller commits what it read (`Ingestor.submit`)."""
 
@@ -186,6 +215,10 @@ class Stopped(Exception):
     """The stop event was set while waiting on the vendor."""
 
 
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
 class Puller(ABC):
     """Polls a source until stopped: pages back to back while there is more,
     `idle_seconds` apart once caught up, backing off on failures.
@@ -201,6 +234,7 @@ class Puller(ABC):
         self.patience = patience
         self._draw = draw
         self._stop: asyncio.Event | None = None
+        self._client: _Closable | None = None
 
     @property
     @abstractmethod
@@ -211,9 +245,17 @@ class Puller(ABC):
     async def _poll(self) -> Outcome:
         """Read one page and commit it with the cursor."""
 
-    @abstractmethod
     async def aclose(self) -> None:
-        """Release the HTTP client."""
+        """Release the HTTP client, if one was made."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
 
     async def poll_once(self) -> int:
         """Read one page and commit it; the number of events submitted. Failures propagate."""

@@ -19,7 +19,7 @@ from api import logs
 from api import settings as settings_module
 from api.pages import dashboard_routes, template_config
 from api.routes.inventory import InventoryController
-from api.routes.metrics import MeteredIngestor, MetricsMiddleware, metrics_route
+from api.routes.metrics import MeteredIngestor, metrics_route
 from api.routes.openapi import openapi_config, viewer_assets
 from api.routes.operations import OperationsController
 from api.routes.paths import EncodedSlashes
@@ -175,7 +175,6 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=HANDLERS,
         plugins=[PLUGIN],
         template_config=template_config(),
-        middleware=[MetricsMiddleware],
         request_max_body_size=services.settings.max_body_bytes,
         on_startup=[services.start],
         on_shutdown=[services.close],

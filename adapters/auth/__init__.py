@@ -1,18 +1,10 @@
-"""Tokens: verifying the JWTs callers present (with PyJWT), and minting our own.
+"""Tokens: verifying the JWTs callers present (`verifier`, with PyJWT, and
+`claims`, what a verified token says), and the development secret and
+minting (`secret`)."""
 
-- `config`: the accepted algorithms and keys, and the checks that refuse an
-  unusable configuration;
-- `verifier`: `TokenVerifier`, PyJWT's checks plus our stricter rules;
-- `jwks`: keys from a JWKS document through PyJWT's `PyJWKClient`;
-- `claims`: who a token names and which scopes it grants;
-- `secret`: the development secret and minting.
-"""
-
-from adapters.auth.claims import SCOPES, Claims, allows
-from adapters.auth.config import AuthConfig
-from adapters.auth.errors import InvalidToken, KeysUnavailable
+from adapters.auth.claims import SCOPES, Claims, InvalidToken, KeysUnavailable, allows
 from adapters.auth.secret import SECRET_FILE_NAME, existing_secret, load_or_create_secret, mint
-from adapters.auth.verifier import MAX_TOKEN_LENGTH, TokenVerifier
+from adapters.auth.verifier import MAX_TOKEN_LENGTH, AuthConfig, TokenVerifier
 
 __all__ = [
     "MAX_TOKEN_LENGTH",

@@ -8,25 +8,28 @@ import math
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import jwt
 import msgspec
 
-from adapters.auth.errors import InvalidToken
-
 SCOPES: Final = ("read", "write", "admin")
-_GRANTS: Final[dict[str, frozenset[str]]] = {
-    "read": frozenset({"read", "write", "admin"}),
-    "write": frozenset({"write", "admin"}),
-    "admin": frozenset({"admin"}),
-}
-_TIMES: Final = ("exp", "nbf", "iat")
+_GRANTS: Final = {"read": set(SCOPES), "write": {"write", "admin"}, "admin": {"admin"}}
+
+
+class InvalidToken(jwt.InvalidTokenError):
+    """The token cannot be accepted; `reason` is short, safe to show."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class KeysUnavailable(Exception):
+    """The JWKS document a token needs could not be fetched: our failure."""
 
 
 class Claims(msgspec.Struct, frozen=True):
-    """A verified token's claims.
-
-    `subject` is `sub`, else `name`, else `email` (ServiceMobility tokens carry
-    no `sub`). `scopes` is empty when the token has none.
-    """
+    """A verified token's claims. `subject` is `sub`, else `name`, else `email`
+    (ServiceMobility tokens carry no `sub`); `scopes` is empty when it has none."""
 
     subject: str | None
     scopes: frozenset[str]
@@ -35,10 +38,15 @@ class Claims(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Claims:
+        subjects = (raw.get(name) for name in ("sub", "name", "email"))
+        try:
+            expires_at = datetime.fromtimestamp(raw["exp"], UTC)
+        except (OverflowError, OSError, ValueError):  # beyond datetime, so far in the future
+            expires_at = datetime.max.replace(tzinfo=UTC)
         return cls(
-            subject=_subject(raw),
+            subject=next((s for s in subjects if isinstance(s, str) and s), None),
             scopes=_scopes(raw),
-            expires_at=_datetime(raw["exp"]),
+            expires_at=expires_at,
             raw=raw,
         )
 
@@ -46,70 +54,14 @@ class Claims(msgspec.Struct, frozen=True):
 def allows(claims: Claims, needed: str) -> bool:
     """Whether the token's scopes grant `needed`: read routes accept read,
     write or admin; write routes accept write or admin; admin routes admin."""
-    try:
-        granting = _GRANTS[needed]
-    except KeyError:
-        raise ValueError(f"unknown scope {needed!r}; expected one of {SCOPES}") from None
-    return not granting.isdisjoint(claims.scopes)
-
-
-def read_payload(payload: bytes) -> dict[str, Any]:
-    """The payload as a JSON object whose time claims are numbers. Stricter
-    than PyJWT: a claim given twice is refused (parsers disagree on which
-    wins), NaN and Infinity are not JSON, and a time claim that is not a
-    finite number (a boolean, a string) is malformed rather than coerced."""
-    try:
-        raw = json.loads(payload, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise InvalidToken("token is malformed") from None
-    if not isinstance(raw, dict):
-        raise InvalidToken("token is malformed")
-    for name in _TIMES:
-        if name in raw and not _is_numeric_date(raw[name]):
-            raise InvalidToken(f"token has a malformed {name} claim")
-    return raw
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate claim")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _is_numeric_date(value: object) -> bool:
-    """An RFC 7519 NumericDate."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return math.isfinite(value)
-
-
-def _datetime(seconds: int | float) -> datetime:
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        # Beyond what datetime holds; only far-future values get past the expiry check.
-        return datetime.max.replace(tzinfo=UTC)
-
-
-def _subject(raw: dict[str, Any]) -> str | None:
-    for name in ("sub", "name", "email"):
-        value = raw.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    if needed not in _GRANTS:
+        raise ValueError(f"unknown scope {needed!r}; expected one of {SCOPES}")
+    return not claims.scopes.isdisjoint(_GRANTS[needed])
 
 
 def _scopes(raw: dict[str, Any]) -> frozenset[str]:
-    """`scope` as a string of scopes separated by spaces (U+0020 only, as
-    OAuth 2.0 writes them); `scp` as a list or such a string. Values of any
-    other shape grant nothing."""
+    """`scope` as scopes separated by spaces (U+0020 only, as OAuth 2.0 writes
+    them); `scp` as a list or such a string. Other shapes grant nothing."""
     scopes: set[str] = set()
     for name in ("scope", "scp"):
         value = raw.get(name)
@@ -117,5 +69,32 @@ def _scopes(raw: dict[str, Any]) -> frozenset[str]:
             scopes.update(value.split(" "))
         elif isinstance(value, list) and name == "scp":
             scopes.update(item for item in value if isinstance(item, str))
-    scopes.discard("")
-    return frozenset(scopes)
+    return frozenset(scopes - {""})
+
+
+def read_payload(payload: bytes) -> dict[str, Any]:
+    """The payload as a JSON object, stricter than PyJWT: a claim given twice
+    (parsers disagree on which wins), NaN or Infinity, and a time claim that
+    is not a finite number (a boolean, a string) are refused, not coerced."""
+    try:
+        raw = json.loads(payload, object_pairs_hook=_unique, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        raise InvalidToken("token is malformed") from None
+    if not isinstance(raw, dict):
+        raise InvalidToken("token is malformed")
+    for name in ("exp", "nbf", "iat"):
+        value = raw.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) == math.inf:
+            raise InvalidToken(f"token has a malformed {name} claim")
+    return raw
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a claim is given twice")
+    return result
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

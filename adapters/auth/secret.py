@@ -22,12 +22,9 @@ def mint(
     subject: str = "invtrack-cli",
     now: datetime | None = None,
 ) -> str:
-    """An HS256 token with `sub`, `iat`, `exp` = `iat` + `ttl_seconds`, and
-    `scope` when given."""
-    if not secret:
-        raise ValueError("a secret is required to mint a token")
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
+    """An HS256 token with `sub`, `iat`, `exp` = `iat` + `ttl_seconds`, and `scope` when given."""
+    if not secret or ttl_seconds <= 0:
+        raise ValueError("minting needs a secret and a positive ttl_seconds")
     issued_at = int((now or datetime.now(UTC)).timestamp())
     claims: dict[str, Any] = {"sub": subject, "iat": issued_at, "exp": issued_at + ttl_seconds}
     if scope is not None:
@@ -36,21 +33,18 @@ def mint(
 
 
 def existing_secret(data_dir: Path, name: str = SECRET_FILE_NAME) -> str | None:
-    """The secret `load_or_create_secret` keeps in `data_dir / name`, None when
-    there is none yet. Never creates one."""
+    """The secret kept in `data_dir / name`, None when there is none yet."""
     try:
-        return _read_secret(data_dir / name)
+        return _read(data_dir / name)
     except FileNotFoundError:
         return None
 
 
 def load_or_create_secret(data_dir: Path, name: str = SECRET_FILE_NAME) -> tuple[str, bool]:
-    """The secret in `data_dir / name` (the HS256 secret in `jwt-secret` by
-    default), and whether it was just created. The file is created once, with
-    mode 0600, holding `secrets.token_urlsafe(48)`; every later start reuses
-    it. Processes starting together all end up with the same secret."""
+    """The secret in `data_dir / name`, and whether it was just created: once,
+    with mode 0600, holding `secrets.token_urlsafe(48)`. Processes starting
+    together all end up with the same secret."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / name
     found = existing_secret(data_dir, name)
     if found is not None:
         return found, False
@@ -58,25 +52,22 @@ def load_or_create_secret(data_dir: Path, name: str = SECRET_FILE_NAME) -> tuple
     staging = data_dir / f".{name}.{secrets.token_hex(8)}"
     descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        if hasattr(os, "fchmod"):
-            # The umask may have cleared bits of 0600; the file must be exactly that.
-            os.fchmod(descriptor, 0o600)
+        os.fchmod(descriptor, 0o600)  # whatever the umask
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(secret + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            # link() fails when the name exists, so exactly one complete file is
-            # published and a concurrent reader never sees a half-written one.
-            os.link(staging, path)
+            # link() fails when the name exists: one complete file is published.
+            os.link(staging, data_dir / name)
         except FileExistsError:
-            return _read_secret(path), False
+            return _read(data_dir / name), False
         return secret, True
     finally:
         staging.unlink(missing_ok=True)
 
 
-def _read_secret(path: Path) -> str:
+def _read(path: Path) -> str:
     secret = path.read_text(encoding="utf-8").strip()
     if not secret:
         raise ValueError(f"{path} is empty; remove it to have a new secret created")

@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar
 import httpx
 import msgspec
 
-from adapters.pulling import Rejected, Unavailable, failure
+from adapters.pulling import Rejected, Unavailable, failure, vendor_http
 
 EVENTS_PATH: Final = "/rest/ofscCore/v1/events"
 SUBSCRIPTIONS_PATH: Final = "/rest/ofscCore/v1/events/subscriptions"
@@ -75,13 +75,7 @@ class OfsClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            auth=auth,
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "invtrack"},
-        )
+        self._http = vendor_http(base_url, auth, timeout, transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -49,14 +49,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Self
+from typing import Final
 
 import httpx
 
 from adapters.ofs.client import EventsPage, OfsClient, OfsUnavailable, SubscriptionGone
 from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.translate import TranslationError, format_time, page_next, parse_time, translate
-from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit
+from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit, cursor_name
 from adapters.store.records import Cursor, Delivery, InboxEntry
 from domain.events import OFS_INVENTORY_EVENTS, Fact
 
@@ -126,12 +126,8 @@ class OfsPollerConfig(Patience):
     @property
     def cursor_name(self) -> str:
         """The cursor's name: `name`, else the base URL and the client."""
-        if self.name:
-            return self.name
         derived = f"{self.base_url.rstrip('/')}#{self.credentials.label}"
-        if len(derived) <= 255:
-            return derived
-        return "ofs-poll:" + hashlib.sha256(derived.encode()).hexdigest()
+        return cursor_name(self.name, derived, "ofs-poll:")
 
 
 class OfsPoller(Puller):
@@ -167,17 +163,6 @@ class OfsPoller(Puller):
         if self._client is None:
             self._client = ofs_client(self.config, self._transport, self._clock)
         return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
 
     async def _poll(self) -> Outcome:
         cursor = await self._cursor()

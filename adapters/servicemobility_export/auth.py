@@ -23,8 +23,7 @@ import httpx
 import jwt
 import msgspec
 
-from adapters.pulling import failure
-from adapters.servicemobility_export.client import SmRejected, SmUnavailable, error_detail
+from adapters.servicemobility_export.client import SmUnavailable, sm_failure
 from adapters.tokens import RenewingAuth, Token, renewal_time
 
 TOKEN_HEADER: Final = "x-access-token"  # noqa: S105  # a header name
@@ -123,13 +122,7 @@ class Login(RenewingAuth):
 
     def read_token(self, response: httpx.Response) -> Token:
         if response.status_code >= 300:
-            raise failure(
-                response,
-                f"the ServiceMobility login ({self.credentials.login_path})",
-                error_detail(response),
-                unavailable=SmUnavailable,
-                rejected=SmRejected,
-            )
+            raise sm_failure(response, f"the ServiceMobility login ({self.credentials.login_path})")
         try:
             token = msgspec.json.decode(response.content, type=_Login).token
         except (msgspec.DecodeError, msgspec.ValidationError) as error:

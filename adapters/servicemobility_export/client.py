@@ -20,7 +20,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from adapters.pulling import Rejected, Unavailable, failure
+from adapters.pulling import Rejected, Unavailable, failure, vendor_http
 
 EXPORT_PATH: Final = "/seiapi/v3/export/InventoryUsage"
 RATE_LIMIT: Final = 15
@@ -116,15 +116,9 @@ class SmClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.pace = pace or Pace()
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            auth=auth,
-            timeout=timeout,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "invtrack"},
-            # Every request is paced, also a login or a retry after a 401.
-            event_hooks={"request": [self._paced], "response": [self._observed]},
-        )
+        # Every request is paced, also a login or a retry after a 401.
+        hooks = {"request": [self._paced], "response": [self._observed]}
+        self._http = vendor_http(base_url, auth, timeout, transport, event_hooks=hooks)
 
     async def _paced(self, request: httpx.Request) -> None:
         await self.pace.wait(request.url.path)
@@ -145,14 +139,14 @@ class SmClient:
         except httpx.TransportError as error:
             raise SmUnavailable(f"GET {EXPORT_PATH} failed: {type(error).__name__}") from None
         if response.status_code >= 300:
-            raise failure(
-                response,
-                f"GET {EXPORT_PATH}",
-                error_detail(response),
-                unavailable=SmUnavailable,
-                rejected=SmRejected,
-            )
+            raise sm_failure(response, f"GET {EXPORT_PATH}")
         return ExportPage(body=response.content, content_type=response.headers.get("content-type"))
+
+
+def sm_failure(response: httpx.Response, what: str) -> Unavailable | Rejected:
+    """`failure` for a ServiceMobility answer, with what its error body says."""
+    detail = error_detail(response)
+    return failure(response, what, detail, unavailable=SmUnavailable, rejected=SmRejected)
 
 
 def error_detail(response: httpx.Response) -> str:

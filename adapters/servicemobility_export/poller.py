@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Self
+from typing import Final
 
 import httpx
 
-from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit
+from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit, cursor_name
 from adapters.servicemobility import TranslationError
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.client import ExportPage, Pace, SmClient, SmUnavailable
@@ -95,12 +95,8 @@ class SmPollerConfig(Patience):
     @property
     def cursor_name(self) -> str:
         """`name`, else `sm-export:{site}#InventoryUsage?src={src}`."""
-        if self.name:
-            return self.name
         derived = f"sm-export:{self.base_url.rstrip('/')}#InventoryUsage?src={self.src}"
-        if len(derived) <= 255:
-            return derived
-        return "sm-export:" + hashlib.sha256(derived.encode()).hexdigest()
+        return cursor_name(self.name, derived, "sm-export:")
 
 
 class SmPoller(Puller):
@@ -146,17 +142,6 @@ class SmPoller(Puller):
                 transport=self._transport,
             )
         return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
 
     async def _poll(self) -> Outcome:
         cursor = await self._cursor()

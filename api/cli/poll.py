@@ -105,8 +105,7 @@ async def run_ofs_poll(settings: Settings, *, once: bool = False) -> int:
     try:
         config = poller_config(settings.ofs)
     except ValueError as error:
-        print(f"invtrack: {error}", file=sys.stderr)
-        return 2
+        return _misconfigured(error)
     try:
         await poll_until_stopped(config, settings, _stop_on_signals(), once=once)
     except OfsRejected as error:
@@ -121,8 +120,7 @@ async def run_sm_poll(
     try:
         configs = sm_poller_configs(settings.sm)
     except ValueError as error:
-        print(f"invtrack: {error}", file=sys.stderr)
-        return 2
+        return _misconfigured(error)
     try:
         await pull_servicemobility(
             configs, settings, _stop_on_signals(), once=once, start_at=start_at
@@ -137,6 +135,11 @@ async def run_sm_poll(
         )
         return 1
     return 0
+
+
+def _misconfigured(error: ValueError) -> int:
+    print(f"invtrack: {error}", file=sys.stderr)
+    return 2
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -101,6 +101,19 @@ def _replayed(inbox_id: int, outcome: str, events: int, reason: str | None) -> s
     }[outcome]
 
 
+async def _projections(
+    request: Request[Any, Any, Any], store: EventStore, rebuilds: Rebuilds, template: str
+) -> Template:
+    """The projections' status and the last rebuild, in `template`."""
+    return render(
+        request,
+        template,
+        status=await status(store, quarantined=0),
+        run=rebuilds.last,
+        names=[projection.name for projection in PROJECTIONS],
+    )
+
+
 class ProjectionsController(Controller):
     path = "/"
     guards = [signed_in]
@@ -112,13 +125,7 @@ class ProjectionsController(Controller):
         store: NamedDependency[EventStore],
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
-        return render(
-            request,
-            "projections.html",
-            status=await status(store, quarantined=0),
-            run=rebuilds.last,
-            names=[projection.name for projection in PROJECTIONS],
-        )
+        return await _projections(request, store, rebuilds, "projections.html")
 
     @get("/projections/rebuild", name="rebuild-progress")
     async def progress(
@@ -128,13 +135,7 @@ class ProjectionsController(Controller):
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
         """The rebuild section alone, for the page to poll while one runs."""
-        return render(
-            request,
-            "_rebuild.html",
-            status=await status(store, quarantined=0),
-            run=rebuilds.last,
-            names=[projection.name for projection in PROJECTIONS],
-        )
+        return await _projections(request, store, rebuilds, "_rebuild.html")
 
     @post("/projections/rebuild", guards=[admin], status_code=303)
     async def rebuild(

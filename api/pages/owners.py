@@ -55,6 +55,7 @@ ACTIVITIES: Final = Kind(
     one="Activity / work order",
     default_pool=None,
 )
+KINDS: Final = {kind.path: kind for kind in (RESOURCES, CUSTOMERS, ACTIVITIES)}
 
 
 class Filters(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,42 +190,27 @@ async def _holdings(
     )
 
 
+def _kind(request: Request[Any, Any, Any]) -> Kind:
+    """The kind of owner the page's address names (`/ui/customers/...`)."""
+    return KINDS[request.scope["path_template"].split("/")[2]]
+
+
 class OwnersController(Controller):
     path = "/"
     guards = [signed_in]
 
-    @get("/resources", name="resources")
-    async def resources(
+    @get(["/resources", "/customers", "/activities"])
+    async def owners(
         self,
         request: Request[Any, Any, Any],
         dashboard: NamedDependency[Dashboard],
         q: Query = None,
         cursor: Query = None,
     ) -> Template | Redirect:
-        return await _owners(request, dashboard, RESOURCES, q, cursor)
+        return await _owners(request, dashboard, _kind(request), q, cursor)
 
-    @get("/customers", name="customers")
-    async def customers(
-        self,
-        request: Request[Any, Any, Any],
-        dashboard: NamedDependency[Dashboard],
-        q: Query = None,
-        cursor: Query = None,
-    ) -> Template | Redirect:
-        return await _owners(request, dashboard, CUSTOMERS, q, cursor)
-
-    @get("/activities", name="activities")
-    async def activities(
-        self,
-        request: Request[Any, Any, Any],
-        dashboard: NamedDependency[Dashboard],
-        q: Query = None,
-        cursor: Query = None,
-    ) -> Template | Redirect:
-        return await _owners(request, dashboard, ACTIVITIES, q, cursor)
-
-    @get("/resources/{owner:path}", name="resource")
-    async def resource(
+    @get(["/resources/{owner:path}", "/customers/{owner:path}"])
+    async def holdings(
         self,
         request: Request[Any, Any, Any],
         owner: FromPath[str],
@@ -237,27 +223,11 @@ class OwnersController(Controller):
         cursor: Query = None,
         format: Query = None,
     ) -> Template | Response[str]:
-        filters = Filters.read(RESOURCES, pool, source, inventory_type, at, limit)
-        who = owner_in_path(request, RESOURCES, owner)
-        return await _holdings(request, queries, RESOURCES, who, filters, cursor, format == "csv")
-
-    @get("/customers/{owner:path}", name="customer")
-    async def customer(
-        self,
-        request: Request[Any, Any, Any],
-        owner: FromPath[str],
-        queries: NamedDependency[Queries],
-        pool: Query = None,
-        source: Query = None,
-        inventory_type: TypeQuery = None,
-        at: Query = None,
-        limit: Query = None,
-        cursor: Query = None,
-        format: Query = None,
-    ) -> Template | Response[str]:
-        filters = Filters.read(CUSTOMERS, pool, source, inventory_type, at, limit)
-        who = owner_in_path(request, CUSTOMERS, owner)
-        return await _holdings(request, queries, CUSTOMERS, who, filters, cursor, format == "csv")
+        """A technician's or a customer's items, one pool at a time."""
+        kind = _kind(request)
+        filters = Filters.read(kind, pool, source, inventory_type, at, limit)
+        who = owner_in_path(request, kind, owner)
+        return await _holdings(request, queries, kind, who, filters, cursor, format == "csv")
 
     @get("/activities/{owner:path}", name="activity")
     async def activity(

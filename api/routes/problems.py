@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any, Final
 
 import msgspec
@@ -30,14 +31,8 @@ from api.services.receiving import UnknownKind
 log = logging.getLogger("invtrack.api")
 
 PROBLEM_JSON: Final = "application/problem+json"
-_TITLES: Final = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-}
+_NO_KEYS: Final = "the token signing keys cannot be fetched right now"
+_TITLES: Final = {code: HTTPStatus(code).phrase for code in (401, 403, 404, 405, 408)}
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -79,28 +74,17 @@ class Problem(ProblemDetailsException):
 
 def _commit_failed(exc: CommitFailed) -> Problem:
     if isinstance(exc, StoreUnavailable):
-        return Problem(
-            503,
-            "Service Unavailable",
-            "the store is busy; nothing was kept, send it again shortly",
-            headers={"Retry-After": "5"},
-        )
-    return Problem(
-        500,
-        "Internal Server Error",
-        "the delivery could not be stored; nothing of it was kept, send it again",
-    )
+        detail = "the store is busy; nothing was kept, send it again shortly"
+        return Problem(503, "Service Unavailable", detail, headers={"Retry-After": "5"})
+    detail = "the delivery could not be stored; nothing of it was kept, send it again"
+    return Problem(500, "Internal Server Error", detail)
 
 
 def _unreadable(exc: Unreadable) -> Problem:
     if isinstance(exc, NotJson):
         return Problem(415, "Unsupported Media Type", f"{exc.message}; it was kept")
-    return Problem(
-        400,
-        "Bad Request",
-        f"{exc.message} (the payload was kept)",
-        errors=[FieldError(field=exc.field or "$", message=exc.message)],
-    )
+    errors = [FieldError(field=exc.field or "$", message=exc.message)]
+    return Problem(400, "Bad Request", f"{exc.message} (the payload was kept)", errors=errors)
 
 
 def _invalid(exc: ValidationException) -> Problem:
@@ -110,8 +94,9 @@ def _invalid(exc: ValidationException) -> Problem:
         for entry in entries
         if isinstance(entry, dict)
     ]
-    detail = exc.detail or "the request is not valid"
-    return Problem(400, "Bad Request", detail, errors=errors or None)
+    return Problem(
+        400, "Bad Request", exc.detail or "the request is not valid", errors=errors or None
+    )
 
 
 def _http(exc: HTTPException) -> Problem:
@@ -119,8 +104,9 @@ def _http(exc: HTTPException) -> Problem:
     if isinstance(exc, NotFoundException) and detail == "Not Found":
         detail = "no such route"
     if exc.status_code == 413:
-        detail = "the request body is larger than the configured limit"
-    title = _TITLES.get(exc.status_code, "Error")
+        title, detail = "Payload Too Large", "the request body is larger than the configured limit"
+    else:
+        title = _TITLES.get(exc.status_code, "Error")
     return Problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
 
 
@@ -131,10 +117,7 @@ CONVERSIONS: Final[Mapping[type[Exception], Callable[[Any], ProblemDetailsExcept
     NotAllowed: lambda exc: Problem(403, "Forbidden", exc.reason),
     # The token's signing keys could not be fetched: our side, so try again.
     KeysUnavailable: lambda _: Problem(
-        503,
-        "Service Unavailable",
-        "the token signing keys cannot be fetched right now",
-        headers={"Retry-After": "10"},
+        503, "Service Unavailable", _NO_KEYS, headers={"Retry-After": "10"}
     ),
     UnknownKind: lambda exc: Problem(404, "Not Found", str(exc)),
     Unreadable: _unreadable,
@@ -147,12 +130,8 @@ CONVERSIONS: Final[Mapping[type[Exception], Callable[[Any], ProblemDetailsExcept
 def on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Any other failure: logged with its traceback, answered without it."""
     log.error("request failed: %s %s", request.method, request.url.path, exc_info=exc)
-    problem = Problem(
-        500,
-        "Internal Server Error",
-        "the request could not be completed; nothing of it was kept",
-    )
-    return problem.to_response(request)
+    detail = "the request could not be completed; nothing of it was kept"
+    return Problem(500, "Internal Server Error", detail).to_response(request)
 
 
 PLUGIN: Final = ProblemDetailsPlugin(

@@ -1,24 +1,27 @@
-"""The access log: one line per request with a request id.
-
-Tokens and secrets never reach a log line: only method, path, status, timing
-and the request id are logged for requests, and headers are never logged.
-"""
+"""Every request, once it is answered: its id, its access line and its
+request metrics (api.routes.metrics). Only method, path, status, timing and
+the request id are logged, never a header or the query string, so tokens and
+secrets never reach a log line."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.routes.metrics import count_request
+
 access = logging.getLogger("invtrack.access")
+_SANE_ID = re.compile(rb"[\w-]{1,64}")
 
 
 class RequestLogMiddleware:
-    """Gives every request an id (kept from `x-request-id` when sane) and logs
-    one line when it ends."""
+    """Gives every request an id (the caller's `x-request-id` when sane),
+    echoes it in the answer, and logs and counts the request when it ends."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,25 +45,15 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            seconds = time.perf_counter() - started
+            method, path = scope["method"], scope["path"]
+            fields = {"request_id": request_id, "method": method, "path": path, "status": status}
+            ms = round(seconds * 1000, 2)
+            access.info("%s %s %s", method, path, status, extra={**fields, "duration_ms": ms})
+            count_request(method, scope.get("path_template"), status, seconds)
 
 
 def _request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
-            text: str = value.decode()
-            if text.replace("-", "").replace("_", "").isalnum():
-                return text
-    return uuid.uuid4().hex
+    headers = scope.get("headers", [])
+    sane = (v for n, v in headers if n == b"x-request-id" and _SANE_ID.fullmatch(v))
+    return next(sane, b"").decode() or uuid.uuid4().hex

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 from urllib.parse import unquote
@@ -124,23 +124,24 @@ def _structured(body: bytes, headers: Mapping[str, str]) -> bytes:
 
 def read_servicemobility_export(body: bytes, sender: str | None) -> Translated:
     """A ServiceMobility Export API page, translated; its id is its SHA-256."""
-    _check_body(body)
-    with _translating():
-        facts = translate_export_page(body)
-    _check_unique_keys(body)
-    message_id = content_id(body)
-    metadata = {"source": "servicemobility", "messageId": message_id, "sender": sender}
-    return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
+    return _read_by_content(body, sender, "servicemobility", translate_export_page)
 
 
 def read_ofs(body: bytes, sender: str | None) -> Translated:
     """One OFS event, an array of them or an Events API page, translated."""
+    return _read_by_content(body, sender, "ofs", translate_ofs)
+
+
+def _read_by_content(
+    body: bytes, sender: str | None, source: str, translate: Callable[[bytes], Iterable[Fact]]
+) -> Translated:
+    """A payload that carries no id, translated; its message id is its SHA-256."""
     _check_body(body)
     with _translating():
-        facts = translate_ofs(body)
+        facts = translate(body)
     _check_unique_keys(body)
     message_id = content_id(body)
-    metadata = {"source": "ofs", "messageId": message_id, "sender": sender}
+    metadata = {"source": source, "messageId": message_id, "sender": sender}
     return Translated(facts=tuple(facts), message_id=message_id, metadata=metadata)
 
 
