@@ -13,7 +13,13 @@ from litestar.response import Redirect, Template
 
 from api.pages.rendering import notify, render
 from api.pages.session import local_page, sign_in, sign_out
-from api.services.access import NotAllowed, NotAuthenticated, Verifier, authenticate, require
+from api.services.access import (
+    NotAllowed,
+    NotAuthenticated,
+    VerifiedTokens,
+    authenticate,
+    require,
+)
 from api.settings import Settings
 
 
@@ -41,7 +47,7 @@ class LoginController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: Form,
-        verifier: NamedDependency[Verifier],
+        verifier: NamedDependency[VerifiedTokens],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         back_to = local_page(data.next)

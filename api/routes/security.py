@@ -8,11 +8,11 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from adapters.auth import Claims
-from api.services.access import NotAuthenticated, Verifier, authenticate, require
+from api.services.access import NotAuthenticated, VerifiedTokens, authenticate, require
 
 
 async def provide_reader(
-    request: Request[Any, Any, Any], verifier: NamedDependency[Verifier]
+    request: Request[Any, Any, Any], verifier: NamedDependency[VerifiedTokens]
 ) -> Claims:
     """The caller's claims, when its bearer token holds `read`, `write` or `admin`."""
     header = request.headers.get("authorization", "")

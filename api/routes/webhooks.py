@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath
@@ -22,6 +23,15 @@ from api.routes.openapi import (
 from api.routes.paths import path_text
 from api.routes.schemas import Accepted, OfsAccepted
 from api.services.receiving import Receiver
+
+
+def refuse_announced_oversize(request: Request[Any, Any, Any]) -> None:
+    """413 for a body announced larger than the limit, whoever sends it. Any
+    other body is read only once its sender is known (and is cut off at the
+    limit as it arrives)."""
+    limit = request.route_handler.resolve_request_max_body_size()
+    if limit and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge
 
 
 class WebhookController(Controller):
@@ -63,6 +73,7 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         receiver: NamedDependency[Receiver],
     ) -> Accepted:
+        refuse_announced_oversize(request)
         done = await receiver.servicemobility(path_text(kind), request.body, request.headers)
         return Accepted(
             status="accepted", id=done.message_id, duplicate=done.duplicate, events=done.appended
@@ -94,6 +105,7 @@ class WebhookController(Controller):
     async def ofs_events(
         self, request: Request[Any, Any, Any], receiver: NamedDependency[Receiver]
     ) -> OfsAccepted:
+        refuse_announced_oversize(request)
         done = await receiver.ofs(request.body, request.headers)
         return OfsAccepted(
             status="accepted",

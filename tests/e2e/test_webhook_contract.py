@@ -374,7 +374,8 @@ async def test_a_body_over_the_limit_is_refused_and_not_kept(
             assert_problem(await live.client.post(path, content=over, headers=headers), 413)
             chunked = await live.client.post(path, content=chunks(), headers=headers)
             assert "content-length" not in chunked.request.headers
-            assert_problem(chunked, 413)
+            # A body of unannounced length is read only once its sender is known.
+            assert_problem(chunked, 413 if headers else 401)
     assert await stored(observer) == (1, 1)
 
 

@@ -110,8 +110,10 @@ def test_idle_and_slow_connections_do_not_starve_a_real_sender(server: Server) -
 
 def test_a_body_that_does_not_arrive_in_time_is_a_408(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        # A known sender whose body stops half-way.
         sock.sendall(
             b"POST /servicemobility/InventoryUsage/ HTTP/1.1\r\nHost: x\r\n"
+            b"x-access-token: " + sender()["x-access-token"].encode() + b"\r\n"
             b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
         )
         answer = sock.recv(65536)
