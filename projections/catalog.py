@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from projections.counts import CountsProjection
-from projections.history import HistoryProjection
+from projections.counts import COUNTS
+from projections.history import HISTORY
 from projections.items import ItemsProjection
 from projections.projection import Projection
 
 ITEMS = ItemsProjection()
-HISTORY = HistoryProjection()
-COUNTS = CountsProjection()
 PROJECTIONS: tuple[Projection, ...] = (ITEMS, HISTORY, COUNTS)
+__all__ = ["COUNTS", "HISTORY", "ITEMS", "PROJECTIONS", "by_name"]
 """Items first: it annotates counts with the balance they replaced."""
 
 

@@ -4,18 +4,18 @@ variance, by technician and time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from sqlalchemy import Column, Index, MetaData, String, Table, Text
 
-from adapters.store import Lookup, Slot, TableWrite
+from adapters.store import Slot
 from adapters.store.rows import Row
 from adapters.store.types import Position, UtcDateTime
 from domain.events import StockUsageRecorded
 from domain.quantities import decimal_text
 from domain.sm_rules import is_count, resource_key
-from projections.projection import Chunk, Folded, ReadRows, tables_of
+from projections.added import AddedRows
 
 NAME: Final = "counts"
 VERSION: Final = 1
@@ -63,13 +63,6 @@ def define(slot: Slot, metadata: MetaData) -> list[Table]:
     ]
 
 
-tables = tables_of(define)
-
-
-def counts_table(slot: Slot) -> Table:
-    return tables(slot)[0]
-
-
 def row_of(position: int, line: StockUsageRecorded) -> Row:
     return (
         position,
@@ -88,51 +81,19 @@ def row_of(position: int, line: StockUsageRecorded) -> Row:
     )
 
 
-def rows_of(events: Iterable[tuple[int, Any]]) -> list[Row]:
+def rows_of(events: Sequence[tuple[int, Any]], keys: Sequence[tuple[str, ...]]) -> list[Row]:
+    """A row for every count, when its stock line is among the keys."""
     return [
         row_of(position, event)
-        for position, event in events
-        if isinstance(event, StockUsageRecorded) and is_count(event)
+        for (position, event), touched in zip(events, keys, strict=True)
+        if isinstance(event, StockUsageRecorded)
+        and is_count(event)
+        and resource_key(event) in touched
     ]
 
 
-class CountsProjection:
-    name = NAME
-    version = VERSION
-    only_added = True
-    looks_up = 0
-
-    def tables(self, slot: Slot) -> list[Table]:
-        return tables(slot)
-
-    def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
-        return []
-
-    def fold(
-        self, slot: Slot, rows: Sequence[Sequence[Row]], appended: Sequence[Any], *, fresh: bool
-    ) -> Folded:
-        writes = [TableWrite(counts_table(slot), COUNT_COLUMNS, rows_of(appended))]
-        return Folded([event for _, event in appended], writes)
-
-    def builder(self, slot: Slot, position: int) -> CountsBuilder:
-        return CountsBuilder(slot, position)
+COUNTS: Final = AddedRows(NAME, VERSION, define, COUNT_COLUMNS, rows_of)
 
 
-class CountsBuilder:
-    name = NAME
-
-    def __init__(self, slot: Slot, position: int) -> None:
-        self.slot = slot
-        self.position = position
-
-    async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
-        indexes = chunk.after(self.position)
-        # A count belongs to the part that holds its stock line.
-        rows = [
-            row
-            for index in indexes
-            for row in rows_of((chunk.events[index],))
-            if row[-1] in chunk.keys[index]
-        ]
-        self.position = chunk.last
-        return [TableWrite(counts_table(self.slot), COUNT_COLUMNS, rows)]
+def counts_table(slot: Slot) -> Table:
+    return COUNTS.table(slot)

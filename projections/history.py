@@ -7,12 +7,10 @@ from typing import Any, Final
 
 from sqlalchemy import Column, MetaData, String, Table
 
-from adapters.store import Lookup, Slot, TableWrite
+from adapters.store import Slot
 from adapters.store.rows import Row
 from adapters.store.types import Position
-from domain.events import DomainEvent
-from domain.fold import touched_keys
-from projections.projection import Chunk, Folded, ReadRows, tables_of
+from projections.added import AddedRows
 
 NAME: Final = "history"
 VERSION: Final = 1
@@ -31,54 +29,17 @@ def define(slot: Slot, metadata: MetaData) -> list[Table]:
     ]
 
 
-tables = tables_of(define)
+def links(events: Sequence[tuple[int, Any]], keys: Sequence[tuple[str, ...]]) -> list[Row]:
+    """An (item, position) link for every item an event touches."""
+    return [
+        (key, position)
+        for (position, _), touched in zip(events, keys, strict=True)
+        for key in touched
+    ]
+
+
+HISTORY: Final = AddedRows(NAME, VERSION, define, LINK_COLUMNS, links)
 
 
 def links_table(slot: Slot) -> Table:
-    return tables(slot)[0]
-
-
-class HistoryProjection:
-    name = NAME
-    version = VERSION
-    only_added = True
-    looks_up = 0
-
-    def tables(self, slot: Slot) -> list[Table]:
-        return tables(slot)
-
-    def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
-        return []
-
-    def fold(
-        self, slot: Slot, rows: Sequence[Sequence[Row]], appended: Sequence[Any], *, fresh: bool
-    ) -> Folded:
-        links = [
-            (key, position)
-            for position, event in appended
-            if isinstance(event, DomainEvent)
-            for key in touched_keys(event)
-        ]
-        return Folded(
-            [event for _, event in appended], [TableWrite(links_table(slot), LINK_COLUMNS, links)]
-        )
-
-    def builder(self, slot: Slot, position: int) -> HistoryBuilder:
-        return HistoryBuilder(slot, position)
-
-
-class HistoryBuilder:
-    """(item, position) links, all of them new rows."""
-
-    name = NAME
-
-    def __init__(self, slot: Slot, position: int) -> None:
-        self.slot = slot
-        self.position = position
-
-    async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
-        indexes = chunk.after(self.position)
-        events, keys = chunk.events, chunk.keys
-        links = [(key, events[index][0]) for index in indexes for key in keys[index]]
-        self.position = chunk.last
-        return [TableWrite(links_table(self.slot), LINK_COLUMNS, links)]
+    return HISTORY.table(slot)

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, TypeVar
 import msgspec
 
 from adapters.store import EventStore, Slot, StoredEvent
-from adapters.store.reads import fetch_guarded
+from adapters.store.reads import GUARDED, fetch_guarded
 from adapters.store.rows import Row
 from adapters.store.sqlite import decoders
 from domain.events import from_data
@@ -109,21 +109,18 @@ class Queries:
         self, guard: tuple[str, Slot], where: ItemFilter, after: str | None, limit: int
     ) -> list[Row] | None:
         table = items.tables(guard[1])[0].name
-        conditions = [f"{OWNER_COLUMNS[where.owner_kind]} = $4", "NOT deleted"]
-        parameters: list[Any] = [where.owner]
-        for condition, value in (
+        where_sql, parameters = _where(
+            (f"{OWNER_COLUMNS[where.owner_kind]} = ${{}}", where.owner),
+            ("NOT deleted", True),
             ("pool IN_LIST(${})", list(where.pools) if where.pools else None),
             ("source = ${}", where.source),
             ("inventory_type = ${}", where.inventory_type),
             ("key > ${}", after),
-        ):
-            if value is not None:
-                parameters.append(value)
-                conditions.append(condition.format(len(parameters) + 3))
+        )
         parameters.append(limit + 1)
         statement = (
             f"SELECT {', '.join(ITEM_COLUMNS)} FROM {table} "  # noqa: S608  # fixed names
-            f"WHERE {' AND '.join(conditions)} ORDER BY key LIMIT ${len(parameters) + 3}"
+            f"WHERE {where_sql} ORDER BY key LIMIT ${len(parameters) + GUARDED}"
         )
         return await fetch_guarded(
             self.store.database, guard, statement, parameters, _item_decoders(guard[1])
@@ -244,22 +241,16 @@ class Queries:
         self, guard: tuple[str, Slot], where: CountFilter, after: int | None, limit: int
     ) -> list[Row] | None:
         table = counts.counts_table(guard[1])
-        conditions = ["true"]
-        parameters: list[Any] = []
-        for condition, value in (
+        where_sql, parameters = _where(
             ("location = ${}", where.location),
             ("occurred_at >= ${}", where.since),
             ("occurred_at < ${}", where.until),
             ("position < ${}", after),
-        ):
-            if value is not None:
-                parameters.append(value)
-                conditions.append(condition.format(len(parameters) + 3))
+        )
         parameters.append(limit)
         statement = (
             f"SELECT {', '.join(counts.COUNT_COLUMNS)} FROM {table.name} "  # noqa: S608
-            f"WHERE {' AND '.join(conditions)} ORDER BY position DESC "
-            f"LIMIT ${len(parameters) + 3}"
+            f"WHERE {where_sql} ORDER BY position DESC LIMIT ${len(parameters) + GUARDED}"
         )
         return await fetch_guarded(
             self.store.database,
@@ -332,3 +323,19 @@ def _matches(item: Item, where: ItemFilter) -> bool:
         and (where.source is None or item.source == where.source)
         and (where.inventory_type is None or item.inventory_type == where.inventory_type)
     )
+
+
+def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """The conditions whose value is given, joined, each `${}` numbered after
+    the guard's parameters; and their values. A condition without a `${}`
+    takes no parameter."""
+    parts: list[str] = []
+    parameters: list[Any] = []
+    for condition, value in conditions:
+        if value is None:
+            continue
+        if "${}" in condition:
+            parameters.append(value)
+            condition = condition.format(len(parameters) + GUARDED)
+        parts.append(condition)
+    return " AND ".join(parts) or "true", parameters

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from adapters.store.batch import Batch, Decision, Found
 from adapters.store.errors import StoreBusy
 from adapters.store.registry import Slot
-from adapters.store.rows import LiveProjection, Lookup, TableWrite
+from adapters.store.rows import LiveProjection, Lookup, TableWrite, on_conflict
 
 APPEND_LOCK: Final = 7_220_002
 """Advisory lock id held by every write transaction."""
@@ -90,15 +90,7 @@ def _write_part(
             f"FROM unnest({arrays}) AS v({names}) WHERE {match}"
         )
     statement = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
-    if mode == "ignore":
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO NOTHING"
-    if mode == "upsert":
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    if mode == "add":
-        sets = ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in columns if c not in keys)
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    return statement
+    return statement + on_conflict(table, columns, keys, mode)
 
 
 def write_statement(writes: Sequence[TableWrite]) -> tuple[str, list[Any]]:

@@ -97,6 +97,10 @@ _GUARD_SQLITE: Final = (
 )
 
 
+GUARDED: Final = 3
+"""Parameters a guarded statement's guard takes: its own are numbered after them."""
+
+
 async def fetch_guarded(
     database: Database,
     guard: tuple[str, Slot],

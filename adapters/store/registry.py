@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Update, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.schema import cursors
@@ -109,27 +109,20 @@ async def register(
 
 
 async def set_state(conn: AsyncConnection, name: str, slot: Slot, state: State) -> None:
-    await conn.execute(
-        update(registry)
-        .where(
-            registry.c.name == name,
-            registry.c.version == slot.version,
-            registry.c.generation == slot.generation,
-        )
-        .values(state=state, updated_at=datetime.now(UTC))
-    )
+    await conn.execute(_update(name, slot).values(state=state, updated_at=datetime.now(UTC)))
 
 
 async def checkpoint(conn: AsyncConnection, name: str, slot: Slot, position: int) -> None:
     """Record that the slot has applied every event up to `position`."""
-    await conn.execute(
-        update(registry)
-        .where(
-            registry.c.name == name,
-            registry.c.version == slot.version,
-            registry.c.generation == slot.generation,
-        )
-        .values(position=position, updated_at=datetime.now(UTC))
+    await conn.execute(_update(name, slot).values(position=position, updated_at=datetime.now(UTC)))
+
+
+def _update(name: str, slot: Slot) -> Update:
+    """An update of one slot's row."""
+    return update(registry).where(
+        registry.c.name == name,
+        registry.c.version == slot.version,
+        registry.c.generation == slot.generation,
     )
 
 

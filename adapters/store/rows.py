@@ -42,6 +42,21 @@ class TableWrite:
         return self.keys or tuple(column.name for column in self.table.primary_key.columns)
 
 
+def on_conflict(table: Table, columns: Sequence[str], keys: Sequence[str], mode: str) -> str:
+    """The conflict clause that ends an insert of this mode (both backends
+    spell it alike)."""
+    target = f" ON CONFLICT ({', '.join(keys)}) DO"
+    others = [column for column in columns if column not in keys]
+    if mode == "ignore":
+        return f"{target} NOTHING"
+    if mode == "upsert":
+        return f"{target} UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+    if mode == "add":
+        added = (f"{c} = {table.name}.{c} + excluded.{c}" for c in others)
+        return f"{target} UPDATE SET " + ", ".join(added)
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """The rows of `table` whose `key` column holds one of `keys`, as tuples of

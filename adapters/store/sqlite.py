@@ -27,7 +27,7 @@ from sqlalchemy import Boolean, DateTime, Table
 from adapters.store.batch import Batch, Decision, Found
 from adapters.store.errors import StoreBusy
 from adapters.store.registry import Slot
-from adapters.store.rows import LiveProjection, Lookup, Row, TableWrite
+from adapters.store.rows import LiveProjection, Lookup, Row, TableWrite, on_conflict
 
 T = TypeVar("T")
 
@@ -98,15 +98,7 @@ def _statement(table: Table, columns: tuple[str, ...], mode: str, keys: tuple[st
         match = " AND ".join(f"{k} = ?" for k in keys)
         return f"UPDATE {table.name} SET {sets} WHERE {match}"  # noqa: S608  # schema names
     statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-    if mode == "ignore":
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO NOTHING"
-    if mode == "upsert":
-        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    if mode == "add":
-        sets = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in columns if c not in keys)
-        return f"{statement} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    return statement
+    return statement + on_conflict(table, columns, keys, mode)
 
 
 def bound(write: TableWrite) -> list[Row]:

@@ -54,7 +54,8 @@ def owners_of(events: Sequence[StoredEvent]) -> set[tuple[str, str, str]]:
 
 def counts_of(events: Sequence[StoredEvent]) -> list[Row]:
     """The count rows the stored (annotated) events give."""
-    return counts.rows_of(applied(events))
+    events_at = applied(events)
+    return counts.rows_of(events_at, [touched_keys(event) for _, event in events_at])
 
 
 def annotated(events: Sequence[tuple[int, DomainEvent]]) -> list[tuple[int, DomainEvent]]:
