@@ -1,12 +1,14 @@
 """Rebuild: events per second to rebuild every projection from position 0,
-and the peak memory of the process doing it, against the ceiling of reading
-and decoding the same events without projecting them.
+and the peak memory doing it takes, against the ceiling of reading and
+decoding the same events without projecting them.
 
 Each is measured in a fresh subprocess (`python -m bench.rebuild MODE URL`),
 which prints one JSON line: the seconds the work took (imports and connecting
 excluded), the events it went through, and its peak RSS (getrusage
-ru_maxrss of the whole process, interpreter and libraries included, plus that
-of its largest child process should the rebuild start any).
+ru_maxrss, interpreter and libraries included, plus that of its largest
+child). The rebuild may fold in several processes at once, so the bench also
+samples the resident memory of the subprocess and all its descendants
+together (bench/memory.py); the peak RSS reported is the higher of the two.
 
 The ceiling reads as the rebuild reads: `EventStore.read_raw` in the
 rebuild's batch size, `decode_chunk` with the rebuild's decoder, the next
@@ -26,6 +28,7 @@ from typing import Any
 import msgspec
 
 from adapters.store import EventStore, connect
+from bench.memory import Sampler
 
 
 class Pass(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +38,9 @@ class Pass(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float
     peak_rss_mb: float
     start_rss_mb: float
+    sampled_rss_mb: float = 0.0
+    """The highest resident memory of the process and its descendants
+    together, sampled every 0.1 s."""
 
     @property
     def rate(self) -> float:
@@ -42,16 +48,22 @@ class Pass(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def measure(mode: str, database_url: str) -> Pass:
-    done = subprocess.run(  # noqa: S603  # our own module
+    with subprocess.Popen(  # noqa: S603  # our own module
         [sys.executable, "-m", "bench.rebuild", mode, database_url],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-    )
-    for line in done.stdout.splitlines():
+    ) as process:
+        sampler = Sampler(process.pid)
+        out, err = process.communicate()
+        sampled = sampler.stop() / 2**20
+    for line in out.splitlines():
         if line.startswith("{"):
-            return msgspec.json.decode(line, type=Pass)
-    raise RuntimeError(f"{mode} gave no result (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            done = msgspec.json.decode(line, type=Pass)
+            return msgspec.structs.replace(
+                done, sampled_rss_mb=sampled, peak_rss_mb=max(done.peak_rss_mb, sampled)
+            )
+    raise RuntimeError(f"{mode} gave no result (exit {process.returncode}):\n{err[-3000:]}")
 
 
 def _rss_mb() -> float:

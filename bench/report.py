@@ -198,7 +198,7 @@ def _rebuild(results: Results) -> list[str]:
     lines = [
         "### Rebuild (every projection, from position 0)",
         "",
-        "| pass | events | seconds | events/s | peak RSS |",
+        "| pass | events | seconds | events/s | peak RSS, all its processes |",
         "|---|---|---|---|---|",
     ]
     lines += [
