@@ -37,9 +37,11 @@ unit: $(VENV)/.dev
 
 test: lint typecheck unit
 
-# `make bench` runs every benchmark (see bench/__init__.py); BENCH_ARGS=--quick
-# for a short run. wrk drives the load: installed with apt-get when missing,
-# else bench falls back to its Python load generator and says so.
+# `make bench` runs every benchmark and marks each target met or missed (see
+# bench/__init__.py), about 11 minutes; BENCH_ARGS=--quick for a short run
+# (about 2 minutes), BENCH_ARGS="--only ingest,sqlite" for some parts. wrk
+# drives the load: installed with apt-get when missing, else bench falls back
+# to its Python load generator and says so.
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

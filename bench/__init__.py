@@ -1,29 +1,39 @@
-"""Benchmarks of invtrack against the ceiling of its own stack, on PostgreSQL.
+"""Benchmarks of invtrack against the ceilings of its own stack, each target
+marked met or missed.
 
 `make bench` (or `python -m bench`) runs everything in one go against
 throwaway databases on the server at INVTRACK_BENCH_PG (default
-postgresql://postgres@127.0.0.1:5432/postgres) and writes
-`bench/results/latest.md` (README-ready tables, the machine, every target
-marked met or missed) and `bench/results/latest.json` (every raw figure and a
-summary). `--quick` runs the same with 100,000 events and 4-second runs;
-`--only rebuild,queries,ingest,peer` picks parts.
+postgresql://postgres@127.0.0.1:5432/postgres) and a SQLite file in a
+temporary directory, and writes `bench/results/latest.md` (README-ready
+tables: the machine and its load, the targets, every figure) and
+`bench/results/latest.json` (every raw figure and a summary). `--quick` runs
+the same with smaller stores and 4-second runs; `--only
+rebuild,queries,growth,ingest,sqlite` picks parts (what they need is always
+set up: the PostgreSQL store is loaded and its projections built for any of
+the first four).
 
-The parts, in the order they run:
+The parts, in the order they run (bench/plan.py says what each measures in
+the full and the quick run):
 
-- load (bench/dataset.py): a generated history of ServiceMobility and OFS
-  events, COPY'd into the store.
+- load (bench/history.py, bench/dataset.py): a generated history of
+  ServiceMobility and OFS events (1M; 100k quick), COPY'd into the store.
 - rebuild (bench/rebuild.py): `projections.rebuild.rebuild` over the whole
-  history in a subprocess (events/s, peak RSS), against reading and decoding
-  the same events without projecting them.
+  history in a subprocess (events/s, peak RSS), next to its ceiling: reading
+  and decoding the same events the same way without projecting them.
 - queries (bench/queries.py): a technician's stock and an item's history,
-  100 concurrent clients, `invtrack serve` with 1 and 2 workers.
+  100 clients saturating `invtrack serve`, then paced at half that rate.
+- growth: 1-row ingest on a store of the first tenth of the history, then on
+  the whole history, one right after the other.
 - ingest (bench/ingest.py): ServiceMobility envelopes (1 and 20 rows) and OFS
-  pages (50 events), every request new, driven by wrk (bench/wrk/*.lua) at a
-  real `invtrack serve` and at the ceiling (bench/ceiling.py: the same stack
-  without the database), 1 and 2 workers.
-- peer (bench/peer.py): the `eventsourcing` library appending the same
-  payloads to the same PostgreSQL at the same concurrency.
+  pages (50 events), every request new (bench/ids.py), driven by wrk
+  (bench/wrk/*.lua, one thread) at a real `invtrack serve` on the history and
+  at the ceiling (bench/ceiling.py: the same stack without the database) just
+  before; 1 worker (and 2 in the full run). Around every real run the store
+  is counted (bench/stores.py): every acknowledged event stored, each payload
+  once.
+- sqlite: the same against `invtrack serve` on a new SQLite file.
 
-wrk drives the HTTP load when installed; otherwise a Python load generator
-(bench/load.py) does, and the results say which.
+The targets and the baseline they start from are in bench/targets.py. wrk
+drives the HTTP load when installed; otherwise a Python load generator
+(bench/load.py) sends the same requests, and the results say which.
 """

@@ -1,9 +1,12 @@
-"""Request bodies the Python load generator sends; the same shapes as the wrk
-scripts in bench/wrk (new envelope ids, rows and inventory ids every time)."""
+"""Request bodies the Python load generator sends: the same bodies, byte for
+byte, as the wrk scripts in bench/wrk, with the ids of bench/ids.py (new
+envelope ids, rows and inventory ids in every request of every run)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from bench.ids import envelope_id, ofs_inventory_id, rowver
 
 PRODUCTS = (
     "CBL-CAT6",
@@ -28,13 +31,13 @@ MakeRequest = Callable[[int, int], Request]
 """A request for (client id, request number)."""
 
 
-def _usage_row(prefix: str, n: int, i: int) -> str:
+def _usage_row(run: int, client: int, n: int, i: int) -> str:
     k = n * 31 + i
     module = MODULES[k % len(MODULES)]
     inq, outq = ("10.0", "0.0") if module == "1001" else ("0.0", "1.0")
-    ref = ("WO-" if module == "1002" else "REF-") + f"{prefix}-{n}"
+    ref = ("WO-" if module == "1002" else "REF-") + envelope_id(run, client, n)
     return (
-        f'{{"rowver":"{prefix}-{n}-{i}","InventoryUsage":{{"UserID":"tech{k % 200}",'
+        f'{{"rowver":"{rowver(run, client, n, i)}","InventoryUsage":{{"UserID":"tech{k % 200}",'
         f'"ModifiedUTC":"2026-11-20T09:15:00Z","RefModule":"{module}","RefObjID":"{ref}",'
         f'"StorageLocations":[{{"StorageLocationID":"TECH_{k % 200:03d}","Items":[{{'
         f'"BatchNum":"","DispositionReasons":[],"InQty":{inq},"InventoryDamagedQty":0.0,'
@@ -43,17 +46,16 @@ def _usage_row(prefix: str, n: int, i: int) -> str:
     )
 
 
-def servicemobility(token: str, rows: int, run: str) -> MakeRequest:
+def servicemobility(token: str, rows: int, run: int) -> MakeRequest:
     headers = {"Content-Type": "application/json", "x-access-token": token}
 
     def make(client: int, n: int) -> Request:
-        prefix = f"{run}-{client}"
         body = (
-            f'{{"id":"{prefix}-{n}","type":"InventoryUsage","specversion":"1.0",'
+            f'{{"id":"{envelope_id(run, client, n)}","type":"InventoryUsage","specversion":"1.0",'
             '"source":"5ad09380-8258-4d84-a440-e2d35043ae92","subject":null,'
             '"time":"2026-11-20T09:20:00.000Z","datacontenttype":"application/json","action":"",'
             '"data":{"rowver":"AAAAAAAB9xQ=","rows":['
-            + ",".join(_usage_row(prefix, n, i) for i in range(1, rows + 1))
+            + ",".join(_usage_row(run, client, n, i) for i in range(1, rows + 1))
             + "]}}"
         )
         return "POST", "/servicemobility/InventoryUsage/", headers, body.encode()
@@ -62,8 +64,8 @@ def servicemobility(token: str, rows: int, run: str) -> MakeRequest:
 
 
 def _ofs_event(run: int, client: int, n: int, j: int, per_page: int) -> str:
-    k = n * per_page + j
-    inventory = f"{run}{client:02d}{k:09d}"
+    k = (n - 1) * per_page + j
+    inventory = ofs_inventory_id(run, client, k)
     kind, status, extra = "resourceInventoryCreated", "resource", ""
     if j % 3:
         kind, status = ("inventoryInstalled", "installed")

@@ -1,29 +1,33 @@
-"""Ingest: accepted requests per second and latency against the ceiling.
+"""Ingest: accepted requests and events per second against the ceiling.
 
-The real server is `invtrack serve` on the store that holds the generated
-history; the ceiling is the same stack answering without the database
-(bench/ceiling.py). Both get the same requests from the same load generator.
-After each real run the store is counted: every acknowledged event must be
-there (answers are sent after the commit, so the store may hold a few more:
-requests in flight when the load generator stopped).
+The real server is `invtrack serve` on a store; the ceiling is the same stack
+answering without the database (bench/ceiling.py). Both run side by side, and
+each case is driven at the ceiling and then at the real server, back to back,
+with the same requests from the same load generator.
+
+Around each real run the store is counted (bench/stores.py): every event the
+200 answers acknowledged must be stored (answers come after the commit; the
+store may hold a few more, from requests in flight when the load generator
+stopped), every payload stored must have appended all its events, and no
+answer may report a repeat. With the run's own ids (bench/ids.py) that
+accounts for every request exactly: the payloads stored lie between the
+accepted answers and the requests sent.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Final
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final, NamedTuple
 
-import asyncpg
 import msgspec
 
 from adapters.auth import mint
 from bench import bodies
+from bench.ids import RunNumbers
 from bench.load import Load, run_python, run_wrk
-from bench.pg import plain
-from bench.servers import SECRET, Server, ceiling_serve, invtrack_serve, running
+from bench.servers import SECRET, Server, running
+from bench.stores import Counter, Grown, settled
 
 
 class Workload(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,131 +38,203 @@ class Workload(msgspec.Struct, frozen=True, kw_only=True):
     script: str
 
 
-WORKLOADS: Final = (
-    Workload(
-        name="sm-1",
-        label="ServiceMobility, 1 row",
-        events=1,
-        script="servicemobility.lua",
-    ),
-    Workload(
-        name="sm-20",
-        label="ServiceMobility, 20 rows",
-        events=20,
-        script="servicemobility.lua",
-    ),
-    Workload(name="ofs-50", label="OFS page, 50 events", events=50, script="ofs.lua"),
-)
+WORKLOADS: Final = {
+    workload.name: workload
+    for workload in (
+        Workload(
+            name="sm-1", label="ServiceMobility, 1 row", events=1, script="servicemobility.lua"
+        ),
+        Workload(
+            name="sm-20", label="ServiceMobility, 20 rows", events=20, script="servicemobility.lua"
+        ),
+        Workload(name="ofs-50", label="OFS page, 50 events", events=50, script="ofs.lua"),
+    )
+}
+
+
+class Case(msgspec.Struct, frozen=True):
+    workload: str
+    connections: int
 
 
 class Run(msgspec.Struct, frozen=True, kw_only=True):
-    workload: str
+    part: str
+    """`ingest`, `growth` or `sqlite`."""
+    backend: str
+    """`postgresql` or `sqlite`."""
+    store: str
+    """`history` (the generated history), `small` (the growth check's smaller
+    one) or `fresh` (an empty store)."""
+    store_events: int
+    """Events in the store when the run started."""
     workers: int
+    workload: str
+    connections: int
     server: str
     """`invtrack` or `ceiling`."""
     load: Load
     events_per_request: int
-    stored: int | None = None
-    """Events the store gained during the measured run (real server only)."""
+    grown: Grown | None = None
+    """What the store gained during the measured run (real server only)."""
 
     @property
-    def acknowledged(self) -> int:
-        return self.load.ok * self.events_per_request
+    def event_rate(self) -> float:
+        return self.load.rate * self.events_per_request
 
     @property
     def durable(self) -> bool | None:
-        return None if self.stored is None else self.stored >= self.acknowledged
+        """Every acknowledged event is stored."""
+        if self.grown is None:
+            return None
+        acknowledged = self.load.ok * self.events_per_request
+        return self.load.events == acknowledged and self.grown.events >= acknowledged
+
+    @property
+    def exact(self) -> bool | None:
+        """Nothing was a repeat: every stored payload appended all its events,
+        and the payloads stored lie between the accepted answers and the
+        requests sent."""
+        if self.grown is None:
+            return None
+        grown = self.grown
+        return (
+            self.load.repeats == 0
+            and grown.events == grown.deliveries * self.events_per_request
+            and self.load.ok <= grown.deliveries <= self.load.sent
+        )
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    connections: int
     seconds: float
     warmup: float
     generator: str
     """`wrk` or `python`."""
+    threads: int = 1
+    """wrk threads."""
 
 
-_runs = itertools.count(1)
+RUNS: Final = RunNumbers()
 
 
-def drive(url: str, workload: Workload, settings: Settings, seconds: float) -> Load:
-    """One run of the workload against the server at `url`."""
-    run = next(_runs)
+def drive(
+    url: str, workload: Workload, connections: int, settings: Settings, seconds: float
+) -> Load:
+    """One run of the workload against the server at `url`, with ids of its own."""
+    run = RUNS.next()
     token = mint(SECRET, scope="write", ttl_seconds=4 * 3600)
-    per_request = str(workload.events)
     if settings.generator == "wrk":
-        run_id = str(run) if workload.script == "ofs.lua" else f"r{run}-{time.time_ns()}"
         return run_wrk(
             url,
             workload.script,
-            [token, per_request, run_id],
-            connections=settings.connections,
+            [token, str(workload.events), str(run)],
+            connections=connections,
             seconds=seconds,
+            threads=settings.threads,
         )
     make = (
         bodies.ofs(token, workload.events, run)
         if workload.script == "ofs.lua"
-        else bodies.servicemobility(token, workload.events, f"r{run}-{time.time_ns()}")
+        else bodies.servicemobility(token, workload.events, run)
     )
-    return run_python(url, make, connections=settings.connections, seconds=seconds)
+    return run_python(url, make, connections=connections, seconds=seconds)
 
 
-async def stored_events(database_url: str) -> int:
-    conn = await asyncpg.connect(plain(database_url))
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM events")
-    finally:
-        await conn.close()
-    return count
+class Group(msgspec.Struct, frozen=True, kw_only=True):
+    """Cases run against one store with the same servers."""
+
+    part: str
+    """The part of the bench it belongs to: `ingest`, `growth` or `sqlite`."""
+    backend: str
+    store: str
+    workers: int
+    cases: tuple[Case, ...]
+    with_ceiling: bool = True
 
 
-def measure(
-    server: Server,
-    name: str,
-    workers: int,
-    settings: Settings,
-    count: Callable[[], int] | None,
-    log: Callable[[str], None],
-) -> list[Run]:
-    runs = []
-    with running(server):
-        for workload in WORKLOADS:
-            drive(server.url, workload, settings, settings.warmup)
-            time.sleep(0.5)  # requests still in flight after the warm-up
-            before = count() if count else None
-            load = drive(server.url, workload, settings, settings.seconds)
-            time.sleep(0.5)
-            stored = count() - before if count and before is not None else None
-            run = Run(
-                workload=workload.name,
-                workers=workers,
-                server=name,
-                load=load,
-                events_per_request=workload.events,
-                stored=stored,
-            )
-            log(
-                f"  {name:8} {workers}w {workload.name:7} {load.rate:8.1f} req/s "
-                f"{load.rate * workload.events:9.0f} events/s  p50 {load.p50_ms:7.1f} ms  "
-                f"p99 {load.p99_ms:7.1f} ms  failed {load.failed}"
-                + ("" if stored is None else f"  stored {stored} >= acked {run.acknowledged}")
-            )
-            runs.append(run)
-    return runs
+class Lane(NamedTuple):
+    """A group with its servers (the ceiling's when it has one) and its store."""
+
+    group: Group
+    real: Server
+    ceiling: Server | None
+    counter: Counter
 
 
-def run_ingest(
-    database_url: str,
-    workers: tuple[int, ...],
-    settings: Settings,
-    scratch: Path,
-    count: Callable[[], int],
-    log: Callable[[str], None],
-) -> list[Run]:
+def measure(lanes: Sequence[Lane], settings: Settings, log: Callable[[str], None]) -> list[Run]:
+    """Every case of every lane in turn, at the ceiling (when there is one)
+    just before the real server, with every server running throughout (a
+    lane may come back to servers an earlier lane used)."""
+    servers = list(
+        {
+            id(server): server for lane in lanes for server in (lane.real, lane.ceiling) if server
+        }.values()
+    )
     runs: list[Run] = []
-    for n in workers:
-        ceiling = ceiling_serve(database_url, n, scratch, scratch / f"ceiling-{n}w.log")
-        runs += measure(ceiling, "ceiling", n, settings, None, log)
-        real = invtrack_serve(database_url, n, scratch, scratch / f"invtrack-{n}w.log")
-        runs += measure(real, "invtrack", n, settings, count, log)
+    with _all_running(servers):
+        for lane in lanes:
+            for case in lane.group.cases:
+                if lane.ceiling is not None:
+                    runs.append(_ceiling(lane, case, settings))
+                    log(_line(runs[-1]))
+                runs.append(_real(lane, case, settings))
+                log(_line(runs[-1]))
+                if runs[-1].durable is False or runs[-1].exact is False:
+                    log("  the store does not account for every answer")
     return runs
+
+
+def _run(lane: Lane, case: Case, server: str, load: Load, store_events: int) -> Run:
+    return Run(
+        part=lane.group.part,
+        backend=lane.group.backend,
+        store=lane.group.store,
+        store_events=store_events,
+        workers=lane.group.workers,
+        workload=case.workload,
+        connections=case.connections,
+        server=server,
+        load=load,
+        events_per_request=WORKLOADS[case.workload].events,
+    )
+
+
+def _ceiling(lane: Lane, case: Case, settings: Settings) -> Run:
+    assert lane.ceiling is not None
+    workload = WORKLOADS[case.workload]
+    drive(lane.ceiling.url, workload, case.connections, settings, settings.warmup)
+    load = drive(lane.ceiling.url, workload, case.connections, settings, settings.seconds)
+    return _run(lane, case, "ceiling", load, lane.counter.mark().position)
+
+
+def _real(lane: Lane, case: Case, settings: Settings) -> Run:
+    workload = WORKLOADS[case.workload]
+    drive(lane.real.url, workload, case.connections, settings, settings.warmup)
+    before = settled(lane.counter)
+    load = drive(lane.real.url, workload, case.connections, settings, settings.seconds)
+    settled(lane.counter)
+    run = _run(lane, case, "invtrack", load, before.position)
+    return msgspec.structs.replace(run, grown=lane.counter.grown(before))
+
+
+@contextlib.contextmanager
+def _all_running(servers: Sequence[Server]) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(running(server))
+        yield
+
+
+def _line(run: Run) -> str:
+    load = run.load
+    line = (
+        f"  {run.backend[:6]:6} {run.server:8} {run.workers}w {run.workload:6} "
+        f"c{run.connections:<3} "
+        f"{load.rate:8.1f} req/s {run.event_rate:9.0f} events/s  p50 {load.p50_ms:7.1f} ms  "
+        f"p99 {load.p99_ms:7.1f} ms  failed {load.failed}  generator CPU {load.generator_cpu:.2f}"
+    )
+    if run.grown is not None:
+        line += (
+            f"  stored {run.grown.events} (acked {load.events}, {run.grown.deliveries} payloads, "
+            f"{load.ok} answered, {load.sent} sent, repeats {load.repeats})"
+        )
+    return line

@@ -28,7 +28,17 @@ def plain(url: str) -> str:
     return url_for(url, make_url(url).database or "postgres", "postgresql")
 
 
-SETTINGS = ("shared_buffers", "synchronous_commit", "autovacuum", "max_connections")
+SETTINGS = (
+    "shared_buffers",
+    "synchronous_commit",
+    "fsync",
+    "wal_level",
+    "max_wal_size",
+    "work_mem",
+    "plan_cache_mode",
+    "autovacuum",
+    "max_connections",
+)
 
 
 async def server_settings(admin: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ a client sees from a server that is busy but keeps up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -20,10 +20,13 @@ import msgspec
 
 from adapters.auth import mint
 from bench import bodies
+from bench.ingest import RUNS
 from bench.load import Load, run_python, run_wrk
 from bench.servers import SECRET, invtrack_serve, running
 
 CLIENTS: Final = 100
+THREADS: Final = 2
+"""wrk threads: one cannot keep 100 connections of short answers busy."""
 
 
 class Query(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +37,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
 
 class Measured(msgspec.Struct, frozen=True, kw_only=True):
     query: str
+    store_events: int
     workers: int
     mode: str
     """`saturated` or `paced`."""
@@ -62,20 +66,24 @@ def _drive(
     token = mint(SECRET, scope="read", ttl_seconds=4 * 3600)
     if generator == "wrk":
         script = "get_paced.lua" if think_ms else "get.lua"
-        args = [token, str(paths_file), f"{think_ms:.0f}"]
-        return run_wrk(url, script, args, connections=CLIENTS, seconds=seconds)
+        args = [token, str(paths_file), f"{think_ms:.0f}", str(RUNS.next())]
+        return run_wrk(url, script, args, connections=CLIENTS, seconds=seconds, threads=THREADS)
     make = bodies.rotating(token, query.paths)
     return run_python(url, make, connections=CLIENTS, seconds=seconds, think_ms=think_ms)
 
 
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    seconds: float
+    warmup: float
+    generator: str
+    store_events: int
+
+
 def run_queries(
     database_url: str,
-    workers: tuple[int, ...],
+    workers: Sequence[int],
     found: list[Query],
-    *,
-    seconds: float,
-    warmup: float,
-    generator: str,
+    settings: Settings,
     scratch: Path,
     log: Callable[[str], None],
 ) -> list[Measured]:
@@ -88,22 +96,45 @@ def run_queries(
         server = invtrack_serve(database_url, n, scratch, scratch / f"queries-{n}w.log")
         with running(server):
             for query in found:
-                _drive(server.url, query, files[query.name], 0, warmup, generator)
-                saturated = _drive(server.url, query, files[query.name], 0, seconds, generator)
-                # Half the saturated throughput, offered by the same 100 clients.
-                think = max(1.0, 1000 * CLIENTS / max(saturated.rate / 2, 1.0))
-                paced = _drive(server.url, query, files[query.name], think, seconds, generator)
-                runs = (("saturated", saturated, 0.0), ("paced", paced, think))
-                for mode, load, think_ms in runs:
-                    measured.append(
-                        Measured(
-                            query=query.name, workers=n, mode=mode, think_ms=think_ms, load=load
-                        )
-                    )
-                    log(
-                        f"  {query.name:8} {n}w {mode:9} {load.rate:8.1f} req/s  "
-                        f"p50 {load.p50_ms:7.1f} ms  p99 {load.p99_ms:7.1f} ms  "
-                        f"failed {load.failed}"
-                        + (f"  (think {think_ms:.0f} ms)" if think_ms else "")
-                    )
+                for one in _saturated_and_paced(server.url, query, files[query.name], settings):
+                    measured.append(msgspec.structs.replace(one, workers=n))
+                    log(_line(measured[-1]))
     return measured
+
+
+def _saturated_and_paced(
+    url: str, query: Query, paths: Path, settings: Settings
+) -> tuple[Measured, Measured]:
+    generator = settings.generator
+    _drive(url, query, paths, 0, settings.warmup, generator)
+    saturated = _drive(url, query, paths, 0, settings.seconds, generator)
+    # Half the saturated throughput, offered by the same 100 clients.
+    think = max(1.0, 1000 * CLIENTS / max(saturated.rate / 2, 1.0))
+    paced = _drive(url, query, paths, think, settings.seconds, generator)
+    return (
+        Measured(
+            query=query.name,
+            store_events=settings.store_events,
+            workers=0,
+            mode="saturated",
+            think_ms=0.0,
+            load=saturated,
+        ),
+        Measured(
+            query=query.name,
+            store_events=settings.store_events,
+            workers=0,
+            mode="paced",
+            think_ms=think,
+            load=paced,
+        ),
+    )
+
+
+def _line(measured: Measured) -> str:
+    load = measured.load
+    return (
+        f"  {measured.query:8} {measured.workers}w {measured.mode:9} {load.rate:8.1f} req/s  "
+        f"p50 {load.p50_ms:7.1f} ms  p99 {load.p99_ms:7.1f} ms  failed {load.failed}"
+        + (f"  (think {measured.think_ms:.0f} ms)" if measured.think_ms else "")
+    )

@@ -1,11 +1,18 @@
 """Rebuild: events per second to rebuild every projection from position 0,
-and the peak memory of the process doing it, against the ceiling of reading
-and decoding the same events without projecting them.
+and the peak memory doing it takes, against the ceiling of reading and
+decoding the same events without projecting them.
 
 Each is measured in a fresh subprocess (`python -m bench.rebuild MODE URL`),
 which prints one JSON line: the seconds the work took (imports and connecting
 excluded), the events it went through, and its peak RSS (getrusage
-ru_maxrss, the whole process: interpreter and libraries included).
+ru_maxrss, interpreter and libraries included, plus that of its largest
+child). The rebuild may fold in several processes at once, so the bench also
+samples the resident memory of the subprocess and all its descendants
+together (bench/memory.py); the peak RSS reported is the higher of the two.
+
+The ceiling reads as the rebuild reads: `EventStore.read_raw` in the
+rebuild's batch size, `decode_chunk` with the rebuild's decoder, the next
+batch read while one is decoded; nothing is folded or written.
 """
 
 from __future__ import annotations
@@ -18,11 +25,10 @@ import sys
 import time
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from adapters.store import EventStore, connect
-from bench.pg import plain
+from bench.memory import Sampler
 
 
 class Pass(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +38,9 @@ class Pass(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float
     peak_rss_mb: float
     start_rss_mb: float
+    sampled_rss_mb: float = 0.0
+    """The highest resident memory of the process and its descendants
+    together, sampled every 0.1 s."""
 
     @property
     def rate(self) -> float:
@@ -39,20 +48,28 @@ class Pass(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def measure(mode: str, database_url: str) -> Pass:
-    done = subprocess.run(  # noqa: S603  # our own module
+    with subprocess.Popen(  # noqa: S603  # our own module
         [sys.executable, "-m", "bench.rebuild", mode, database_url],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-    )
-    for line in done.stdout.splitlines():
+    ) as process:
+        sampler = Sampler(process.pid)
+        out, err = process.communicate()
+        sampled = sampler.stop() / 2**20
+    for line in out.splitlines():
         if line.startswith("{"):
-            return msgspec.json.decode(line, type=Pass)
-    raise RuntimeError(f"{mode} gave no result (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            done = msgspec.json.decode(line, type=Pass)
+            return msgspec.structs.replace(
+                done, sampled_rss_mb=sampled, peak_rss_mb=max(done.peak_rss_mb, sampled)
+            )
+    raise RuntimeError(f"{mode} gave no result (exit {process.returncode}):\n{err[-3000:]}")
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
 
 
 async def _rebuild(store: EventStore) -> int:
@@ -63,27 +80,17 @@ async def _rebuild(store: EventStore) -> int:
     return max(int(item.events) for item in done)
 
 
-async def _read(store: EventStore, url: str) -> int:
-    """Every event read and decoded as the rebuild reads them: the same query,
-    the same batch size, the same decoder; nothing folded or written."""
-    from projections.reading import decoder
+async def _read(store: EventStore) -> int:
+    """Every event read and decoded as the rebuild reads them."""
+    from projections.reading import decode_chunk, decoder
     from projections.rebuild import BATCH
 
     decode = decoder(store.upcast)
-    position = events = 0
-    conn = await asyncpg.connect(plain(url))
-    try:
-        while rows := await conn.fetch(
-            "SELECT position, type, schema_version, data FROM events "
-            "WHERE position > $1 ORDER BY position LIMIT $2",
-            position,
-            BATCH,
-        ):
-            decoded = [(row[0], decode(row[1], row[2], row[3])) for row in rows]
-            position = decoded[-1][0]
-            events += len(decoded)
-    finally:
-        await conn.close()
+    events = 0
+    reading = asyncio.create_task(store.read_raw(0, BATCH))
+    while rows := await reading:
+        reading = asyncio.create_task(store.read_raw(rows[-1][0], BATCH))
+        events += (await decode_chunk(rows, decode)).read
     return events
 
 
@@ -94,7 +101,7 @@ async def _main(mode: str, url: str) -> Pass:
         await store.head()  # connected, and the pool warm
         start_rss = _rss_mb()
         started = time.perf_counter()
-        events = await (_rebuild(store) if mode == "rebuild" else _read(store, url))
+        events = await (_rebuild(store) if mode == "rebuild" else _read(store))
         seconds = time.perf_counter() - started
     finally:
         await database.dispose()

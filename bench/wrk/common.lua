@@ -1,5 +1,12 @@
--- Shared by the bench scripts: thread ids, counting answers, and one JSON line
--- of results (prefixed BENCH_JSON) that bench/load.py reads.
+-- Shared by the bench scripts: thread ids, counting requests and answers, and
+-- one JSON line of results (prefixed BENCH_JSON) that bench/load.py reads.
+--
+-- An ingest script sets `count_events = true`: each 200 answer then adds the
+-- events it says were appended (`"events":N`) and counts a repeat when it says
+-- the payload or some of its events were stored before.
+--
+-- `sent` counts the calls of request(): the requests written, plus the one
+-- wrk builds in thread 0 to check the script before the run and never sends.
 
 local threads = {}
 local next_id = 0
@@ -10,29 +17,36 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-ok, failed, sent = 0, 0, 0
+ok, failed, sent, events, repeats = 0, 0, 0, 0, 0
+count_events = false
 
 function response(status, headers, body)
-  if status == 200 then
-    ok = ok + 1
-  else
+  if status ~= 200 then
     failed = failed + 1
+    return
+  end
+  ok = ok + 1
+  if count_events and body then
+    events = events + tonumber(body:match('"events":(%d+)') or "0")
+    if body:find('"duplicate":true', 1, true) or body:match('"duplicates":[1-9]') then
+      repeats = repeats + 1
+    end
   end
 end
 
 function done(summary, latency, requests)
-  local accepted, refused = 0, 0
+  local totals = { ok = 0, failed = 0, sent = 0, events = 0, repeats = 0 }
   for _, thread in ipairs(threads) do
-    accepted = accepted + thread:get("ok")
-    refused = refused + thread:get("failed")
+    for name, value in pairs(totals) do
+      totals[name] = value + thread:get(name)
+    end
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"ok":%d,"failed":%d,"requests":%d,"duration_us":%d,' ..
-    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"mean_us":%.1f,"max_us":%d,' ..
+    'BENCH_JSON {"ok":%d,"failed":%d,"sent":%d,"events":%d,"repeats":%d,"requests":%d,' ..
+    '"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"mean_us":%.1f,"max_us":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
-    accepted, refused, summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.mean, latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    totals.ok, totals.failed, totals.sent, totals.events, totals.repeats, summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout))
 end

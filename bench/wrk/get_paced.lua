@@ -1,6 +1,6 @@
 -- get.lua with think time: every client waits a random time (exponential,
 -- mean think-ms) before each request, so 100 clients offer a steady load
--- instead of saturating the server. Arguments: token paths-file think-ms
+-- instead of saturating the server. Arguments: token paths-file think-ms run
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "get.lua")
 

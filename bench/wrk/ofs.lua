@@ -1,14 +1,19 @@
 -- POST /ofs/events: every request an Events API page of new events, each for
--- an inventory id never used before, so nothing is a duplicate.
--- Arguments: token events run (run: a number below 100000)
+-- an inventory id never used before, in this run or any other.
+-- Arguments: token events run (the run number, bench/ids.py: inventory ids
+-- are run * 10^10 + thread * 10^8 + k, written as digits: `run`, the thread
+-- in two digits, k in eight).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
 local types = { "MODEM", "CABLE", "ONT", "STB" }
 
 function init(args)
-  token, per_page, run = args[1], tonumber(args[2]), tonumber(args[3])
+  token, per_page, run = args[1], tonumber(args[2]), args[3]
+  assert(run and run:match("^[1-9]%d*$") and #run <= 9, "the run number must be given")
+  assert(id < 100, "at most 100 threads")
   headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
+  count_events = true
 end
 
 local function activity(k)
@@ -18,8 +23,9 @@ local function activity(k)
 end
 
 local function event(n, j)
-  local inventory = string.format("%d%02d%09d", run, id, n * per_page + j)
-  local k = n * per_page + j
+  local k = (n - 1) * per_page + j
+  assert(k < 100000000, "more events than a run's id space holds")
+  local inventory = string.format("%s%02d%08d", run, id, k)
   local kind, status, extra = "resourceInventoryCreated", "resource", ""
   if j % 3 == 1 then
     kind, status, extra = "inventoryInstalled", "installed", activity(k)

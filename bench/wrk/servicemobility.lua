@@ -1,6 +1,7 @@
--- POST /servicemobility/InventoryUsage/: every request a new envelope id and
--- new rows (one item each), so nothing is a duplicate.
--- Arguments: token rows run
+-- POST /servicemobility/InventoryUsage/: every request a new envelope and new
+-- rows (one item each), so nothing is a duplicate, in this run or any other.
+-- Arguments: token rows run (the run number, bench/ids.py: it makes the ids
+-- `{run}-{thread}-{n}` for envelopes and `{run}-{thread}-{n}-{i}` for rows).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
@@ -12,8 +13,10 @@ local modules = { "1001", "1002", "1002", "1003", "1008" }
 
 function init(args)
   token, rows, run = args[1], tonumber(args[2]), args[3]
+  assert(run and run:match("^%d+$"), "the run number must be given")
   prefix = run .. "-" .. id
   headers = { ["Content-Type"] = "application/json", ["x-access-token"] = token }
+  count_events = true
 end
 
 local function row(n, i)

@@ -1,0 +1,172 @@
+"""The benchmark's report: each target marked from the figures it comes from,
+and the store check that accounts for every answer of an ingest run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from bench.history import Loaded
+from bench.ingest import Run
+from bench.load import Load
+from bench.machine import Machine
+from bench.plan import QUICK
+from bench.queries import Measured
+from bench.rebuild import Pass
+from bench.report import markdown, write
+from bench.results import Results
+from bench.stores import Grown
+from bench.targets import targets
+
+
+def load(rate: float, *, events: int = 0, sent: int | None = None, p99: float = 10.0) -> Load:
+    ok = round(rate * 10)
+    return Load(
+        ok=ok,
+        failed=0,
+        seconds=10.0,
+        p50_ms=1.0,
+        p90_ms=2.0,
+        p99_ms=p99,
+        mean_ms=1.0,
+        max_ms=p99,
+        errors={},
+        sent=ok + 32 if sent is None else sent,
+        events=ok * events,
+    )
+
+
+def run(
+    part: str,
+    store: str,
+    workload: str,
+    connections: int,
+    server: str,
+    rate: float,
+    per_request: int = 1,
+) -> Run:
+    measured = load(rate, events=per_request)
+    grown = None
+    if server == "invtrack":
+        grown = Grown(events=(measured.ok + 5) * per_request, deliveries=measured.ok + 5)
+    return Run(
+        part=part,
+        backend="sqlite" if part == "sqlite" else "postgresql",
+        store=store,
+        store_events=100_000 if store == "small" else 1_000_000,
+        workers=1,
+        workload=workload,
+        connections=connections,
+        server=server,
+        load=measured,
+        events_per_request=per_request,
+        grown=grown,
+    )
+
+
+def results() -> Results:
+    machine = Machine(
+        cpu="cpu",
+        cores=2,
+        memory_gib=4.0,
+        postgres="15",
+        postgres_settings={"autovacuum": "off"},
+        python="3.11",
+        kernel="6",
+        load_generator="wrk",
+        commit=None,
+    )
+    done = Results(
+        started=datetime(2026, 12, 1, tzinfo=UTC), quick=False, machine=machine, plan=QUICK
+    )
+    done.dataset = Loaded(
+        events=1_000_000, seconds=30, resources=["TECH_000"], item_keys=[], mix={}
+    )
+    done.ingest = [
+        run("growth", "small", "sm-1", 32, "invtrack", 2_000),
+        run("growth", "history", "sm-1", 32, "invtrack", 1_700),
+        run("ingest", "history", "sm-1", 32, "ceiling", 3_000),
+        run("ingest", "history", "sm-1", 32, "invtrack", 1_800),
+        run("ingest", "history", "sm-20", 64, "ceiling", 1_000, 20),
+        run("ingest", "history", "sm-20", 64, "invtrack", 500, 20),
+        run("ingest", "history", "ofs-50", 64, "ceiling", 600, 50),
+        run("ingest", "history", "ofs-50", 64, "invtrack", 200, 50),
+        run("sqlite", "fresh", "sm-1", 32, "ceiling", 3_000),
+        run("sqlite", "fresh", "sm-1", 32, "invtrack", 1_200),
+    ]
+    done.rebuild = [
+        Pass(mode="read", events=1_000_000, seconds=8, peak_rss_mb=120, start_rss_mb=100),
+        Pass(mode="rebuild", events=1_000_000, seconds=12.5, peak_rss_mb=300, start_rss_mb=100),
+    ]
+    done.queries = [
+        Measured(
+            query="stock",
+            store_events=1_000_000,
+            workers=1,
+            mode="saturated",
+            think_ms=0,
+            load=load(2_000),
+        ),
+        Measured(
+            query="stock",
+            store_events=1_000_000,
+            workers=1,
+            mode="paced",
+            think_ms=100,
+            load=load(1_000, p99=25.0),
+        ),
+    ]
+    return done
+
+
+def test_every_target_is_marked_from_its_figures() -> None:
+    marked = {target.name.split(":")[0]: target for target in targets(results())}
+    share = marked["ingest on PostgreSQL, 1-row envelopes, 1 worker, 32 connections"]
+    assert (share.figure, share.met, share.goal) == ("60% (1,800 req/s)", True, ">= 65%: not yet")
+    sqlite = marked["ingest on SQLite, 1-row envelopes, 1 worker, 32 connections"]
+    assert (sqlite.figure, sqlite.met) == ("40% (1,200 req/s)", False)
+    rows20 = marked["ingest on PostgreSQL, ServiceMobility, 20 rows, 1 worker, 64 connections"]
+    assert (rows20.figure, rows20.met) == ("10,000 (3.4x)", False)
+    pages = marked["ingest on PostgreSQL, OFS page, 50 events, 1 worker, 64 connections"]
+    assert (pages.figure, pages.met) == ("10,000 (3.4x)", False)
+    assert marked["stock query, 1 worker, 100 clients saturating"].met
+    assert not marked["stock query, 1 worker, paced at half the saturated rate"].met
+    rebuild = marked["rebuild of 1,000,000 events"]
+    assert (rebuild.figure, rebuild.met, rebuild.goal) == ("80,000", True, ">= 100,000: not yet")
+    assert marked["rebuild"].met  # peak RSS
+    growth = next(t for name, t in marked.items() if name.startswith("ingest, 1-row"))
+    assert (growth.figure, growth.met) == ("1,700 req/s (-15%)", True)
+    stored = marked["every acknowledged event stored, each payload once (real ingest runs)"]
+    assert (stored.figure, stored.met) == ("6 of 6 runs", True)
+
+
+def test_a_run_whose_store_lacks_acknowledged_events_is_not_durable() -> None:
+    good = run("ingest", "history", "sm-20", 64, "invtrack", 500, 20)
+    assert good.durable
+    assert good.exact
+    assert good.grown is not None
+    short = msgspec.structs.replace(good, grown=Grown(events=good.load.events - 20, deliveries=0))
+    assert short.durable is False
+    # A payload stored without all its events: something was taken for a repeat.
+    partial = msgspec.structs.replace(
+        good, grown=Grown(events=good.grown.events - 1, deliveries=good.grown.deliveries)
+    )
+    assert partial.durable is True
+    assert partial.exact is False
+    repeated = msgspec.structs.replace(good, load=msgspec.structs.replace(good.load, repeats=1))
+    assert repeated.exact is False
+    assert run("ingest", "history", "sm-1", 32, "ceiling", 10).durable is None
+
+
+def test_the_report_is_written_as_markdown_and_json(tmp_path: Path) -> None:
+    done = results()
+    as_markdown, as_json = write(done, tmp_path)
+    text = as_markdown.read_text()
+    assert text == markdown(done)
+    assert "### Targets: 6 of 10 met" in text
+    assert "### Growth" in text
+    data = msgspec.json.decode(as_json.read_bytes())
+    assert data["summary"]["targets"] == 10
+    assert len(data["summary"]["ingest"]) == 6
