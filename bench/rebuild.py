@@ -30,10 +30,14 @@ import msgspec
 from adapters.store import EventStore, connect
 from bench.memory import Sampler
 
+PARTS = 2
+"""Processes of the `parts` pass."""
+
 
 class Pass(msgspec.Struct, frozen=True, kw_only=True):
     mode: str
-    """`rebuild` or `read` (the ceiling)."""
+    """`rebuild`, `parts` (the rebuild folded in two processes, one part of
+    the items each) or `read` (the ceiling)."""
     events: int
     seconds: float
     peak_rss_mb: float
@@ -72,11 +76,12 @@ def _rss_mb() -> float:
     return (own + children) / 1024
 
 
-async def _rebuild(store: EventStore) -> int:
+async def _rebuild(store: EventStore, processes: int) -> int:
     from projections.catalog import PROJECTIONS
     from projections.rebuild import rebuild
 
-    done: Any = await rebuild(store, [projection.name for projection in PROJECTIONS])
+    names = [projection.name for projection in PROJECTIONS]
+    done: Any = await rebuild(store, names, processes=processes)
     return max(int(item.events) for item in done)
 
 
@@ -101,7 +106,10 @@ async def _main(mode: str, url: str) -> Pass:
         await store.head()  # connected, and the pool warm
         start_rss = _rss_mb()
         started = time.perf_counter()
-        events = await (_rebuild(store) if mode == "rebuild" else _read(store))
+        if mode == "read":
+            events = await _read(store)
+        else:
+            events = await _rebuild(store, PARTS if mode == "parts" else 1)
         seconds = time.perf_counter() - started
     finally:
         await database.dispose()

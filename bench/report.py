@@ -194,7 +194,11 @@ def _growth(results: Results) -> list[str]:
 def _rebuild(results: Results) -> list[str]:
     if not results.rebuild:
         return []
-    labels = {"rebuild": "rebuild", "read": "ceiling: read and decode only"}
+    labels = {
+        "rebuild": "rebuild",
+        "parts": "rebuild in 2 processes (`--processes 2`), for information",
+        "read": "ceiling: read and decode only",
+    }
     lines = [
         "### Rebuild (every projection, from position 0)",
         "",

@@ -43,9 +43,14 @@ def is_count(line: StockUsageRecorded) -> bool:
 
 
 def touched_keys(line: StockUsageRecorded) -> tuple[str, ...]:
-    if installs(line):
-        return (resource_key(line), install_key(line))
-    return (resource_key(line),)
+    # Spelled out: asked once for every stock event a rebuild reads.
+    resource = stock_line_key("resource", line.location, line.product, line.serial, line.batch)
+    if line.ref_module == WORK_ORDER and line.quantity_out != 0:
+        installed = stock_line_key(
+            "install", line.ref_object, line.product, line.serial, line.batch
+        )
+        return (resource, installed)
+    return (resource,)
 
 
 def annotate(line: StockUsageRecorded, balance: Decimal | None) -> StockUsageRecorded:

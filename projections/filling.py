@@ -80,9 +80,10 @@ async def fill(
     try:
         while (chunk := await reader.next()).read:
             writes = []
+            mine = chunk.only(part)
             for builder in builders:
                 folded[builder.name] += len(chunk.after(builder.position))
-                writes.append(await builder.stage(chunk.only(part), store.look_up))
+                writes.append(await builder.stage(mine, store.look_up))
             if pending is not None:
                 await asyncio.shield(pending)
                 report(counted)

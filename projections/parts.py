@@ -9,6 +9,10 @@ the slots' checkpoint in one transaction. A part's process that fails or is
 stopped leaves its checkpoint behind, and the next run resumes every part
 where it stopped.
 
+It pays where the machine has cores to spare beyond the database's: every
+part still reads and decodes the whole history, about half of the work of
+folding it whole.
+
 A part's process is `python -m projections.parts`: it reads its job (JSON) on
 standard input and tells its progress on standard output, one JSON line per
 committed batch. Only PostgreSQL is filled this way (SQLite takes one writer
@@ -18,11 +22,9 @@ at a time), and only with the standard upcasters, which a new process has.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Final
 
 import msgspec
 
@@ -31,9 +33,6 @@ from domain.upcasters import upcast
 from projections.catalog import by_name
 from projections.filling import Report, collecting_less, fill
 from projections.reading import Part
-
-WORTH_SPLITTING: Final = 100_000
-"""Events to fold below which a second process costs more than it saves."""
 
 
 class Start(msgspec.Struct, frozen=True):
@@ -80,12 +79,10 @@ class Told(msgspec.Struct, frozen=True, omit_defaults=True):
     failed: str | None = None
 
 
-def processes(store: EventStore, events: int) -> int:
-    """How many processes fill the slots: one per core for a long history on
-    PostgreSQL, else one."""
-    if not store.database.is_postgres or store.upcast is not upcast or events < WORTH_SPLITTING:
-        return 1
-    return max(1, len(os.sched_getaffinity(0)))
+def can_split(store: EventStore) -> bool:
+    """Whether this store can be filled in parts: PostgreSQL, read with the
+    standard upcasters."""
+    return store.database.is_postgres and store.upcast is upcast
 
 
 async def fill_in_parts(

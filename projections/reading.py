@@ -8,6 +8,7 @@ a domain event (a plain `append` of other data) is passed over by the folds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, NamedTuple
@@ -71,7 +72,13 @@ class Part(NamedTuple):
     of: int = 1
 
     def owns(self, key: str) -> bool:
-        return zlib.crc32(key.encode()) % self.of == self.number
+        return _part_of(key, self.of) == self.number
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _part_of(key: str, of: int) -> int:
+    # Remembered: an item's key comes back with every event that touches it.
+    return zlib.crc32(key.encode()) % of
 
 
 WHOLE: Final = Part()
@@ -99,8 +106,9 @@ class EventChunk:
             return self
         events: list[tuple[int, Any]] = []
         keys: list[tuple[str, ...]] = []
+        number, of = part
         for event, touched in zip(self.events, self.keys, strict=True):
-            mine = tuple(key for key in touched if part.owns(key))
+            mine = tuple([key for key in touched if _part_of(key, of) == number])
             if mine:
                 events.append(event)
                 keys.append(mine)

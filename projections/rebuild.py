@@ -77,12 +77,12 @@ async def rebuild(
     *,
     batch_size: int = BATCH,
     reader_grace: float = READER_GRACE,
-    processes: int | None = None,
+    processes: int = 1,
 ) -> list[Rebuilt]:
     """Rebuild the named projections (all when none is named) from the full
     history into new slots and switch to them; a slot of the same version left
-    by an interrupted rebuild is resumed. `processes` fold the history (one per
-    core for a long history on PostgreSQL when not given). Raises RebuildBusy
+    by an interrupted rebuild is resumed. More than one of `processes` fold the
+    history in parts, on PostgreSQL (`projections.parts`). Raises RebuildBusy
     while another rebuild runs, KeyError for an unknown name."""
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
@@ -109,14 +109,14 @@ async def _rebuild(
     progress: Progress | None,
     batch_size: int,
     reader_grace: float,
-    processes: int | None,
+    processes: int,
 ) -> list[Rebuilt]:
     starts, leftovers = await _start(store, projections)
     await _drop(store, leftovers)
     position = min(start.position for start in starts)
     meter = _Meter(progress, await store.count_after(position))
-    if processes is None:
-        processes = parts.processes(store, meter.total)
+    if not parts.can_split(store):
+        processes = 1
     # Up to the history as it is now, in parts where it pays; then on from
     # there in this process, which builds the indexes and switches.
     through = await store.head()

@@ -133,7 +133,7 @@ class EventStore:
 
     async def read_raw(
         self, after: int, limit: int, through: int = reads.LAST
-    ) -> list[tuple[int, str, int, str]]:
+    ) -> Sequence[tuple[int, str, int, str]]:
         """Up to `limit` events after a position and up to `through` as stored:
         (position, type, schema version, JSON data), in position order."""
         return await reads.raw_events(self.database, after, limit, through)

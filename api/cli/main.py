@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         usage.REBUILD,
     )
     rebuild.add_argument("projections", nargs="*", metavar="PROJECTION")
+    rebuild.add_argument(
+        "--processes",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="fold the history in N processes, each one part of the items (PostgreSQL; "
+        "worth it with cores to spare beyond the database's; default 1)",
+    )
     rebuild.set_defaults(run=rebuild_command)
 
     poll.register(commands)
@@ -109,3 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON (default: tables)")
     status.set_defaults(run=status_command)
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of processes (1 or more)")
+    return number

@@ -29,10 +29,10 @@ from projections.rebuild import RebuildBusy, Rebuilt, rebuild
 
 
 def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(run_rebuild(settings, list(args.projections)))
+    return asyncio.run(run_rebuild(settings, list(args.projections), processes=args.processes))
 
 
-async def run_rebuild(settings: Settings, names: Sequence[str]) -> int:
+async def run_rebuild(settings: Settings, names: Sequence[str], *, processes: int = 1) -> int:
     """Rebuild the named projections (all when none is named) and switch to them."""
     store = open_store(settings, pool_size=4)
     database = store.database
@@ -40,7 +40,7 @@ async def run_rebuild(settings: Settings, names: Sequence[str]) -> int:
     try:
         await database.migrate()
         with _progress_bar() as progress, collecting_less():
-            done = await rebuild(store, list(names), progress)
+            done = await rebuild(store, list(names), progress, processes=processes)
     except KeyError as error:
         print(f"invtrack: {error.args[0]}", file=sys.stderr)
         return 2

@@ -18,8 +18,12 @@ import pytest
 
 import projections.parts as parts
 from adapters.store import EventStore, Slot
+from api.cli.main import _parser
+from api.cli.rebuild import run_rebuild
 from api.services.group_commit import Ingestor
+from api.settings import Settings
 from projections.catalog import COUNTS, HISTORY, ITEMS, PROJECTIONS
+from projections.parts import Job
 from projections.reading import Part
 from projections.rebuild import rebuild
 from tests.harness.histories import BATCH, deliveries, submit_all
@@ -120,7 +124,7 @@ async def test_an_interrupted_rebuild_in_parts_resumes_every_part_where_it_stopp
         upto = [event for event in events if event.position <= position]
         assert part_of(held, part) == part_of(replayed(upto), part)
 
-    # Run again, on its own choice of processes: the parts go on as begun.
+    # Run again without asking for parts: they go on as begun.
     await submit_all(ingestor, deliveries(24, 2000, 20))
     done = await rebuild(pg_store, batch_size=BATCH)
 
@@ -154,3 +158,27 @@ async def test_a_part_killed_mid_way_fails_the_rebuild_and_the_next_run_finishes
     monkeypatch.setattr(parts, "_launch", launch)
     await rebuild(pg_store, batch_size=BATCH)
     expect_replay(await active_tables(pg_store), await stored_events(pg_store))
+
+
+async def test_the_rebuild_command_folds_in_the_processes_asked_for(
+    pg_store: EventStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await submit_all(Ingestor(pg_store), deliveries(26, 0, 60))
+    settings = Settings(database_url=pg_store.database.url)
+    launched: list[Job] = []
+    launch = parts._launch
+
+    async def launch_and_keep(job: Job) -> asyncio.subprocess.Process:
+        launched.append(job)
+        return await launch(job)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "_launch", launch_and_keep)
+        assert await run_rebuild(settings, [], processes=PARTS) == 0
+
+    assert sorted(job.part for job in launched) == [Part(n, PARTS) for n in range(PARTS)]
+    assert f"rebuilt {len(PROJECTIONS)} projection(s)" in capsys.readouterr().out
+    expect_replay(await active_tables(pg_store), await stored_events(pg_store))
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["rebuild", "--processes", "0"])
+    assert "not a number of processes" in capsys.readouterr().err
