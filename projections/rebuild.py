@@ -34,7 +34,7 @@ from adapters.store.maintenance import Maintenance
 from adapters.store.rows import Lookup, Row
 from projections import parts
 from projections.catalog import by_name
-from projections.filling import fill
+from projections.filling import collecting_less, fill
 from projections.parts import Start
 from projections.projection import Builder, Projection
 from projections.reading import decode_chunk, decoder
@@ -87,9 +87,10 @@ async def rebuild(
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
-            switched = await _rebuild(
-                store, projections, progress, batch_size, reader_grace, processes
-            )
+            with collecting_less():
+                switched = await _rebuild(
+                    store, projections, progress, batch_size, reader_grace, processes
+                )
     except AlreadyRunning:
         raise RebuildBusy("another rebuild is running") from None
     for done in switched:

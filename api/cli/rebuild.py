@@ -23,7 +23,6 @@ from rich.text import Text
 
 from api.services.stores import open_store
 from api.settings import Settings
-from projections.filling import collecting_less
 from projections.rebuild import Progress as ProgressCallback
 from projections.rebuild import RebuildBusy, Rebuilt, rebuild
 
@@ -39,7 +38,7 @@ async def run_rebuild(settings: Settings, names: Sequence[str], *, processes: in
     started = time.monotonic()
     try:
         await database.migrate()
-        with _progress_bar() as progress, collecting_less():
+        with _progress_bar() as progress:
             done = await rebuild(store, list(names), progress, processes=processes)
     except KeyError as error:
         print(f"invtrack: {error.args[0]}", file=sys.stderr)
