@@ -8,6 +8,11 @@ connections of their own; in WAL mode they never wait for the writer.
 
 A writer that cannot get the lock within the busy timeout raises StoreBusy
 at once: the caller answers 503, it does not wait again.
+
+The WAL is copied into the database file (checkpointed) on a reader thread a
+few times a second, not by the commit that happens to fill it: the writer,
+which every delivery waits for, only writes. Should those checkpoints fall
+behind, the writer still checkpoints once the WAL holds WAL_PAGES pages.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +37,14 @@ from adapters.store.registry import Slot
 from adapters.store.rows import LiveProjection, Lookup, Row, TableWrite, on_conflict
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS: Final = 0.5
+"""Time between two checkpoints off the writer's path, while commits go on."""
+
+WAL_PAGES: Final = 10_000
+"""Pages in the WAL beyond which the writer checkpoints itself."""
 
 Convert = Callable[[Any], Any]
 
@@ -194,6 +209,7 @@ class SqliteFile:
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="invtrack-sqlite-reader")
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._checkpointed = 0.0
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection."""
@@ -205,6 +221,7 @@ class SqliteFile:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
             self._local.conn = conn
             with self._guard:
                 self._connections.append(conn)
@@ -219,7 +236,22 @@ class SqliteFile:
         return await loop.run_in_executor(self._readers, lambda: work(self.connection()))
 
     async def commit(self, batch: Batch, projection: LiveProjection | None) -> Decision:
-        return await self.on_writer(lambda conn: self._commit(conn, batch, projection))
+        decision = await self.on_writer(lambda conn: self._commit(conn, batch, projection))
+        self._checkpoint_soon()
+        return decision
+
+    def _checkpoint_soon(self) -> None:
+        now = time.monotonic()
+        if now - self._checkpointed >= CHECKPOINT_SECONDS:
+            self._checkpointed = now
+            self._readers.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        """As much of the WAL as no reader still needs, into the database file."""
+        try:
+            self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:  # the next one will do it
+            log.warning("checkpointing the WAL failed: %s", error)
 
     def _commit(
         self, conn: sqlite3.Connection, batch: Batch, projection: LiveProjection | None
