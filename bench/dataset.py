@@ -14,21 +14,12 @@ from typing import Final
 import asyncpg
 import msgspec
 
+from adapters.store.plan import EVENT_COLUMNS
 from bench.history import Loaded
 from bench.pg import plain
 
-COLUMNS: Final = (
-    "stream_id",
-    "version",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "dedupe_key",
-    "inbox_id",
-)
+COLUMNS: Final = EVENT_COLUMNS[1:]
+"""The events table's columns but `position`, which the table gives."""
 
 
 async def load(url: str, count: int, seed: int = 7) -> Loaded:

@@ -33,7 +33,7 @@ from adapters.store.errors import AlreadyRunning
 from adapters.store.maintenance import Maintenance
 from adapters.store.rows import Lookup, Row
 from projections import parts
-from projections.catalog import by_name
+from projections.catalog import PROJECTIONS, by_name
 from projections.filling import collecting_less, fill
 from projections.parts import Start
 from projections.projection import Builder, Projection
@@ -226,7 +226,8 @@ async def _fill_whole(
     store: EventStore, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
 ) -> Counter[str]:
     """Fill the slots up to `through` in this process."""
-    builders = [by_name([start.name])[0].builder(start.slot, start.position) for start in starts]
+    known = {projection.name: projection for projection in PROJECTIONS}
+    builders = [known[start.name].builder(start.slot, start.position) for start in starts]
     position = min(builder.position for builder in builders)
     _, folded = await fill(store, builders, meter.advance, position, batch_size, through=through)
     return folded

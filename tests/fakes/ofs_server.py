@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
@@ -347,20 +348,9 @@ class FakeOfs(FakeServer):
 
 
 def _error(status: int, detail: str) -> dict[str, str]:
-    titles = {
-        400: "Bad Request",
-        401: "Unauthorized",
-        404: "Not Found",
-        405: "Method Not Allowed",
-        429: "Too Many Requests",
-        500: "Internal Server Error",
-        502: "Bad Gateway",
-        503: "Service Unavailable",
-        504: "Gateway Timeout",
-    }
     return {
         "type": "http://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html",
-        "title": titles.get(status, "Error"),
+        "title": HTTPStatus(status).phrase,
         "status": str(status),
         "detail": detail,
     }

@@ -31,6 +31,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Final
 
 import jwt
@@ -41,16 +42,6 @@ EXPORT_PATH: Final = "/seiapi/v3/export/InventoryUsage"
 LOGIN_PATH: Final = "/createjwt"
 SOURCES: Final = ("mob", "sch", "api")
 MAX_LIMIT: Final = 1000
-TITLES: Final = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 @dataclass(frozen=True)
@@ -142,7 +133,7 @@ class FakeServiceMobility(FakeServer):
             return {"code": status, "detail": {"message": detail, "params": {}, "dataPath": ""}}
         return {
             "type": f"https://docs.servicepower.example/errors/{status}",
-            "title": TITLES.get(status, "Error"),
+            "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
         }
