@@ -1,5 +1,6 @@
 """Shared fixtures: a throwaway database per test, on SQLite and on PostgreSQL
-(see tests.harness.databases)."""
+(see tests.harness.databases), and the Hypothesis profile (`ci` when `CI` is
+set: tests.harness.profiles)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from adapters.store import EventStore
+from tests.harness import profiles
 from tests.harness.databases import migrated_store, pg_database_url
+
+profiles.load()
 
 
 @pytest.fixture
@@ -38,3 +42,7 @@ async def pg_store(pg_url: str) -> AsyncIterator[EventStore]:
     """A migrated store on PostgreSQL only."""
     async with migrated_store(pg_url) as event_store:
         yield event_store
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {profiles.PROFILE} (INVTRACK_HYPOTHESIS_PROFILE, or CI)"

@@ -616,15 +616,19 @@ def ofs_histories(
     record), deletes may be followed by updates, undos may come without the
     install they undo.
     """
+    # The sizes first, each drawn as a number: lists drawn with a random
+    # length mostly stay short, and few records and events find little.
+    records = draw(st.integers(1, min(max_records, len(inventory_ids))))
     ids = draw(
-        st.lists(st.sampled_from(inventory_ids), min_size=1, max_size=max_records, unique=True)
+        st.lists(st.sampled_from(inventory_ids), min_size=records, max_size=records, unique=True)
     )
     profiles = [draw(ofs_profiles(inventory_id)) for inventory_id in ids]
     strategies = [
         ofs_events(profile, tuple(i for i in ids if i != profile.inventory_id), tuple(kinds))
         for profile in profiles
     ]
-    return draw(st.lists(st.one_of(strategies), min_size=min_size, max_size=max_size))
+    size = draw(st.integers(min_size, max_size))
+    return [draw(strategies[draw(st.integers(0, records - 1))]) for _ in range(size)]
 
 
 def ofs_fact(event: OfsInventory) -> Fact:
