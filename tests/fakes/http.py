@@ -70,6 +70,10 @@ class FakeServer(ABC):
 
     seen: list[Seen] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    held: list[str] = field(default_factory=list)
+    """The paths of the requests a stall is holding the answer of, now."""
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once a stall holds an answer."""
 
     def fail(
         self,
@@ -133,12 +137,15 @@ class FakeServer(ABC):
         body: bytes,
     ) -> Answer:
         fault = self._next_fault(path)
-        if (
-            fault is not None
-            and fault.delay
-            and not await _wait_or_disconnect(receive, fault.delay)
-        ):
-            return 0, None, {}
+        if fault is not None and fault.delay:
+            self.held.append(path)
+            self.holding.set()
+            try:
+                answered = await _wait_or_disconnect(receive, fault.delay)
+            finally:
+                self.held.remove(path)
+            if not answered:
+                return 0, None, {}
         if fault is not None and fault.status is not None:
             extra = {"retry-after": fault.retry_after} if fault.retry_after else {}
             return fault.status, self.error(fault.status, "injected failure"), extra

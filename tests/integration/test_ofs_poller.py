@@ -359,7 +359,9 @@ async def test_stop_abandons_a_slow_answer(
     fake.publish_page(PAGE_02)
     stop = asyncio.Event()
     task = asyncio.create_task(poller(fake, store, ingestor.submit).run(stop))
-    await asyncio.sleep(0.05)
+    # Stopped while it waits on the stalled answer.
+    await asyncio.wait_for(fake.holding.wait(), GUARD)
+    assert fake.held == [EVENTS_PATH]
     stop.set()
     await asyncio.wait_for(task, GUARD)
     assert await store.count() == 9
