@@ -35,9 +35,14 @@ def connect(port: int) -> socket.socket | None:
         return None
 
 
-def drip(port: int, prefix: bytes, stop: threading.Event) -> None:
-    """Sends `prefix` one byte every 0.2 s, then keeps the connection open."""
+def drip(
+    port: int, prefix: bytes, stop: threading.Event, opened: list[bool], tried: threading.Semaphore
+) -> None:
+    """Sends `prefix` one byte every 0.2 s, then keeps the connection open;
+    notes in `opened` whether it could connect, then releases `tried`."""
     sock = connect(port)
+    opened.append(sock is not None)
+    tried.release()
     if sock is None:
         return
     with sock:
@@ -52,10 +57,13 @@ def drip(port: int, prefix: bytes, stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def flood(port: int) -> Iterator[None]:
+def flood(port: int) -> Iterator[list[bool]]:
     """IDLE silent connections, and DRIP requests fed slowly: half stall in
-    their headers, half in their body."""
+    their headers, half in their body. Yields whether each drip connected."""
     idle = [sock for sock in (connect(port) for _ in range(IDLE)) if sock is not None]
+    assert len(idle) == IDLE, f"only {len(idle)} of {IDLE} idle connections were opened"
+    opened: list[bool] = []
+    tried = threading.Semaphore(0)
     stop = threading.Event()
     slow_headers = (
         b"POST /servicemobility/InventoryUsage/ HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 200
@@ -65,13 +73,17 @@ def flood(port: int) -> Iterator[None]:
         b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + b"{" * 200
     )
     threads = [
-        threading.Thread(target=drip, args=(port, slow_headers if n % 2 else slow_body, stop))
+        threading.Thread(
+            target=drip, args=(port, slow_headers if n % 2 else slow_body, stop, opened, tried)
+        )
         for n in range(DRIP)
     ]
     for thread in threads:
         thread.start()
     try:
-        yield
+        for _ in range(DRIP):  # every drip has tried to connect
+            assert tried.acquire(timeout=30)
+        yield opened
     finally:
         stop.set()
         for thread in threads:
@@ -97,11 +109,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def test_idle_and_slow_connections_do_not_starve_a_real_sender(server: Server) -> None:
     body = json.dumps(envelope_for("InventoryUsage", "through-the-flood")).encode()
-    with flood(server.port):
+    with flood(server.port) as opened:
         time.sleep(FLOOD_SECONDS / 2)
         with httpx.Client(base_url=server.url, timeout=20) as client:
             health = client.get("/health")
             answer = client.post("/servicemobility/InventoryUsage/", content=body, headers=sender())
+        # The flood had its size while the real sender went through.
+        assert opened == [True] * DRIP
 
     assert health.status_code == 200
     assert answer.status_code == 200, answer.text
