@@ -113,7 +113,9 @@ class _Capture(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.answer)))
         self.end_headers()
-        self.wfile.write(self.answer)
+        # wrk closes its connections when it stops, answered or not.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(self.answer)
 
     def log_message(self, *args: Any) -> None:
         pass
