@@ -51,14 +51,13 @@ HEALTH_PREFIX: Final = "health:"
 
 @dataclass(kw_only=True)
 class Health:
-    """How a puller is doing: failing since when (None: not failing), the last
-    error, and when it last read a page."""
+    """How a puller is doing: failing since when (None: not failing), and the
+    last error."""
 
     name: str
     source: str
     failing_since: datetime | None = None
     last_error: str | None = None
-    last_success: datetime | None = None
 
     def saved(self) -> Cursor:
         """As the store keeps it (a cursor of its own)."""
@@ -68,7 +67,6 @@ class Health:
                 "source": self.source,
                 "failing_since": _iso(self.failing_since),
                 "last_error": self.last_error,
-                "last_success": _iso(self.last_success),
             },
         )
 
@@ -80,7 +78,6 @@ class Health:
             source=state.get("source") or "",
             failing_since=_time(state.get("failing_since")),
             last_error=state.get("last_error"),
-            last_success=_time(state.get("last_success")),
         )
 
 
@@ -247,7 +244,6 @@ class Puller(ABC):
         run, health = self._run, self.health
         run.failures = 0
         run.give_up_at = None
-        health.last_success = datetime.now(UTC)
         if health.failing_since is not None:
             self.log.info("%s answers again (failing since %s)", self.source, health.failing_since)
             health.failing_since = None

@@ -24,16 +24,28 @@ PAGE_KEYS: Final = frozenset({"items", "nextPage", "found"})
 
 
 class NotAPage(ValueError):
-    """The body is not an Events API page: nothing in it says where to go next."""
+    """The body is not an Events API page: nothing in it says where to go next.
+    `field` names the part of a page-shaped body that is wrong."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
 
 
 @dataclass(frozen=True)
 class BadEvent:
-    """An event that cannot be taken: where it is in its body, its bytes, why."""
+    """An event that cannot be taken: where it is in its body, its bytes, why
+    (`field` locates the offence, e.g. `items[3].time`)."""
 
     index: int
     raw: bytes
-    reason: str
+    field: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,26 @@ class _Page(msgspec.Struct, frozen=True):
 
 def read_page(body: bytes) -> PageRead:
     """The page's marker and each of its events, taken or set aside."""
-    next_page, items = _parts(body)
-    return read_events(items, next_page, "items")
+    marker, items = _parts(body)
+    return read_events(items, _marker(marker), "items")
+
+
+def read_pushed(body: bytes) -> PageRead:
+    """What a relay pushes, event by event: one event object, an array of
+    them, or an Events API page. TranslationError when the body is none of these."""
+    try:
+        return read_events(_parts(body)[1], None, "items")
+    except NotAPage as error:
+        if error.field:
+            raise TranslationError(error.message, error.field) from None
+    try:
+        items = msgspec.json.decode(body, type=list[msgspec.Raw])
+    except (msgspec.MsgspecError, RecursionError):
+        scanned = elements(body)
+        if scanned is None:
+            return PageRead(next_page=None, facts=[translate_event(body)])
+        return read_events(scanned)
+    return read_events([bytes(item) for item in items])
 
 
 def read_events(items: list[bytes], next_page: str | None = None, path: str = "") -> PageRead:
@@ -69,12 +99,12 @@ def read_events(items: list[bytes], next_page: str | None = None, path: str = ""
         try:
             page.facts.append(translate_event(raw, at))
         except TranslationError as error:
-            page.bad.append(BadEvent(index, raw, str(error)))
+            page.bad.append(BadEvent(index, raw, error.field, error.message))
     return page
 
 
-def _parts(body: bytes) -> tuple[str | None, list[bytes]]:
-    """The marker and the raw events of a page."""
+def _parts(body: bytes) -> tuple[Any, list[bytes]]:
+    """The marker (as sent) and the raw events of a page."""
     try:
         page = msgspec.json.decode(body, type=_Page)
     except (msgspec.MsgspecError, RecursionError):
@@ -82,10 +112,10 @@ def _parts(body: bytes) -> tuple[str | None, list[bytes]]:
     keys = msgspec.json.decode(body, type=dict[str, msgspec.Raw]).keys()
     if "eventType" in keys or PAGE_KEYS.isdisjoint(keys):
         raise NotAPage("not an Events API page")
-    return _marker(page.nextPage), [bytes(item) for item in page.items or []]
+    return page.nextPage, [bytes(item) for item in page.items or []]
 
 
-def _scanned(body: bytes) -> tuple[str | None, list[bytes]]:
+def _scanned(body: bytes) -> tuple[Any, list[bytes]]:
     found = members(body)
     if found is None or "eventType" in found or PAGE_KEYS.isdisjoint(found):
         raise NotAPage("not an Events API page (not a JSON object with items or nextPage)")
@@ -94,19 +124,19 @@ def _scanned(body: bytes) -> tuple[str | None, list[bytes]]:
         try:
             marker = msgspec.json.decode(found["nextPage"])
         except (msgspec.MsgspecError, RecursionError):
-            raise NotAPage("nextPage: not a JSON value") from None
+            raise NotAPage("not a JSON value", "nextPage") from None
     raw_items = found.get("items", b"null")
     items = [] if raw_items == b"null" else elements(raw_items)
     if items is None:
-        raise NotAPage("items: must be an array of events")
-    return _marker(marker), items
+        raise NotAPage("must be an array of events", "items")
+    return marker, items
 
 
 def _marker(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise NotAPage("nextPage: must be a string")
+        raise NotAPage("must be a string", "nextPage")
     if len(value) > MAX_PAGE_MARKER:
-        raise NotAPage(f"nextPage: longer than {MAX_PAGE_MARKER} characters")
+        raise NotAPage(f"longer than {MAX_PAGE_MARKER} characters", "nextPage")
     return value
