@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.store import EventStore
+from tests.fakes.contract import VIOLATIONS
 from tests.harness.databases import migrated_store, pg_database_url
 
 
@@ -38,3 +39,14 @@ async def pg_store(pg_url: str) -> AsyncIterator[EventStore]:
     """A migrated store on PostgreSQL only."""
     async with migrated_store(pg_url) as event_store:
         yield event_store
+
+
+@pytest.fixture(autouse=True)
+def vendor_contracts() -> Iterator[None]:
+    """Fail the test when invtrack sent a fake vendor a request its OpenAPI
+    file does not allow, or a fake answered outside it (tests.fakes.contract)."""
+    VIOLATIONS.clear()
+    yield
+    found = list(dict.fromkeys(VIOLATIONS))
+    VIOLATIONS.clear()
+    assert not found, "drift from the vendor's contract:\n" + "\n".join(found[:20])
