@@ -92,6 +92,10 @@ class _Run:
     give_up_at: float | None = None
 
 
+class _OutOfTime(Unavailable):
+    """A `once` run's exchange cut at the end of `max_wait`."""
+
+
 class _Closable(Protocol):
     async def aclose(self) -> None: ...
 
@@ -175,6 +179,11 @@ class Puller(ABC):
         except Rejected as error:
             self.log.error("%s refused the poller, stopping: %s", self.source, error)
             raise
+        except _OutOfTime as error:
+            # The run's time is up (`_failed` says so): the error worth
+            # reporting is the one before, if any.
+            await self._failed(self.health.last_error or str(error), None)
+            return False
         except Unavailable as error:
             await self._failed(str(error), error.retry_after)
             return True
@@ -232,13 +241,16 @@ class Puller(ABC):
         if run.give_up_at is not None:
             left = run.give_up_at - time.monotonic()
             if left <= 0:
-                raise Unreachable(
-                    f"{self.source} could not be read for {self.patience.max_wait:g} s "
-                    f"(--max-wait): {reason}"
-                )
+                raise self._given_up(reason)
             delay = min(delay, left)
         self.log.warning("poll failed (%s); retry %d in %.2f s", reason, run.failures, delay)
         await self._pause(delay)
+
+    def _given_up(self, reason: str) -> Unreachable:
+        return Unreachable(
+            f"{self.source} could not be read for {self.patience.max_wait:g} s "
+            f"(--max-wait): {reason}"
+        )
 
     async def _succeeded(self) -> None:
         run, health = self._run, self.health
@@ -280,7 +292,7 @@ class Puller(ABC):
         if exchange.cancelled():
             if stop.is_set():
                 raise Stopped
-            raise Unavailable(f"no answer within {self.patience.max_wait:g} s (--max-wait)")
+            raise _OutOfTime(f"no answer within {self.patience.max_wait:g} s")
         return exchange.result()
 
     def _left(self) -> float | None:
