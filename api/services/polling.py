@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import httpx
+
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig, OnGap
 from adapters.pulling import brief
 from adapters.servicemobility_export.client import Pace
@@ -80,13 +82,18 @@ async def pull_servicemobility(
         await run_all(pollers, stop, once=once)
 
 
-def reconciling_gaps(store: EventStore, config: OfsPollerConfig, days: float) -> OnGap:
+def reconciling_gaps(
+    store: EventStore,
+    config: OfsPollerConfig,
+    days: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OnGap:
     """After a subscription gap, reconcile what changed in the `days` before it;
     a reconciliation that fails is logged, polling goes on."""
 
     async def reconcile(gap: OfsSubscriptionGap) -> None:
         try:
-            await reconcile_after_gap(store, config, gap, days=days)
+            await reconcile_after_gap(store, config, gap, days=days, transport=transport)
         except Exception as error:
             log.error(
                 "could not reconcile after the OFS subscription gap (%s): "

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import msgspec
 
 from adapters.ofs.client import OfsClient
@@ -102,7 +103,12 @@ async def all_known(queries: Queries, *, since: datetime | None = None) -> Targe
 
 
 async def reconcile_after_gap(
-    store: EventStore, config: OfsPollerConfig, gap: OfsSubscriptionGap, *, days: float
+    store: EventStore,
+    config: OfsPollerConfig,
+    gap: OfsSubscriptionGap,
+    *,
+    days: float,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Reconciliation | None:
     """A run over the resources and activities whose OFS items changed in the
     `days` before the gap began, kept in the store; None when there are none."""
@@ -112,7 +118,7 @@ async def reconcile_after_gap(
     if not targets:
         log.info("no OFS item changed in the %g days before the gap: nothing to reconcile", days)
         return None
-    async with _client(ofs_client(config)) as client:
+    async with _client(ofs_client(config, transport)) as client:
         run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
     kept = await ReconciliationLog(store.database).record(run)
     log.warning(
