@@ -12,7 +12,8 @@ tests/fixtures/vendor, see shared/vendor/README.md) and checks
   file's `Error`).
 
 Schemas are checked with jsonschema's Draft 4 validator (Swagger 2.0 schemas
-are a Draft 4 subset; `$ref`s resolve against the file's definitions).
+are a Draft 4 subset; `$ref`s resolve against the file's definitions), with
+the file's `x-nullable: true` read as "or null" (an inventory's `quantity`).
 
 Every problem found is appended to `VIOLATIONS`; `tests/conftest.py` fails
 any test after which it is not empty. Requests are checked when invtrack
@@ -56,7 +57,7 @@ class Contract:
 
     def __init__(self, path: Path) -> None:
         self.name = path.name
-        self.document: dict[str, Any] = json.loads(path.read_text())
+        self.document: dict[str, Any] = _nullable(json.loads(path.read_text()))
         self.operations = [
             self._operation(method, template, spec)
             for template, item in self.document["paths"].items()
@@ -175,6 +176,20 @@ class Contract:
             return parameter
         resolved: dict[str, Any] = self.document["parameters"][reference.rsplit("/", 1)[1]]
         return resolved
+
+
+def _nullable(node: Any) -> Any:
+    """The document with `x-nullable: true` types widened to allow null."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _nullable(value) for key, value in node.items()}
+    if converted.get("x-nullable") is True and isinstance(converted.get("type"), str):
+        converted["type"] = [converted["type"], "null"]
+        if "enum" in converted:
+            converted["enum"] = [*converted["enum"], None]
+    return converted
 
 
 def _single(values: dict[str, list[str]]) -> dict[str, str]:

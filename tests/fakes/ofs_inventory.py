@@ -49,7 +49,7 @@ class FakeInventory:
     pages: int = 0
     """List pages served."""
     null_quantities: set[int] = field(default_factory=set)
-    """Records whose `quantity` is written as `null` (outside the vendor's file)."""
+    """Records whose `quantity` is written as `null` (the file allows it: `x-nullable`)."""
     misdirected: dict[int, int] = field(default_factory=dict)
     """`GET /inventories/{a}` answers the record `b` (a broken instance)."""
 
