@@ -31,6 +31,22 @@ class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
     user: str | None = None
     poll_in_serve: bool = False
     idle_seconds: float = 10.0
+    rate: int = 10
+    """Requests a second to the instance, at most."""
+    gap_days: float = 3.0
+    """After a subscription gap, reconcile the resources and activities whose
+    items changed in this many days before it."""
+
+
+class VendorLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """What bounds every exchange with a vendor, and every run."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    """Largest answer read (pages, token answers, inventory listings)."""
+    deadline: float = 120.0
+    """Longest one exchange may take, start to last byte."""
+    max_pages: int = 10_000
+    """Most pages one `--once` run of a poller, or one reconciliation, reads."""
 
 
 class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ofs: OfsSettings = OfsSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sm: SmSettings = SmSettings()
+    vendor: VendorLimits = VendorLimits()
 
     @property
     def has_key(self) -> bool:
@@ -140,6 +157,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         user=get("OFS_USER"),
         poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
         idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
+        rate=_int(get("OFS_RATE"), "OFS_RATE", 10),
+        gap_days=_seconds(get("OFS_GAP_DAYS"), "OFS_GAP_DAYS", 3.0),
+    )
+    vendor = VendorLimits(
+        max_bytes=_int(get("VENDOR_MAX_BYTES"), "VENDOR_MAX_BYTES", 32 * 1024 * 1024),
+        deadline=_positive(get("VENDOR_DEADLINE"), "VENDOR_DEADLINE", 120.0),
+        max_pages=_int(get("VENDOR_MAX_PAGES"), "VENDOR_MAX_PAGES", 10_000),
     )
     sm = SmSettings(
         url=get("SM_URL"),
@@ -179,6 +203,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             secure_cookies=_bool(get("SECURE_COOKIES")),
         ),
         sm=sm,
+        vendor=vendor,
     )
 
 
@@ -203,6 +228,13 @@ def _seconds(value: str | None, name: str, default: float) -> float:
         raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}") from None
     if not 0 <= seconds < float("inf"):
         raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}")
+    return seconds
+
+
+def _positive(value: str | None, name: str, default: float) -> float:
+    seconds = _seconds(value, name, default)
+    if seconds <= 0:
+        raise SettingsError(f"INVTRACK_{name} must be a positive number of seconds")
     return seconds
 
 

@@ -198,6 +198,19 @@ class OfsEventRecorded(Event, frozen=True, kw_only=True, tag="ofs.EventRecorded"
     body: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class OfsSubscriptionGap(Event, frozen=True, kw_only=True, tag="ofs.SubscriptionGap"):
+    """OFS dropped a poller's subscription (unread for 36 hours, or deleted) and
+    the poller made a new one at `occurred_at`. OFS does not serve a new
+    subscription the events before it, so the events from `since` (the newest
+    event time stored before; None when none was) to `occurred_at` may never
+    have been read. Kept, never projected."""
+
+    poller: str
+    expired_subscription: str | None = None
+    subscription: str
+    since: datetime | None = None
+
+
 OfsInventory = (
     ResourceInventoryCreated
     | ResourceInventoryUpdated
@@ -211,7 +224,9 @@ OfsInventory = (
     | InventoryUndoDeinstall
 )
 
-DomainEvent = StockUsageRecorded | DocumentRecorded | OfsInventory | OfsEventRecorded
+DomainEvent = (
+    StockUsageRecorded | DocumentRecorded | OfsInventory | OfsEventRecorded | OfsSubscriptionGap
+)
 
 OFS_INVENTORY_EVENTS: Final[dict[str, type[OfsInventoryEvent]]] = {
     cls.__struct_config__.tag.removeprefix("ofs."): cls  # type: ignore[union-attr]

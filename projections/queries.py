@@ -284,24 +284,41 @@ class Queries:
         )
         return None if rows is None else [row[0] for row in rows]
 
-    async def known_owners(self, kind: OwnerKind, source: Source | None = None) -> list[str]:
+    async def known_owners(
+        self, kind: OwnerKind, source: Source | None = None, *, since: datetime | None = None
+    ) -> list[str]:
         """Every owner of `kind` an item has had, now or before, sorted; only
-        owners of `source`'s items when given."""
+        owners of `source`'s items when given, and only of items changed at or
+        after `since` when given."""
         return await self._guarded(
-            items.NAME, lambda guard: self._known_owners(guard, kind, source)
+            items.NAME, lambda guard: self._known_owners(guard, kind, source, since)
         )
 
     async def _known_owners(
-        self, guard: tuple[str, Slot], kind: OwnerKind, source: Source | None
+        self,
+        guard: tuple[str, Slot],
+        kind: OwnerKind,
+        source: Source | None,
+        since: datetime | None,
     ) -> list[str] | None:
         items_table, owners_table = (table.name for table in items.tables(guard[1]))
-        of_source = f"JOIN {items_table} AS i ON i.key = o.key AND i.source = $5 " if source else ""
+        conditions = "WHERE o.kind = $4"
+        parameters: list[Any] = [kind]
+        join = ""
+        if source is not None or since is not None:
+            join = f"JOIN {items_table} AS i ON i.key = o.key "
+        if source is not None:
+            parameters.append(source)
+            conditions += f" AND i.source = ${len(parameters) + 3}"
+        if since is not None:
+            parameters.append(since)
+            conditions += f" AND i.updated_at >= ${len(parameters) + 3}"
         rows = await fetch_guarded(
             self.store.database,
             guard,
-            f"SELECT DISTINCT o.owner FROM {owners_table} AS o {of_source}"  # noqa: S608
-            "WHERE o.kind = $4 ORDER BY o.owner",
-            [kind, source] if source else [kind],
+            f"SELECT DISTINCT o.owner FROM {owners_table} AS o {join}"  # noqa: S608
+            f"{conditions} ORDER BY o.owner",
+            parameters,
         )
         return None if rows is None else [row[0] for row in rows]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.store import EventStore
+from tests.fakes.contract import VIOLATIONS
 from tests.harness import profiles
 from tests.harness.databases import migrated_store, pg_database_url
 
@@ -46,3 +47,14 @@ async def pg_store(pg_url: str) -> AsyncIterator[EventStore]:
 
 def pytest_report_header() -> str:
     return f"hypothesis profile: {profiles.PROFILE} (INVTRACK_HYPOTHESIS_PROFILE, or CI)"
+
+
+@pytest.fixture(autouse=True)
+def vendor_contracts() -> Iterator[None]:
+    """Fail the test when invtrack sent a fake vendor a request its OpenAPI
+    file does not allow, or a fake answered outside it (tests.fakes.contract)."""
+    VIOLATIONS.clear()
+    yield
+    found = list(dict.fromkeys(VIOLATIONS))
+    VIOLATIONS.clear()
+    assert not found, "drift from the vendor's contract:\n" + "\n".join(found[:20])

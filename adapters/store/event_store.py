@@ -284,6 +284,18 @@ class EventStore:
             return None
         return Cursor(name=row.name, state=_decode(row.state))
 
+    async def cursors(self, prefix: str) -> list[Cursor]:
+        """Every saved cursor whose name starts with `prefix`, by name."""
+        async with self.reading() as conn:
+            rows = (
+                await conn.execute(
+                    select(cursors)
+                    .where(func.substr(cursors.c.name, 1, len(prefix)) == prefix)
+                    .order_by(cursors.c.name)
+                )
+            ).all()
+        return [Cursor(name=row.name, state=_decode(row.state)) for row in rows]
+
     def to_stored(self, row: SqlRow[Any]) -> StoredEvent:
         return self._stored(
             (

@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
 
     status = command(
         "status",
-        "counts, positions, projection versions and lag, quarantined payloads",
+        "counts, positions, projection versions and lag, quarantined payloads, "
+        "pullers failing and OFS subscription gaps",
         usage.STATUS,
     )
     status.add_argument("--json", action="store_true", help="print JSON (default: tables)")

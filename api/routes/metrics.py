@@ -8,7 +8,8 @@ outcome}`, `invtrack_events_appended_total{source}` and
 scrape: `invtrack_store_up` (0, and nothing more of the store, when it does
 not answer in two seconds), `invtrack_events_head_position`,
 `invtrack_projection_checkpoint` and `invtrack_projection_lag_events`
-`{projection, slot, state}`, and api.routes.reconciliation_metrics.
+`{projection, slot, state}`, api.routes.reconciliation_metrics and
+api.routes.vendor_metrics.
 
 Not Litestar's Prometheus plugin: its request labels are `path`, `status_code`
 and `app_name` where dashboards use `route` and `status`, and its route has no
@@ -41,6 +42,7 @@ from prometheus_client.registry import Collector
 
 from adapters.store import Delivery, EventStore, Receipt, ReconciliationLog
 from api.routes.reconciliation_metrics import reconciliation_families
+from api.routes.vendor_metrics import vendor_families
 from api.services.group_commit import CommitFailed, Ingestor
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -173,8 +175,9 @@ async def exposition(store: EventStore) -> bytes:
         "invtrack_store_up", "1 when the store answered this scrape", value=int(stored is not None)
     )
     reconciliations = await _in_time(reconciliation_families(ReconciliationLog(store.database)))
+    vendors = await _in_time(vendor_families(store))
     scraped = CollectorRegistry()
-    scraped.register(_Families([up, *(stored or []), *(reconciliations or [])]))
+    scraped.register(_Families([up, *(stored or []), *(reconciliations or []), *(vendors or [])]))
     return generate_latest(counted) + generate_latest(scraped)
 
 
