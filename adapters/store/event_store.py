@@ -276,6 +276,15 @@ class EventStore:
             rows = (await conn.execute(query)).all()
         return {str(status): int(count) for status, count in rows}
 
+    async def quarantine_received(self) -> int:
+        """How often the quarantined payloads came, repeats included (each
+        content is kept once)."""
+        query = select(func.coalesce(func.sum(inbox.c.received_count), 0)).where(
+            inbox.c.status == "quarantined"
+        )
+        async with self.reading() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def cursor(self, name: str) -> Cursor | None:
         """A puller's saved position, None before its first page."""
         async with self.reading() as conn:
@@ -315,4 +324,6 @@ def _inbox_record(row: SqlRow[Any]) -> InboxRecord:
         received_at=row.received_at,
         status=row.status,
         reason=row.reason,
+        received_count=row.received_count,
+        last_received_at=row.last_received_at,
     )

@@ -2,14 +2,15 @@
 upgraded, keeps every stored row deduplicated against new arrivals, whichever
 channel they take: a webhook of another source, or the Export API.
 
-The old store is written the way the previous release wrote it: ledger lines
-keyed by the hash of the webhook source, the rowver and the whole row.
+The old store is written the way the release of revision 0002 wrote it:
+ledger lines keyed by the hash of the webhook source, the rowver and the
+whole row. Upgrading runs 0004 and 0006 over it (tests/integration/
+test_row_versions_upgrade.py starts from the keys of the builds in between).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,18 +18,24 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters import servicemobility
-from adapters.store import Delivery, EventStore, InboxEntry, connect
+from adapters.store import Delivery, EventStore, InboxEntry, RowConflicts, connect
 from api.services.group_commit import Ingestor
 from domain.events import Fact
 from projections.live import LiveProjector
 from projections.queries import ItemFilter, Queries
 from projections.setup import prepare
 from tests.harness.deliveries import Line, UsageRow, usage_envelope
+from tests.harness.old_store import (
+    OldStore,
+    key_before_0004,
+    key_before_0006,
+    old_facts,
+    vendor_rows,
+)
 from tests.harness.reading import all_events
 from tests.strategies import REF_MODULES, encode, sm_histories
 
@@ -42,53 +49,6 @@ R3 = UsageRow(
     "1008",
 )
 R4 = UsageRow("AAAAAAAB9x3=", (Line("VAN-09", "FUSE-10A", quantity_in="5"),), "1008")
-
-
-def previous_release_key(source: str | None, row: dict[str, Any]) -> str:
-    """How revision 0002's build keyed a row: webhook source, rowver, whole row."""
-
-    def canonical(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: canonical(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [canonical(item) for item in value]
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            number = Decimal(value)
-            if number.is_finite():
-                return {"#": format(number.normalize(), "f")}
-        return value
-
-    rowver = row.get("rowver")
-    material = b"\x1f".join(
-        (
-            (source or "").encode(),
-            str(rowver if rowver is not None else "").encode(),
-            msgspec.json.encode(canonical(row), order="sorted"),
-        )
-    )
-    return "sm:" + hashlib.sha256(material).hexdigest()
-
-
-def vendor_rows(envelope: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows as the translator reads them (numbers as Decimals)."""
-    decoded = servicemobility.decode_json(encode(envelope))
-    rows: list[dict[str, Any]] = decoded["data"]["rows"]
-    return rows
-
-
-def previous_release_facts(envelope: dict[str, Any]) -> list[Fact]:
-    """The ledger lines of an envelope, keyed as the previous release keyed them."""
-    facts = translated(envelope)
-    old_keys = [
-        previous_release_key(envelope["source"], row)
-        for row in vendor_rows(envelope)
-        for location in row["InventoryUsage"]["StorageLocations"]
-        for _ in location["Items"]
-    ]
-    return [
-        msgspec.structs.replace(fact, dedupe_key=f"{old}:{fact.dedupe_key.split(':', 2)[2]}")
-        for fact, old in zip(facts, old_keys, strict=True)
-    ]
 
 
 def translated(envelope: dict[str, Any]) -> list[Fact]:
@@ -152,13 +112,16 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
     store = EventStore(database, LiveProjector())
     try:
         await database.migrate("0003")
-        await prepare(store)
-        ingestor = Ingestor(store)
+        old = OldStore(database)
         first = webhook("env-1", "webhook-a", [R1, R2])
         # The old keys let the same row in twice when two webhooks sent it.
         second = webhook("env-2", "webhook-b", [R2, R3])
         for envelope in (first, second):
-            await ingestor.submit(delivery(envelope, previous_release_facts(envelope)))
+            await old.accept(envelope, old_facts(envelope, "0002"))
+
+        await database.migrate()
+        await prepare(store)
+        assert await database.current_revision() is not None
         before = await balances(store)
         assert before == {
             "VAN-07/CBL-CAT6": Decimal("93.0"),
@@ -167,26 +130,25 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
         }
         stored = len(await all_events(store))
 
-        await database.migrate()
-        assert await database.current_revision() is not None
-
+        ingestor = Ingestor(store)
         again = webhook("env-3", "webhook-c", [R3, R2, R1])
         receipt = await ingestor.submit(delivery(again, translated(again)))
-        assert (receipt.appended, receipt.skipped) == (0, 4)
+        assert (receipt.appended, receipt.skipped, receipt.conflicts) == (0, 4, 0)
         exported = await ingestor.submit(export_delivery("page-1", [R1, R2, R3]))
-        assert (exported.appended, exported.skipped) == (0, 4)
+        assert (exported.appended, exported.skipped, exported.conflicts) == (0, 4, 0)
         assert await balances(store) == before
         assert len(await all_events(store)) == stored
 
         fresh = await ingestor.submit(export_delivery("page-2", [R3, R4]))
         assert (fresh.appended, fresh.skipped) == (1, 2)
         keys = [event.dedupe_key for event in await all_events(store)]
+        assert await RowConflicts(database).count() == 0
     finally:
         await database.dispose()
     # Every line has its row's key but the second copy of R2, kept as it was.
-    assert sum(key.startswith("smrow:") for key in keys) == 5
-    assert [key for key in keys if not key.startswith("smrow:")] == [
-        previous_release_key("webhook-b", vendor_rows(second)[0]) + ":0:0"
+    assert sum(key.startswith("smrow2:") for key in keys) == 5
+    assert [key for key in keys if not key.startswith("smrow2:")] == [
+        key_before_0004("webhook-b", vendor_rows(second)[0]) + ":0:0"
     ]
 
 
@@ -203,12 +165,12 @@ def migration_module() -> ModuleType:
 
 @settings(max_examples=100, deadline=None)
 @given(rows=sm_histories(REF_MODULES), source=st.sampled_from(["", "webhook-a", "5ad0"]))
-def test_the_migration_keys_rows_as_the_translator_does(
-    rows: list[dict[str, Any]], source: str
-) -> None:
+def test_0004_keys_rows_as_0006_finds_them(rows: list[dict[str, Any]], source: str) -> None:
+    """0004 gave each line the key 0006 looks its row up by (the key the builds
+    in between gave)."""
     migration = migration_module()
     envelope = {"id": "e", "type": "InventoryUsage", "source": source, "data": {"rows": rows}}
     decoded = servicemobility.decode_json(encode(envelope))["data"]["rows"]
     assert migration._prefixes(encode(envelope)) == {
-        previous_release_key(source, row): servicemobility.row_identity(row) for row in decoded
+        key_before_0004(source, row): key_before_0006(row) for row in decoded
     }
