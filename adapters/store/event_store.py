@@ -276,14 +276,15 @@ class EventStore:
             rows = (await conn.execute(query)).all()
         return {str(status): int(count) for status, count in rows}
 
-    async def quarantine_received(self) -> int:
-        """How often the quarantined payloads came, repeats included (each
-        content is kept once)."""
-        query = select(func.coalesce(func.sum(inbox.c.received_count), 0)).where(
+    async def quarantine_totals(self) -> tuple[int, int]:
+        """Payloads in quarantine (each content kept once) and how often they
+        came, repeats included."""
+        query = select(func.count(), func.coalesce(func.sum(inbox.c.received_count), 0)).where(
             inbox.c.status == "quarantined"
         )
         async with self.reading() as conn:
-            return int(await conn.scalar(query) or 0)
+            payloads, received = (await conn.execute(query)).one()
+        return int(payloads), int(received)
 
     async def cursor(self, name: str) -> Cursor | None:
         """A puller's saved position, None before its first page."""

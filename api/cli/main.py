@@ -128,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
     status = command(
         "status",
-        "counts, positions, projection versions and lag, quarantined payloads",
+        "counts, positions, projection versions and lag, quarantined payloads "
+        "(each with the times it came), row conflicts",
         usage.STATUS,
     )
     status.add_argument("--json", action="store_true", help="print JSON (default: tables)")
