@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 import msgspec
@@ -39,7 +40,8 @@ from projections.queries import Queries
 from projections.setup import Stale, prepare, rebuild_stale
 
 log = logging.getLogger("invtrack")
-VERSION = "0.1.0"
+VERSION = version("invtrack")
+"""The installed package's version, as `invtrack --version` prints it."""
 
 
 def with_key(settings: Settings) -> Settings:

@@ -11,6 +11,8 @@ import msgspec
 from adapters.auth import AuthConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,8 +188,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(get("DATA_DIR") or "./var"),
         auth=auth,
         max_body_bytes=_int(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1_048_576),
-        log_format=(get("LOG_FORMAT") or "text").lower(),
-        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        log_format=_choice(get("LOG_FORMAT"), "LOG_FORMAT", LOG_FORMATS, "text").lower(),
+        log_level=_choice(get("LOG_LEVEL"), "LOG_LEVEL", LOG_LEVELS, "INFO").upper(),
         auto_rebuild=_bool(get("AUTO_REBUILD")),
         commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
         pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
@@ -217,6 +219,17 @@ def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int
     if number < minimum:
         raise SettingsError(f"INVTRACK_{name} must be at least {minimum}")
     return number
+
+
+def _choice(value: str | None, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices`, whatever its case; `default` when unset."""
+    if value is None:
+        return default
+    if value.casefold() not in {choice.casefold() for choice in choices}:
+        raise SettingsError(
+            f"INVTRACK_{name} must be one of {', '.join(choices)}, not {value[:40]!r}"
+        )
+    return value
 
 
 def _seconds(value: str | None, name: str, default: float) -> float:

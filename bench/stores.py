@@ -1,11 +1,13 @@
 """What an ingest run added to a store, read from outside the server.
 
 A mark is the store's last event position and last inbox id. Before and after
-a measured run the bench waits until the store stops growing (requests still
-in flight when the load generator stopped are committed or failed by then),
-marks it, and counts what lies between the two marks: the events, and the
-accepted payloads (inbox rows) they came with. The bench is the only writer
-during a run, so that is exactly what the run's requests stored.
+a measured run the bench waits until the store stops growing, marks it, and
+counts what lies after the first mark and was sent by the run: every run signs
+its requests with a token of its own subject (`sender`), which the store keeps
+with each payload. So the count is exactly what the run's requests stored,
+also when payloads of the run before (the warm-up) are still being committed
+while this one goes: a quiet quarter of a second does not prove that nothing
+is queued in the server, and those payloads are counted apart (`strays`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ _HEAD: Final = (
     "SELECT (SELECT coalesce(max(position), 0) FROM events), "
     "(SELECT coalesce(max(id), 0) FROM inbox)"
 )
-_EVENTS_AFTER: Final = "SELECT count(*) FROM events WHERE position > {}"
-_ACCEPTED_AFTER: Final = "SELECT count(*) FROM inbox WHERE id > {} AND status = 'accepted'"
+_GROWN: Final = (
+    "SELECT "
+    "(SELECT count(*) FROM events AS e JOIN inbox AS i ON i.id = e.inbox_id "
+    " WHERE e.position > {0} AND i.id > {1} AND i.sender = {2}), "
+    "(SELECT count(*) FROM inbox WHERE id > {1} AND status = 'accepted' AND sender = {2}), "
+    "(SELECT count(*) FROM inbox WHERE id > {1} AND status = 'accepted' "
+    " AND (sender IS NULL OR sender <> {2}))"
+)
+_GROWN_PG: Final = _GROWN.format("$1", "$2", "$3")
+_GROWN_SQLITE: Final = _GROWN.format("?1", "?2", "?3")
 
 
 class Mark(msgspec.Struct, frozen=True):
@@ -35,15 +45,17 @@ class Mark(msgspec.Struct, frozen=True):
 
 class Grown(msgspec.Struct, frozen=True, kw_only=True):
     events: int
-    """Events stored after the first mark."""
+    """Events stored after the first mark with the run's payloads."""
     deliveries: int
-    """Payloads accepted after the first mark."""
+    """The run's payloads accepted after the first mark."""
+    strays: int = 0
+    """Payloads of other senders (an earlier run) accepted after the first mark."""
 
 
 class Counter(Protocol):
     def mark(self) -> Mark: ...
 
-    def grown(self, since: Mark) -> Grown: ...
+    def grown(self, since: Mark, sender: str) -> Grown: ...
 
 
 class PostgresCounter:
@@ -54,12 +66,12 @@ class PostgresCounter:
         position, inbox_id = asyncio.run(self._fetch(_HEAD))
         return Mark(position, inbox_id)
 
-    def grown(self, since: Mark) -> Grown:
-        (events,) = asyncio.run(self._fetch(_EVENTS_AFTER.format("$1"), since.position))
-        (deliveries,) = asyncio.run(self._fetch(_ACCEPTED_AFTER.format("$1"), since.inbox_id))
-        return Grown(events=events, deliveries=deliveries)
+    def grown(self, since: Mark, sender: str) -> Grown:
+        found = asyncio.run(self._fetch(_GROWN_PG, since.position, since.inbox_id, sender))
+        events, deliveries, strays = found
+        return Grown(events=events, deliveries=deliveries, strays=strays)
 
-    async def _fetch(self, query: str, *args: int) -> tuple[int, ...]:
+    async def _fetch(self, query: str, *args: int | str) -> tuple[int, ...]:
         conn = await asyncpg.connect(self.url, timeout=10)
         try:
             row = await conn.fetchrow(query, *args)
@@ -77,12 +89,13 @@ class SqliteCounter:
         position, inbox_id = self._fetch(_HEAD)
         return Mark(position, inbox_id)
 
-    def grown(self, since: Mark) -> Grown:
-        (events,) = self._fetch(_EVENTS_AFTER.format("?"), since.position)
-        (deliveries,) = self._fetch(_ACCEPTED_AFTER.format("?"), since.inbox_id)
-        return Grown(events=events, deliveries=deliveries)
+    def grown(self, since: Mark, sender: str) -> Grown:
+        events, deliveries, strays = self._fetch(
+            _GROWN_SQLITE, since.position, since.inbox_id, sender
+        )
+        return Grown(events=events, deliveries=deliveries, strays=strays)
 
-    def _fetch(self, query: str, *args: int) -> tuple[int, ...]:
+    def _fetch(self, query: str, *args: int | str) -> tuple[int, ...]:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         try:
             row = conn.execute(query, args).fetchone()

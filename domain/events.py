@@ -271,8 +271,23 @@ def decode_json(raw: bytes) -> DomainEvent:
     return event
 
 
+class RowClaim(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor row a ledger line comes from. A row version counts with one
+    content, the first it arrives with: the same version arriving with other
+    ledger lines is a conflict, recorded and not counted."""
+
+    version: str
+    """The key of the row version (the vendor's `rowver`)."""
+    identity: str
+    """The row's identity: its version and its ledger content, canonical."""
+    rowver: str
+    """The row version as the vendor wrote it."""
+
+
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
-    """A translated event with the key that makes its delivery idempotent."""
+    """A translated event with the key that makes its delivery idempotent, and
+    for a ServiceMobility ledger line the row it comes from."""
 
     event: DomainEvent
     dedupe_key: str
+    row: RowClaim | None = None

@@ -1,6 +1,7 @@
 """The event store: inbox of raw payloads, events, stream heads, cursors and the
 projection registry, and the one transaction a batch of deliveries commits in."""
 
+from adapters.store.conflicts import RowConflicts
 from adapters.store.database import Database, UnsupportedDatabase, connect
 from adapters.store.errors import ConcurrencyConflict, StoreBusy
 from adapters.store.event_store import EventStore
@@ -12,6 +13,7 @@ from adapters.store.records import (
     InboxRecord,
     NewEvent,
     Receipt,
+    RowConflict,
     StoredEvent,
 )
 from adapters.store.registry import Registered, Slot
@@ -32,6 +34,8 @@ __all__ = [
     "Receipt",
     "ReconciliationLog",
     "Registered",
+    "RowConflict",
+    "RowConflicts",
     "Slot",
     "StoreBusy",
     "StoredEvent",

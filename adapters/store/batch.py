@@ -7,6 +7,11 @@ alike, in one place:
 - a payload whose (source, message id) was accepted before, in the store or
   earlier in the batch, is a duplicate and appends nothing;
 - a fact whose dedupe key is stored, or came earlier in the batch, is skipped;
+- a ServiceMobility row version counts with the first content it came with:
+  lines of the same version with other content are refused and the conflict
+  recorded (adapters.store.row_versions);
+- a payload that cannot be read is kept once per content: a repeat raises
+  the kept copy's count (adapters.store.quarantine);
 - positions and stream versions follow the store's head in batch order (the
   append lock makes them final), and a stale expected version fails the batch;
 - the live projections fold the new events with their positions and their
@@ -22,7 +27,9 @@ from typing import Any
 
 import msgspec
 
+from adapters.store import quarantine, row_versions
 from adapters.store.plan import Plan, utc
+from adapters.store.quarantine import Quarantine
 from adapters.store.records import (
     Delivery,
     NewEvent,
@@ -30,6 +37,7 @@ from adapters.store.records import (
     StoredEvent,
 )
 from adapters.store.registry import Slot
+from adapters.store.row_versions import RowVersions
 from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
 from domain.fold import stream_of
 
@@ -54,7 +62,8 @@ class Found:
     slots: dict[str, Slot] = field(default_factory=dict)
     """The active slot of each projection."""
     rows: list[list[Row]] = field(default_factory=list)
-    """The rows each lookup found."""
+    """The rows each lookup found: the batch's own (row versions, kept
+    payloads), then the live projections'."""
 
 
 @dataclass(slots=True)
@@ -88,6 +97,25 @@ class Batch:
     ) -> None:
         self.deliveries = deliveries
         self.events = events
+        self.digests = {
+            n: quarantine.body_sha256(delivery.inbox.body)
+            for n, delivery in enumerate(deliveries)
+            if delivery.inbox is not None
+            and delivery.rejected is not None
+            and delivery.replaying is None
+        }
+        """SHA-256 of the body of each payload that will be quarantined."""
+        versions = {
+            fact.row.version: None
+            for delivery in deliveries
+            for fact in delivery.facts
+            if fact.row is not None
+        }
+        self.own = [
+            row_versions.lookup(list(versions)),
+            quarantine.lookup(list(dict.fromkeys(self.digests.values()))),
+        ]
+        """What deciding the batch reads beside the projections' rows."""
 
     def messages(self) -> list[tuple[str, str]]:
         """(source, message id) of every payload that may be accepted."""
@@ -120,17 +148,22 @@ class Batch:
         return found + [event.data for event in self.events]
 
     def lookups(self, projection: LiveProjection | None, slots: dict[str, Slot]) -> list[Lookup]:
+        """The batch's own lookups, then the live projections'."""
         if projection is None or not slots:
-            return []
-        return projection.lookups(slots, self.event_data())
+            return list(self.own)
+        return [*self.own, *projection.lookups(slots, self.event_data())]
 
     def decide(self, found: Found, projection: LiveProjection | None, now: datetime) -> Decision:
-        plan = Plan(found, now)
-        receipts = [plan.receive(delivery) for delivery in self.deliveries]
+        versions, kept, *projected_rows = found.rows
+        plan = Plan(found, now, RowVersions(versions, now), Quarantine(kept))
+        receipts = [
+            plan.receive(delivery, self.digests.get(n))
+            for n, delivery in enumerate(self.deliveries)
+        ]
         for event in self.events:
             plan.take(event)
         placed = plan.place()
-        projected = _project(projection, found, placed, fresh=not self.events)
+        projected = _project(projection, found, projected_rows, placed, fresh=not self.events)
         writes = plan.writes(placed, projected)
         writes += projected.writes
         return Decision(
@@ -147,6 +180,7 @@ class Batch:
 def _project(
     projection: LiveProjection | None,
     found: Found,
+    rows: list[list[Row]],
     placed: list[tuple[int, int, NewEvent]],
     *,
     fresh: bool,
@@ -157,7 +191,7 @@ def _project(
     if projection is None:
         raise NoLiveProjections("this store does not project; open it with the live projections")
     appended = [(position, event) for position, _, event in placed]
-    return projection.fold(found.slots, found.rows, appended, fresh)
+    return projection.fold(found.slots, rows, appended, fresh)
 
 
 def _stored(position: int, version: int, event: NewEvent, data: Any, now: datetime) -> StoredEvent:

@@ -276,6 +276,16 @@ class EventStore:
             rows = (await conn.execute(query)).all()
         return {str(status): int(count) for status, count in rows}
 
+    async def quarantine_totals(self) -> tuple[int, int]:
+        """Payloads in quarantine (each content kept once) and how often they
+        came, repeats included."""
+        query = select(func.count(), func.coalesce(func.sum(inbox.c.received_count), 0)).where(
+            inbox.c.status == "quarantined"
+        )
+        async with self.reading() as conn:
+            payloads, received = (await conn.execute(query)).one()
+        return int(payloads), int(received)
+
     async def cursor(self, name: str) -> Cursor | None:
         """A puller's saved position, None before its first page."""
         async with self.reading() as conn:
@@ -327,4 +337,6 @@ def _inbox_record(row: SqlRow[Any]) -> InboxRecord:
         received_at=row.received_at,
         status=row.status,
         reason=row.reason,
+        received_count=row.received_count,
+        last_received_at=row.last_received_at,
     )

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from adapters.store.errors import ConcurrencyConflict
+from adapters.store.quarantine import Quarantine, content_of
 from adapters.store.records import Cursor, Delivery, InboxEntry, InboxStatus, NewEvent, Receipt
+from adapters.store.row_versions import RowVersions
 from adapters.store.rows import Projected, Row, TableWrite
 from adapters.store.schema import cursors, events, inbox, inbox_minutes, projections, streams
 from domain.events import Fact, event_type
@@ -34,6 +36,9 @@ INBOX_COLUMNS = (
     "received_at",
     "status",
     "reason",
+    "sha256",
+    "received_count",
+    "last_received_at",
 )
 EVENT_COLUMNS = (
     "position",
@@ -53,9 +58,13 @@ EVENT_COLUMNS = (
 class Plan:
     """The mutable state of deciding one batch."""
 
-    def __init__(self, found: Found, now: datetime) -> None:
+    def __init__(
+        self, found: Found, now: datetime, rows: RowVersions, quarantine: Quarantine
+    ) -> None:
         self.found = found
         self.now = now
+        self.rows = rows
+        self.quarantine = quarantine
         self.accepted = dict(found.accepted)
         self.known = set(found.known)
         self.statuses = dict(found.statuses)
@@ -64,8 +73,10 @@ class Plan:
         self.settled: list[Row] = []
         self.cursors: dict[str, Cursor] = {}
         self.pending: list[NewEvent] = []
+        self.received = 0
 
-    def receive(self, delivery: Delivery) -> Receipt:
+    def receive(self, delivery: Delivery, sha256: str | None = None) -> Receipt:
+        """What one delivery does; `sha256` is its body's when it is rejected."""
         if delivery.cursor is not None:
             self.cursors[delivery.cursor.name] = delivery.cursor
         entry = delivery.inbox
@@ -74,8 +85,7 @@ class Plan:
         if delivery.replaying is not None:
             return self._replay(delivery, entry, delivery.replaying)
         if delivery.rejected is not None:
-            inbox_id = self._keep(entry, "quarantined", delivery.rejected)
-            return Receipt(inbox_id=inbox_id, quarantined=True)
+            return self._quarantine(entry, delivery.rejected, sha256)
         message = (entry.source, entry.message_id)
         if entry.message_id is not None and message in self.accepted:
             return Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts))
@@ -101,22 +111,49 @@ class Plan:
             self.accepted[message] = inbox_id
         return self._append(delivery, inbox_id)
 
+    def _quarantine(self, entry: InboxEntry, reason: str, sha256: str | None) -> Receipt:
+        """Kept with the reason, once per content: a repeat raises the count."""
+        key = content_of(entry, sha256 or "")
+        if sha256 is not None:
+            kept = self.quarantine.repeat(key, entry.received_at)
+            if kept is not None:
+                self.received += 1
+                return Receipt(inbox_id=kept, quarantined=True, repeated=True)
+        inbox_id = self._keep(entry, "quarantined", reason, sha256)
+        if sha256 is not None:
+            self.quarantine.keep(key, inbox_id)
+        return Receipt(inbox_id=inbox_id, quarantined=True)
+
     def _append(self, delivery: Delivery, inbox_id: int) -> Receipt:
-        appended = 0
+        """The delivery's new facts; the lines of a row whose version counts
+        with other content are refused (a conflict)."""
+        appended = refused = 0
+        conflicts: set[str] = set()
         for fact in delivery.facts:
-            if fact.dedupe_key not in self.known:
+            if fact.row is not None and not self.rows.admit(fact.row, inbox_id):
+                conflicts.add(fact.row.identity)
+                refused += 1
+            elif fact.dedupe_key not in self.known:
                 self.known.add(fact.dedupe_key)
                 self.pending.append(_new_event(fact, delivery.metadata, inbox_id))
                 appended += 1
-        return Receipt(inbox_id=inbox_id, appended=appended, skipped=len(delivery.facts) - appended)
+        return Receipt(
+            inbox_id=inbox_id,
+            appended=appended,
+            skipped=len(delivery.facts) - appended - refused,
+            conflicts=len(conflicts),
+        )
 
     def take(self, event: NewEvent) -> None:
         if event.dedupe_key not in self.known:
             self.known.add(event.dedupe_key)
             self.pending.append(event)
 
-    def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
+    def _keep(
+        self, entry: InboxEntry, status: InboxStatus, reason: str | None, sha256: str | None = None
+    ) -> int:
         self.inbox_head += 1
+        self.received += 1
         self.kept.append(
             (
                 self.inbox_head,
@@ -130,9 +167,23 @@ class Plan:
                 utc(entry.received_at),
                 status,
                 reason,
+                sha256,
+                1,
+                None,
             )
         )
         return self.inbox_head
+
+    def _kept_rows(self) -> list[Row]:
+        """The payloads kept, with the counts of those repeated in the batch."""
+        counts = self.quarantine.new_counts()
+        if not counts:
+            return self.kept
+        first = self.kept[0][0]
+        rows = list(self.kept)
+        for inbox_id, (count, last) in counts.items():
+            rows[inbox_id - first] = (*rows[inbox_id - first][:-2], count, utc(last))
+        return rows
 
     def _settle(
         self, inbox_id: int, status: InboxStatus, message_id: str | None, reason: str | None
@@ -159,7 +210,9 @@ class Plan:
     ) -> list[TableWrite]:
         data = projected.events
         return [
-            TableWrite(inbox, INBOX_COLUMNS, self.kept),
+            TableWrite(inbox, INBOX_COLUMNS, self._kept_rows()),
+            *self.quarantine.writes(),
+            *self.rows.writes(),
             TableWrite(
                 inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
             ),
@@ -189,7 +242,9 @@ class Plan:
             TableWrite(
                 inbox_minutes,
                 ("minute", "received"),
-                [(self.now.replace(second=0, microsecond=0), len(self.kept))] if self.kept else [],
+                [(self.now.replace(second=0, microsecond=0), self.received)]
+                if self.received
+                else [],
                 mode="add",
             ),
         ]

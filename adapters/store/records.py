@@ -69,6 +69,10 @@ class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     received_at: datetime
     status: InboxStatus
     reason: str | None
+    received_count: int = 1
+    """How often it came (a quarantined payload is kept once per content)."""
+    last_received_at: datetime | None = None
+    """When it last came, None while it came once."""
 
 
 class Cursor(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,3 +124,26 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     skipped: int = 0
     quarantined: bool = False
     settled: bool = True
+    repeated: bool = False
+    """A quarantined payload that was kept before: its count went up."""
+    conflicts: int = 0
+    """Rows whose version counts with other ledger content: not counted."""
+
+
+class RowConflict(msgspec.Struct, frozen=True, kw_only=True):
+    """A row version that arrived with other ledger content than the content
+    it counts with. The first stays counted; `both_counted` when the store had
+    counted both before conflicts were detected (found when upgrading)."""
+
+    id: int
+    rowver: str
+    counted: str
+    """The identity counted."""
+    counted_inbox_id: int | None
+    """The payload it came in."""
+    identity: str
+    """The identity refused."""
+    inbox_id: int | None
+    """The payload it came in."""
+    detected_at: datetime
+    both_counted: bool = False

@@ -1,5 +1,6 @@
 """What a failed command prints: one line saying what is wrong and what to
-do, and exit status 1. `--debug` shows the traceback instead."""
+do, and exit status 1. `--debug` shows the traceback instead. (A command line
+or setting that cannot be used is exit status 2, before anything runs.)"""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from adapters.store import connect
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 URL_HINT = "use sqlite+aiosqlite:///path/invtrack.db or postgresql+asyncpg://user:pass@host/db"
@@ -41,6 +44,19 @@ def existing_sqlite_file(text: str) -> None:
             f"there is no database at {url.database}: run `invtrack migrate` (or "
             "`invtrack serve`) first, or point INVTRACK_DATABASE_URL at an existing store"
         )
+
+
+async def require_store(text: str) -> None:
+    """The store must exist and hold invtrack's schema: only `serve` and
+    `migrate` create one, so a mistyped URL is never taken for a new, empty
+    store."""
+    existing_sqlite_file(text)
+    database = connect(text, pool_size=1)
+    try:
+        if await database.current_revision() is None:
+            raise not_migrated(text)
+    finally:
+        await database.dispose()
 
 
 def not_migrated(text: str) -> Failure:

@@ -99,18 +99,60 @@ def _print_status(report: Status, console: Console) -> None:
         if projection.active is None:
             projections.add_row(projection.name, "", "", "none active", "", "", "stale")
     console.print(projections)
-    counts = ", ".join(f"{name} {count:,}" for name, count in sorted(report.inbox.items()))
-    console.print(f"inbox: {counts or 'empty'}")
+    console.print(f"inbox: {_inbox(report)}")
     if report.quarantined:
-        quarantined = Table(title="quarantined payloads (oldest first)", title_justify="left")
-        for column in ("id", "source", "kind", "received", "reason"):
-            quarantined.add_column(column)
-        for entry in report.quarantined:
-            quarantined.add_row(
-                str(entry.id),
-                entry.source,
-                entry.kind,
-                entry.received_at.isoformat(timespec="seconds"),
-                entry.reason or "",
-            )
-        console.print(quarantined)
+        console.print(_quarantined(report))
+    console.print(f"row conflicts: {report.conflict_count:,}")
+    if report.conflicts:
+        console.print(_conflicts(report))
+
+
+def _inbox(report: Status) -> str:
+    counts = [
+        f"{name} {count:,}"
+        + (
+            f" (received {report.quarantine_received:,} times)"
+            if name == "quarantined" and report.quarantine_received != count
+            else ""
+        )
+        for name, count in sorted(report.inbox.items())
+    ]
+    return ", ".join(counts) or "empty"
+
+
+def _quarantined(report: Status) -> Table:
+    table = Table(title="quarantined payloads (oldest first)", title_justify="left")
+    for column in ("id", "source", "kind", "received", "times", "last", "reason"):
+        table.add_column(column, justify="right" if column == "times" else "left")
+    for entry in report.quarantined:
+        last = entry.last_received_at
+        table.add_row(
+            str(entry.id),
+            entry.source,
+            entry.kind,
+            entry.received_at.isoformat(timespec="seconds"),
+            f"{entry.received_count:,}",
+            last.isoformat(timespec="seconds") if last else "",
+            entry.reason or "",
+        )
+    return table
+
+
+def _conflicts(report: Status) -> Table:
+    table = Table(
+        title="row conflicts, newest first: the row of the counted payload counts, "
+        "the refused one does not",
+        title_justify="left",
+    )
+    for column in ("id", "rowver", "counted payload", "refused payload", "detected", "note"):
+        table.add_column(column)
+    for conflict in report.conflicts:
+        table.add_row(
+            str(conflict.id),
+            conflict.rowver,
+            str(conflict.counted_payload or ""),
+            str(conflict.refused_payload or ""),
+            conflict.detected_at.isoformat(timespec="seconds"),
+            "both counted before the upgrade" if conflict.both_counted else "",
+        )
+    return table

@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from api.pages.conflicts import ConflictsController
 from api.pages.counts import CountsController
 from api.pages.errors import HANDLERS, PageNotFound
 from api.pages.items import ItemController
@@ -65,6 +66,7 @@ def dashboard_routes(
             ItemController,
             CountsController,
             QuarantineController,
+            ConflictsController,
             ProjectionsController,
             no_such_page,
         ],

@@ -14,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from adapters.store import EventStore
+from adapters.store import EventStore, RowConflicts
 from adapters.store.records import InboxRecord
 from api.pages import params
 from api.pages.errors import PageNotFound
@@ -74,6 +74,8 @@ class QuarantineController(Controller):
             "quarantine.html",
             payloads=[kept(record) for record in shown],
             counts=await store.inbox_counts(),
+            received=(await store.quarantine_totals())[1],
+            conflicts=await RowConflicts(store.database).count(),
             next_cursor=params.encode_cursor(shown[-1].id) if more else None,
         )
 

@@ -40,8 +40,11 @@ GOOD_EVENT = ofs_event(31, "inventoryInstalled", "2026-11-20 09:31:07", status="
 
 
 def usage(change: Callable[[dict[str, Any]], Any], envelope_id: str = "hostile") -> bytes:
-    """The good envelope with one change made to its first ledger line."""
+    """The good envelope with one change made to its first ledger line: another
+    row, so under a row version of its own unless it is the same envelope."""
     envelope = {**copy.deepcopy(GOOD_USAGE), "id": envelope_id}
+    if envelope_id != GOOD_USAGE["id"]:
+        envelope["data"]["rows"][0]["rowver"] = f"r-{envelope_id}"
     change(envelope["data"]["rows"][0]["InventoryUsage"]["StorageLocations"][0]["Items"][0])
     return json.dumps(envelope).encode()
 

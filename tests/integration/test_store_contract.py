@@ -531,7 +531,7 @@ async def test_quarantine_keeps_the_payload_with_its_reason(store: EventStore) -
 
 async def test_quarantine_does_not_block_a_later_accepted_delivery(store: EventStore) -> None:
     quarantined = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "bad payload")
-    second_quarantine = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "again")
+    second_quarantine = await quarantine(store, inbox_entry("msg-1", body=b"worse"), "again")
     (accepted,) = await receive(store, inbox_entry("msg-1", body=b"good"))
     (repeated,) = await receive(store, inbox_entry("msg-1", body=b"good"))
 
