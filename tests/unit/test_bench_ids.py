@@ -220,8 +220,7 @@ class _Silent(_Capture):
         self.released.wait(30)
 
 
-@needs_wrk
-def test_wrk_counts_the_requests_it_writes_exactly() -> None:
+def test_wrk_counts_the_requests_it_writes_exactly(wrk: str) -> None:
     """`sent` is not one more than the requests written: the one wrk builds to
     check the script is never sent."""
     captured: list[bytes] = []
@@ -232,7 +231,7 @@ def test_wrk_counts_the_requests_it_writes_exactly() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = _wrk(url, "servicemobility.lua", ["token", "1", "220000000"])
+        result = _wrk(wrk, url, "servicemobility.lua", ["token", "1", "220000000"])
     finally:
         released.set()
         server.shutdown()
