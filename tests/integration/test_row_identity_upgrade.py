@@ -25,7 +25,7 @@ import msgspec
 import pytest
 
 from adapters import servicemobility
-from adapters.store import Delivery, EventStore, InboxEntry, connect
+from adapters.store import Delivery, EventStore, InboxEntry, connect, row_keys
 from api.services.group_commit import Ingestor
 from domain.events import Fact
 from projections.live import LiveProjector
@@ -33,6 +33,7 @@ from projections.queries import ItemFilter, Queries
 from projections.rebuild import rebuild
 from projections.setup import prepare
 from tests.harness.deliveries import Line, UsageRow
+from tests.harness.old_store import OldStore
 from tests.harness.reading import all_events
 from tests.strategies import encode
 
@@ -136,29 +137,31 @@ async def arrive_again_after_the_upgrade(store: EventStore) -> list[str]:
 def assert_rekeyed(keys: list[str]) -> None:
     """Every line has its row's key but the second copy of R2 (the third line
     stored), kept as the previous release wrote it."""
-    assert sum(key.startswith("smrow:") for key in keys) == 5
-    assert [key for key in keys if not key.startswith("smrow:")] == [STORED_KEYS[2]]
+    assert sum(key.startswith("smrow2:") for key in keys) == 5
+    assert [key for key in keys if not key.startswith("smrow2:")] == [STORED_KEYS[2]]
 
 
 async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) -> None:
-    """On each backend: lines stored at revision 0003 with the keys the
-    previous release gave them, then the upgrade."""
+    """On each backend: the two webhooks' lines stored at revision 0003 as the
+    previous release stored them (each payload kept, each line under the key
+    that release gave it, a line whose key was stored skipped), then the upgrade."""
     database = connect(database_url)
     store = EventStore(database, LiveProjector())
     try:
         await database.migrate("0003")
-        await prepare(store)
-        old_facts = translated(FIRST) + translated(SECOND)
+        old = OldStore(database)
+        saved = translated(FIRST) + translated(SECOND)
         keyed = [
             msgspec.structs.replace(fact, dedupe_key=key)
-            for fact, key in zip(old_facts, STORED_KEYS, strict=True)
+            for fact, key in zip(saved, STORED_KEYS, strict=True)
         ]
-        await Ingestor(store).submit(delivery(FIRST, keyed[:2]))
-        await Ingestor(store).submit(delivery(SECOND, keyed[2:]))
-        assert await balances(store) == BEFORE
+        await old.accept(json.loads(FIRST), keyed[:2])
+        await old.accept(json.loads(SECOND), keyed[2:])
 
         await database.migrate()
+        await prepare(store)
         assert await database.current_revision() is not None
+        assert await balances(store) == BEFORE
         keys = await arrive_again_after_the_upgrade(store)
     finally:
         await database.dispose()
@@ -197,16 +200,20 @@ def migration_module() -> ModuleType:
 
 
 @pytest.mark.parametrize("number", range(len(PREVIOUS["corpus"])))
-def test_the_migration_keys_rows_as_the_translator_does(number: int) -> None:
-    """Generated envelopes and the keys the previous release gave their
-    lines: the migration maps each old row key to the row's identity now."""
+def test_the_migrations_key_rows_as_the_translator_does(number: int) -> None:
+    """Generated envelopes and the keys the previous release gave their lines:
+    0004 maps each old row key to the key the builds in between gave, 0006 maps
+    either to the row's identity now, and the translator of this build keys
+    the lines by those identities."""
     saved = PREVIOUS["corpus"][number]
     body = saved["body"].encode()
     old_rows = list(dict.fromkeys(key.rsplit(":", 2)[0] for key in saved["keys"]))
-    identities = [servicemobility.row_identity(row) for row in rows_of(body)]
-    prefixes = migration_module()._prefixes(body)
-    assert prefixes == dict(zip(old_rows, identities, strict=True))
-    # And the translator of this build keys the lines by those identities.
+    between = migration_module()._prefixes(body)
+    now = row_keys.rows_by_old_key(body, None)
+    assert list(between) == old_rows
+    assert [now[key].identity for key in old_rows] == [
+        now[between[key]].identity for key in old_rows
+    ]
     assert [fact.dedupe_key.rsplit(":", 2)[0] for fact in translated(body)] == [
-        prefixes[key.rsplit(":", 2)[0]] for key in saved["keys"]
+        now[key.rsplit(":", 2)[0]].identity for key in saved["keys"]
     ]
