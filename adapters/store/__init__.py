@@ -4,6 +4,7 @@ projection registry, and the one transaction a batch of deliveries commits in.""
 from adapters.store.database import Database, UnsupportedDatabase, connect
 from adapters.store.errors import ConcurrencyConflict, StoreBusy
 from adapters.store.event_store import EventStore
+from adapters.store.kept import KeptPayload
 from adapters.store.reconciliations import ReconciliationLog
 from adapters.store.records import (
     Cursor,
@@ -16,6 +17,7 @@ from adapters.store.records import (
 )
 from adapters.store.registry import Registered, Slot
 from adapters.store.rows import LiveProjection, Lookup, Projected, TableWrite
+from adapters.store.sessions import SessionRecord, SessionStore
 
 __all__ = [
     "ConcurrencyConflict",
@@ -25,6 +27,7 @@ __all__ = [
     "EventStore",
     "InboxEntry",
     "InboxRecord",
+    "KeptPayload",
     "LiveProjection",
     "Lookup",
     "NewEvent",
@@ -32,6 +35,8 @@ __all__ = [
     "Receipt",
     "ReconciliationLog",
     "Registered",
+    "SessionRecord",
+    "SessionStore",
     "Slot",
     "StoreBusy",
     "StoredEvent",
