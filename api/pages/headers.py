@@ -4,7 +4,7 @@ handler) and static files alike.
 
 Pages load only invtrack's own script and style, may not be framed, are
 never sniffed as another type, and are not stored by the browser or a proxy;
-static files keep their own caching.
+static files that are found keep their own caching.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ class DashboardHeaders:
         if not under_ui(path):
             await self.app(scope, receive, send)
             return
-        cached = path.startswith(STATIC)
+        static = path.startswith(STATIC)
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
+                cached = static and message["status"] in (200, 304)
                 message["headers"] = _secured(message.get("headers", []), cached)
             await send(message)
 
