@@ -141,11 +141,11 @@ async def test_a_malformed_session_cookie_is_a_signed_out_visitor(
     client: Client, value: str
 ) -> None:
     header = f"{COOKIE}={value}".encode("latin-1")
-    page = await client.get("/ui/", headers={"cookie": header}, follow_redirects=False)
+    page = await client.get("/ui/", headers={b"cookie": header}, follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"].startswith("/ui/login?next=")
     assert "ended" not in page.headers["location"]
-    form = await client.get("/ui/login", headers={"cookie": header})
+    form = await client.get("/ui/login", headers={b"cookie": header})
     assert form.status_code == 200
     assert 'name="csrf"' in form.text
 
