@@ -141,6 +141,7 @@ class _Gated:
             )
         if sock is None:
             sock = socket.create_server((host or "0.0.0.0", port or 0), backlog=backlog)  # noqa: S104
+        sock.listen(backlog)  # a socket bound for several workers is not listening yet
         gated_loop = self if isinstance(self, asyncio.AbstractEventLoop) else None
         assert gated_loop is not None
         return Gate(gated_loop, protocol_factory, sock, _bound())
