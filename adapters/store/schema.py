@@ -159,12 +159,10 @@ dashboard_sessions = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
-    Column("notice", Text),
     Index("dashboard_sessions_subject", "subject"),
     Index("dashboard_sessions_expires", "expires_at"),
 )
 """Signed-in dashboard browsers. `key` is a hash of the session id the cookie
 carries (the id itself is never stored); `scopes` are separated by spaces;
 `method` is `token` or `sso`. A session is open until `expires_at` unless
-`ended_at` is set (sign-out, or an admin ending it); `notice` is a message
-for the next page it sees."""
+`ended_at` is set (sign-out, or an admin ending it)."""

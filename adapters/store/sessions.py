@@ -36,7 +36,6 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
-    notice: str | None = None
 
     def open_at(self, now: datetime) -> bool:
         return self.ended_at is None and now < self.expires_at
@@ -72,7 +71,7 @@ class SessionStore:
         query = (
             update(table)
             .where(which, table.c.ended_at.is_(None), table.c.expires_at > now)
-            .values(ended_at=now, notice=None)
+            .values(ended_at=now)
         )
         async with self.database.engine.begin() as conn:
             return int((await conn.execute(query)).rowcount)
@@ -97,17 +96,6 @@ class SessionStore:
         async with self.database.engine.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
-    async def set_notice(self, key: str, text: str) -> None:
-        """A message for the next page the session sees."""
-        async with self.database.engine.begin() as conn:
-            await conn.execute(update(table).where(table.c.key == key).values(notice=text))
-
-    async def clear_notice(self, key: str, shown: str) -> None:
-        """Forget a message once shown (not a newer one set meanwhile)."""
-        query = update(table).where(table.c.key == key, table.c.notice == shown).values(notice=None)
-        async with self.database.engine.begin() as conn:
-            await conn.execute(query)
-
 
 def _row(record: SessionRecord) -> dict[str, Any]:
     return {
@@ -119,7 +107,6 @@ def _row(record: SessionRecord) -> dict[str, Any]:
         "started_at": record.started_at,
         "expires_at": record.expires_at,
         "ended_at": record.ended_at,
-        "notice": record.notice,
     }
 
 
@@ -133,5 +120,4 @@ def _record(row: Row[Any]) -> SessionRecord:
         started_at=row.started_at,
         expires_at=row.expires_at,
         ended_at=row.ended_at,
-        notice=row.notice,
     )

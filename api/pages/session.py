@@ -40,6 +40,9 @@ from api.services.access import NotAllowed
 from api.settings import Settings
 
 COOKIE: Final = "invtrack_session"
+NOTICE_COOKIE: Final = "invtrack_notice"
+"""A message for the next page (after a redirect), signed for its session:
+kept in the browser so that showing one never writes to the store."""
 SECRET_FILE: Final = "session-secret"  # noqa: S105  # a file name
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TOKEN: Final = "csrf"  # noqa: S105  # a form field name
@@ -98,6 +101,22 @@ class SessionKeys:
         sid, mac = found.groups()
         return sid if hmac.compare_digest(mac, self._mac(b"cookie", sid)) else None
 
+    def notice(self, sid: str, text: str) -> str:
+        data = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+        return f"{data}.{self._mac(b'notice', sid + chr(0) + text)}"
+
+    def read_notice(self, sid: str | None, value: str | None) -> str | None:
+        """The message a notice cookie carries for this session, None unless well signed."""
+        data, _, mac = (value or "").partition(".")
+        if sid is None or not mac or len(data) > 2048:
+            return None
+        try:
+            text = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode()
+        except ValueError:
+            return None
+        expected = self._mac(b"notice", sid + chr(0) + text)
+        return text if hmac.compare_digest(mac, expected) else None
+
     def form_token(self, sid: str) -> str:
         return self._mac(b"form", sid)
 
@@ -122,6 +141,7 @@ class Visit:
     record: SessionRecord | None
     sid: str | None = None
     set_cookie: str | None = None
+    notice_in: str | None = None
     notice_out: str | None = None
     notice_shown: str | None = None
 
@@ -168,32 +188,34 @@ class Sessions:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        sid = self.keys.read(_cookie_value(scope))
+        sid = self.keys.read(_cookie_value(scope, COOKIE))
         record = await self.store.find(SessionKeys.stored(sid)) if sid else None
         visit = Visit(self.keys, self.store, self.settings, sid, record, sid=sid)
+        visit.notice_in = self.keys.read_notice(sid, _cookie_value(scope, NOTICE_COOKIE))
         cast(dict[str, Any], scope)[VISIT] = visit
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await _settle(visit, message)
+                _settle(visit, message)
             await send(message)
 
         await self.app(scope, receive, answer)
 
 
-async def _settle(visit: Visit, start: Message) -> None:
-    record = visit.open_record()
-    if record is not None and visit.notice_out is not None:
-        await visit.store.set_notice(record.key, visit.notice_out)
-    elif record is not None and visit.notice_shown is not None:
-        await visit.store.clear_notice(record.key, visit.notice_shown)
-    if visit.set_cookie is not None:
+def _settle(visit: Visit, start: Message) -> None:
+    cookies = [] if visit.set_cookie is None else [visit.set_cookie]
+    if visit.notice_out is not None and visit.sid is not None:
+        notice = visit.keys.notice(visit.sid, visit.notice_out)
+        cookies.append(_cookie(visit.settings, notice, None, NOTICE_COOKIE))
+    elif visit.notice_shown is not None:
+        cookies.append(_cookie(visit.settings, "", 0, NOTICE_COOKIE))
+    if cookies:
         headers: list[tuple[bytes, bytes]] = [*start.get("headers", ())]  # type: ignore[misc]
-        headers.append((b"set-cookie", visit.set_cookie.encode("latin-1")))
+        headers.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in cookies)
         start["headers"] = headers  # type: ignore[typeddict-unknown-key]
 
 
-def _cookie_value(scope: Scope) -> str | None:
+def _cookie_value(scope: Scope, cookie: str) -> str | None:
     """Our cookie's value from the request's Cookie headers, read leniently
     (anything malformed is simply not our cookie)."""
     for name, value in scope.get("headers", []):
@@ -201,13 +223,13 @@ def _cookie_value(scope: Scope) -> str | None:
             continue
         for part in value.decode("latin-1").split(";"):
             key, _, found = part.strip().partition("=")
-            if key == COOKIE:
+            if key == cookie:
                 return found.strip().strip('"')
     return None
 
 
-def _cookie(settings: Settings, value: str, max_age: int | None) -> str:
-    parts = [f"{COOKIE}={value}", "Path=/ui", "HttpOnly", "SameSite=Strict"]
+def _cookie(settings: Settings, value: str, max_age: int | None, name: str = COOKIE) -> str:
+    parts = [f"{name}={value}", "Path=/ui", "HttpOnly", "SameSite=Strict"]
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     if settings.dashboard.secure_cookies:
@@ -249,11 +271,10 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
 def take_notice(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The message waiting for this session's next page, now shown."""
     visit = visit_of(connection)
-    record = visit.open_record() if visit is not None else None
-    if visit is None or record is None or record.notice is None:
+    if visit is None or visit.notice_in is None or visit.open_record() is None:
         return None
-    visit.notice_shown = record.notice
-    return record.notice
+    visit.notice_shown = visit.notice_in
+    return visit.notice_in
 
 
 def leave_notice(connection: ASGIConnection[Any, Any, Any, Any], text: str) -> None:

@@ -26,7 +26,6 @@ def upgrade() -> None:
         sa.Column("started_at", UtcDateTime, nullable=False),
         sa.Column("expires_at", UtcDateTime, nullable=False),
         sa.Column("ended_at", UtcDateTime),
-        sa.Column("notice", sa.Text),
     )
     op.create_index("dashboard_sessions_subject", "dashboard_sessions", ["subject"])
     op.create_index("dashboard_sessions_expires", "dashboard_sessions", ["expires_at"])
