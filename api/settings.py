@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
+from authlib.common.security import is_secure_transport
 
 from adapters.auth import AuthConfig
+from adapters.oidc import OidcConfig, parse_role_map
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
 LOG_FORMATS = ("text", "json")
@@ -113,6 +116,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dashboard: DashboardSettings = DashboardSettings()
     sm: SmSettings = SmSettings()
     vendor: VendorLimits = VendorLimits()
+    oidc: OidcConfig | None = None
+    """Single sign-on for the dashboard; None: signing in by token only."""
 
     @property
     def has_key(self) -> bool:
@@ -206,7 +211,81 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         ),
         sm=sm,
         vendor=vendor,
+        oidc=_oidc(get, auth.leeway_seconds),
     )
+
+
+OIDC_NAMES = (
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_ROLES_CLAIM",
+    "OIDC_ROLE_MAP",
+    "OIDC_REDIRECT_URI",
+)
+
+
+def _oidc(get: Callable[[str], str | None], leeway: int) -> OidcConfig | None:
+    """Single sign-on, when INVTRACK_OIDC_ISSUER is set; every other
+    INVTRACK_OIDC_* variable needs it, and the client id and role map are
+    required with it."""
+    issuer = get("OIDC_ISSUER")
+    if issuer is None:
+        stray = next((name for name in OIDC_NAMES if get(name) is not None), None)
+        if stray is not None:
+            raise SettingsError(
+                f"INVTRACK_{stray} is set but INVTRACK_OIDC_ISSUER is not: set the provider's "
+                "issuer URL, or unset the INVTRACK_OIDC_* variables"
+            )
+        return None
+    _check_url(issuer, "OIDC_ISSUER", "the provider's issuer URL, e.g. https://login.example.com")
+    client_id = get("OIDC_CLIENT_ID")
+    if client_id is None:
+        raise SettingsError("INVTRACK_OIDC_CLIENT_ID is required with INVTRACK_OIDC_ISSUER")
+    try:
+        role_map = parse_role_map(get("OIDC_ROLE_MAP") or "")
+    except ValueError as error:
+        raise SettingsError(
+            f"INVTRACK_OIDC_ROLE_MAP must map the provider's roles to read, write or admin "
+            f"(e.g. stock-controller=read,ops=admin): {error}"
+        ) from None
+    roles_claim = get("OIDC_ROLES_CLAIM") or "roles"
+    if any(not part for part in roles_claim.split(".")):
+        raise SettingsError(f"INVTRACK_OIDC_ROLES_CLAIM is not a claim name: {roles_claim!r}")
+    redirect_uri = get("OIDC_REDIRECT_URI")
+    if redirect_uri is not None:
+        _check_url(
+            redirect_uri, "OIDC_REDIRECT_URI", "https://invtrack.example.com/ui/oidc/callback"
+        )
+        if urlsplit(redirect_uri).path != "/ui/oidc/callback":
+            raise SettingsError("INVTRACK_OIDC_REDIRECT_URI must end in /ui/oidc/callback")
+    return OidcConfig(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=get("OIDC_CLIENT_SECRET"),
+        roles_claim=roles_claim,
+        role_map=role_map,
+        redirect_uri=redirect_uri,
+        leeway_seconds=leeway,
+    )
+
+
+def _check_url(value: str, name: str, example: str) -> None:
+    """An https URL (http only on a loopback address), without query or fragment."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or not is_secure_transport(value)
+    ):
+        raise SettingsError(
+            f"INVTRACK_{name} must be an https URL (http only on a loopback address) without "
+            f"query or fragment, e.g. {example}; not {value!r}"
+        )
 
 
 def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int:

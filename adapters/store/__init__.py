@@ -5,6 +5,7 @@ from adapters.store.conflicts import RowConflicts
 from adapters.store.database import Database, UnsupportedDatabase, connect
 from adapters.store.errors import ConcurrencyConflict, StoreBusy
 from adapters.store.event_store import EventStore
+from adapters.store.kept import KeptPayload
 from adapters.store.reconciliations import ReconciliationLog
 from adapters.store.records import (
     Cursor,
@@ -18,6 +19,7 @@ from adapters.store.records import (
 )
 from adapters.store.registry import Registered, Slot
 from adapters.store.rows import LiveProjection, Lookup, Projected, TableWrite
+from adapters.store.sessions import SessionRecord, SessionStore
 
 __all__ = [
     "ConcurrencyConflict",
@@ -27,6 +29,7 @@ __all__ = [
     "EventStore",
     "InboxEntry",
     "InboxRecord",
+    "KeptPayload",
     "LiveProjection",
     "Lookup",
     "NewEvent",
@@ -36,6 +39,8 @@ __all__ = [
     "Registered",
     "RowConflict",
     "RowConflicts",
+    "SessionRecord",
+    "SessionStore",
     "Slot",
     "StoreBusy",
     "StoredEvent",

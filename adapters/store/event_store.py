@@ -26,7 +26,7 @@ from sqlalchemy import Row as SqlRow
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store import exclusive, reads, registry
+from adapters.store import exclusive, kept, reads, registry
 from adapters.store.batch import Batch, Decision
 from adapters.store.database import Database
 from adapters.store.maintenance import Maintenance
@@ -262,6 +262,21 @@ class EventStore:
         async with self.reading() as conn:
             rows = (await conn.execute(query)).all()
         return [_inbox_record(row) for row in rows]
+
+    async def kept_payloads(
+        self, status: InboxStatus, *, after: int = 0, limit: int = 100, head: int
+    ) -> list[kept.KeptPayload]:
+        """Payloads with a status, each with its size and only its first
+        `head` bytes (cut by the database, not here)."""
+        return await kept.kept_payloads(self.database, status, after=after, limit=limit, head=head)
+
+    async def body_size(self, inbox_id: int) -> int | None:
+        """Bytes in a kept payload's body; None for an unknown id."""
+        return await kept.body_size(self.database, inbox_id)
+
+    def body_chunks(self, inbox_id: int, size: int) -> AsyncIterator[bytes]:
+        """A kept body, a chunk at a time, for streaming it out."""
+        return kept.body_chunks(self.database, inbox_id, size)
 
     async def received_per_minute(self, since: datetime) -> dict[datetime, int]:
         """Payloads received in each minute from `since` on, keyed by the

@@ -191,3 +191,22 @@ row_conflicts = Table(
 with: the identity counted and the payload it came in, the identity refused
 and its payload. `both_counted` marks one found by migration 0006 in a store
 that had counted both before conflicts were detected."""
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("dashboard_sessions_subject", "subject"),
+    Index("dashboard_sessions_expires", "expires_at"),
+)
+"""Signed-in dashboard browsers. `key` is a hash of the session id the cookie
+carries (the id itself is never stored); `scopes` are separated by spaces;
+`method` is `token` or `sso`. A session is open until `expires_at` unless
+`ended_at` is set (sign-out, or an admin ending it)."""

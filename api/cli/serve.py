@@ -25,7 +25,8 @@ def serve_app(
     factory: str, host: str, port: int, workers: int, settings: Settings | None = None
 ) -> None:
     """Serve the app the factory (`module:function`) builds, in `workers`
-    processes, with the configured timeouts and connection limit."""
+    processes, with the configured timeouts and connection limit (each
+    worker accepts through `api.cli.gate`)."""
     settings = settings or Settings()
     import uvicorn
 
@@ -45,6 +46,7 @@ def serve_app(
                 server_header=False,
                 timeout_graceful_shutdown=30,
                 http=HeaderDeadline,
+                loop="api.cli.gate:gated_loop",
                 timeout_keep_alive=settings.keep_alive_seconds,
                 limit_concurrency=settings.max_connections,
             )

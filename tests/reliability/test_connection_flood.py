@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -133,3 +134,73 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(server: Server) -> None:
         answer = sock.recv(65536)
 
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+BOUND = 40
+
+
+@pytest.fixture
+def bounded(tmp_path: Path) -> Iterator[Server]:
+    """A server that may hold BOUND connections, with descriptors to spare."""
+    started = Server(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bounded.db'}",
+        workdir=tmp_path / "bounded",
+        extra_env={
+            "INVTRACK_HEADER_TIMEOUT": "1",
+            "INVTRACK_BODY_TIMEOUT": "2",
+            "INVTRACK_MAX_CONNECTIONS": str(BOUND),
+        },
+        max_open_files=1024,
+    )
+    try:
+        started.start()
+        yield started
+    finally:
+        started.kill()
+
+
+def test_accepted_connections_are_bounded_by_max_connections(bounded: Server) -> None:
+    """Silent connections beyond INVTRACK_MAX_CONNECTIONS wait in the listen
+    backlog instead of holding descriptors; /health is answered meanwhile."""
+    assert bounded.process is not None
+    pid = bounded.process.pid
+    before = open_descriptors(pid)
+    idle = [sock for sock in (connect(bounded.port) for _ in range(IDLE)) if sock is not None]
+    try:
+        assert len(idle) == IDLE
+        most = 0
+        deadline = time.monotonic() + 30
+        answered = False
+        with httpx.Client(base_url=bounded.url, timeout=30) as client:
+            health = threading.Thread(target=lambda: client.get("/health"))
+            health.start()
+            while health.is_alive() and time.monotonic() < deadline:
+                most = max(most, open_descriptors(pid))
+                health.join(0.05)
+            answered = not health.is_alive()
+            health.join()
+            after = client.get("/health")
+    finally:
+        for sock in idle:
+            sock.close()
+    assert answered
+    assert after.status_code == 200
+    # The server accepted at most BOUND of the flood at once (and the check's own).
+    assert most - before <= BOUND + 2, (before, most)
+    assert "Too many open files" not in bounded.log()
+
+
+def test_a_low_open_files_limit_lowers_the_bound_and_says_so(server: Server) -> None:
+    """With 256 descriptors and the default of 1000 connections, the server
+    accepts what its descriptors allow: no accept() fails, and the log says
+    how to size the limit."""
+    with flood(server.port), httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.get("/health").status_code == 200
+    log = server.log()
+    assert "Too many open files" not in log
+    assert "out of system resource" not in log
+    assert "raise the limit to at least" in log
