@@ -18,6 +18,13 @@ NOWHERE = "http://127.0.0.1:9"
 """The discard port: nothing listens there, connections are refused at once."""
 
 
+@pytest.fixture(autouse=True)
+def migrated(cli: Cli) -> None:
+    """The commands below read a store: one exists, so what they answer is
+    about the vendor's settings."""
+    assert cli("migrate").code == 0
+
+
 def one_line(ran: Ran, code: int) -> str:
     assert ran.code == code, ran
     assert "Traceback" not in ran.err
