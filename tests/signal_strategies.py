@@ -234,14 +234,14 @@ def recommendations(draw: st.DrawFn) -> list[Happening]:
         tuple((location, p, t, t, "recommendation") for p, t in kept.items()) if location else ()
     )
     if draw(st.booleans()):
-        return [Happening(event=_stored_document(row, moment), levels=levels)]
+        return [Happening(event=stored_document(row, moment), levels=levels)]
     envelope = {**sm_envelope(f"rec-{number}", [row], kind="StockLevelRecommendation")}
     envelope["time"] = sm_time(moment)
     translation = translate_report(read_envelope(encode(envelope), "StockLevelRecommendation"))
     return [Happening(event=fact.event, levels=levels) for fact in translation.facts]
 
 
-def _stored_document(row: dict[str, Any], moment: datetime) -> DocumentRecorded:
+def stored_document(row: dict[str, Any], moment: datetime) -> DocumentRecorded:
     """The row as builds before par levels stored it: a document with the row
     as body (numbers other than integers kept as text)."""
     body = msgspec.to_builtins(row)
