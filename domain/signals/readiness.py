@@ -96,6 +96,15 @@ def apply(activity: Activity | None, event: DomainEvent) -> Activity | None:
     )
 
 
+def is_news(activity: Activity | None, event: RequiredInventoriesRecorded) -> bool:
+    """Whether a read of required inventories changes what is known of the
+    activity (when it was read aside): a scheduled reader stores only those."""
+    after = apply(activity, event)
+    if activity is None or after is None:
+        return True
+    return msgspec.structs.replace(after, read_at=activity.read_at) != activity
+
+
 def fold(
     activities: dict[str, Activity], events: Iterable[tuple[int, DomainEvent]]
 ) -> dict[str, Activity]:

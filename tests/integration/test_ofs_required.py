@@ -17,6 +17,7 @@ from adapters.ofs.client import OfsClient, OfsRejected, OfsUnavailable
 from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.required import RequiredAnswer, RequiredReader, required_fact
 from adapters.pulling import Patience
+from adapters.vendor_http import Pace
 from domain.events import RequiredInventoriesRecorded, RequiredLine
 from tests.fakes.ofs_oauth import key_pair
 from tests.fakes.ofs_server import FakeOfs
@@ -236,3 +237,29 @@ async def test_the_fake_serves_the_vendors_required_inventories_routes() -> None
         # Not invtrack's request (its agent), so only the fake's answer is checked.
         over = await http.get(PATH, params={"limit": 101}, headers={"User-Agent": "other"})
         assert over.status_code == 400
+
+
+async def test_reads_and_their_token_requests_are_paced() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    fake = FakeOfs()
+    fake.required.put(ACTIVITY, *(line("CABLE", f"M{n}", 1) for n in range(250)))
+    creds = credentials(fake, "client_credentials")
+    client = OfsClient(
+        BASE_URL,
+        creds.auth(BASE_URL, clock=lambda: now[0]),
+        pace=Pace(2, window=1.0, clock=lambda: now[0], sleep=sleep),
+        transport=httpx.ASGITransport(app=fake),
+    )
+    answer = await RequiredReader(client, PATIENCE).read(ACTIVITY)
+    await client.aclose()
+    assert len(answer.lines) == 250
+    # A token request and three pages at two a second: one wait.
+    assert len(fake.oauth.grants) == 1
+    assert len(waits) == 1
+    assert now[0] >= 1.0

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import msgspec
+
 from domain.events import (
     DomainEvent,
     InventoryInstalled,
@@ -21,6 +23,7 @@ from domain.signals.readiness import (
     Activity,
     ReadinessLine,
     fold,
+    is_news,
     needed,
     not_ready_on,
     readiness,
@@ -156,3 +159,15 @@ def test_the_days_list_holds_the_activities_not_ready() -> None:
     assert [(r.activity_id, r.status) for r in day] == [("2", "missing"), ("3", "unknown")]
     mine = not_ready_on(activities, stock(), "2026-11-20", resource_id="TECH_018")
     assert [r.activity_id for r in mine] == ["3"]
+
+
+def test_only_a_read_that_changes_what_is_known_is_news() -> None:
+    first = required(("MODEM", None, "1"), resource_id="TECH_017")
+    (activity,) = known(first).values()
+    assert is_news(None, first)
+    later = T0.replace(hour=9)
+    assert not is_news(activity, msgspec.structs.replace(first, occurred_at=later))
+    assert not is_news(activity, msgspec.structs.replace(first, resource_id=None))
+    assert is_news(activity, required(("MODEM", None, "2")))
+    assert is_news(activity, required(unknown="OFS answered no required inventories"))
+    assert is_news(activity, msgspec.structs.replace(first, date="2026-11-21"))
