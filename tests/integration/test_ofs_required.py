@@ -234,7 +234,7 @@ async def test_the_fake_serves_the_vendors_required_inventories_routes() -> None
         assert (await http.get(PATH)).json() == {"items": [line("MODEM", "X1", 2)]}
         assert (await http.delete(PATH)).status_code == 204
         assert (await http.get(PATH)).json() == {"items": []}
-        # Not invtrack's request (its agent), so only the fake's answer is checked.
+        # Sent with another User-Agent than invtrack, so only the answer is checked.
         over = await http.get(PATH, params={"limit": 101}, headers={"User-Agent": "other"})
         assert over.status_code == 400
 
