@@ -85,17 +85,22 @@ async def send(
     path: str,
     limits: AnswerLimits,
     unavailable: type[Unavailable],
+    *,
+    too_large: type[Unavailable] | None = None,
     **options: Any,
 ) -> httpx.Response:
     """One exchange within the limits, its answer read; what goes wrong on the
-    way (no connection, a timeout, an answer too large or too slow) is `unavailable`."""
+    way (no connection, a timeout, an answer too large or too slow) is
+    `unavailable` (an answer too large is `too_large` when given)."""
     try:
         return await exchange(http, method, path, limits, **options)
     except httpx.TimeoutException as error:
         raise unavailable(f"{method} {path} timed out ({type(error).__name__})") from None
     except httpx.TransportError as error:
         raise unavailable(f"{method} {path} failed: {type(error).__name__}") from None
-    except (AnswerTooLarge, Overdue) as error:
+    except AnswerTooLarge as error:
+        raise (too_large or unavailable)(f"{method} {path}: {error}") from None
+    except Overdue as error:
         raise unavailable(f"{method} {path}: {error}") from None
 
 

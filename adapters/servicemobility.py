@@ -1,18 +1,23 @@
 """ServiceMobility webhooks: the envelope and its rows, read tolerantly, turned
-into ledger lines (InventoryUsage) and documents (the eight other types).
+into ledger lines (InventoryUsage), par levels (StockLevelRecommendation,
+`adapters.servicemobility_recommendations`) and documents (the seven other types).
 
-Pure: no I/O, no clock. Vendor field names stop here.
+Pure: no I/O, no clock. Vendor field names stop here (the recommendation's
+reader is in `domain.signals.recommendations`, which also reads the
+recommendations earlier builds stored as documents).
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
 
+from adapters.servicemobility_fields import Translation as Translation
+from adapters.servicemobility_fields import TranslationError as TranslationError
+from adapters.servicemobility_fields import explain, parse_time, row_key
+from adapters.servicemobility_recommendations import RECOMMENDATION, recommendations
 from adapters.servicemobility_rows import claim, rowver_text
 from domain.events import (
     DispositionReason,
@@ -47,15 +52,6 @@ DOCUMENT_IDS: Final[dict[str, str]] = {
     "Activity": "ActivityID",
 }
 """The field that names a document of each type, where the vendor documents one."""
-
-
-class TranslationError(Exception):
-    """The payload cannot be read; `field` says where (a JSON path)."""
-
-    def __init__(self, message: str, field: str = "$") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 # ---- the vendor's shapes (tolerant: unknown fields are ignored) ----------
@@ -133,7 +129,7 @@ def read_envelope(body: bytes, path_type: str) -> Envelope:
     try:
         envelope = _envelope.decode(body)
     except msgspec.ValidationError as error:
-        raise TranslationError(*_explain(error)) from None
+        raise TranslationError(*explain(error)) from None
     except msgspec.DecodeError as error:
         raise TranslationError(f"body is not valid JSON: {error}") from None
     if not envelope.id.strip():
@@ -150,12 +146,21 @@ def read_envelope(body: bytes, path_type: str) -> Envelope:
 
 
 def translate(envelope: Envelope) -> list[Fact]:
-    """Ledger lines for InventoryUsage, one document per row for the other types."""
+    """The envelope's facts (`translate_report`); TranslationError when parts
+    were skipped and nothing is left."""
+    return translate_report(envelope).checked()
+
+
+def translate_report(envelope: Envelope) -> Translation:
+    """Ledger lines for InventoryUsage, par levels for a StockLevelRecommendation
+    (with the items skipped, and why), one document per row for the other types."""
     data = _decode_data(envelope)
     rows = _rows(envelope, data)
     if envelope.type == "InventoryUsage":
-        return usage_facts(rows, "$.data.rows")
-    return [_document_row(envelope, row, index) for index, row in enumerate(rows)]
+        return Translation(usage_facts(rows, "$.data.rows"))
+    if envelope.type == RECOMMENDATION:
+        return recommendations(envelope.source, envelope.time, rows)
+    return Translation([_document_row(envelope, row, index) for index, row in enumerate(rows)])
 
 
 def usage_facts(rows: list[dict[str, Any]], path: str) -> list[Fact]:
@@ -200,8 +205,8 @@ def _usage_row(row: dict[str, Any], where: str) -> list[Fact]:
     try:
         usage = msgspec.convert(row["InventoryUsage"], _Usage, strict=False)
     except msgspec.ValidationError as error:
-        raise TranslationError(*_explain(error, path)) from None
-    occurred_at = _parse_time(usage.ModifiedUTC, f"{path}.ModifiedUTC")
+        raise TranslationError(*explain(error, path)) from None
+    occurred_at = parse_time(usage.ModifiedUTC, f"{path}.ModifiedUTC")
     ref_module = _identifier(str(usage.RefModule), f"{path}.RefModule")
     ref_object = _identifier(str(usage.RefObjID), f"{path}.RefObjID")
     lines: list[tuple[str, StockUsageRecorded]] = []
@@ -246,12 +251,12 @@ def _document_row(envelope: Envelope, row: dict[str, Any], index: int) -> Fact:
     try:
         document = msgspec.convert(body, _Document, strict=False)
     except msgspec.ValidationError as error:
-        raise TranslationError(*_explain(error, f"{path}.{envelope.type}")) from None
-    key = _row_key(envelope, row)
+        raise TranslationError(*explain(error, f"{path}.{envelope.type}")) from None
+    key = row_key(envelope.source, row)
     if document.ModifiedUTC:
-        occurred_at = _parse_time(document.ModifiedUTC, f"{path}.{envelope.type}.ModifiedUTC")
+        occurred_at = parse_time(document.ModifiedUTC, f"{path}.{envelope.type}.ModifiedUTC")
     else:
-        occurred_at = _parse_time(envelope.time, "$.time")
+        occurred_at = parse_time(envelope.time, "$.time")
     id_field = DOCUMENT_IDS.get(envelope.type)
     named = body.get(id_field) if id_field else None
     document_id = (
@@ -309,21 +314,6 @@ def _reason(reason: _Reason, path: str) -> DispositionReason:
     )
 
 
-def _row_key(envelope: Envelope, row: dict[str, Any]) -> str:
-    """A document row's identity: webhook source, row version and canonical
-    content, so a row redelivered inside a new envelope is recognised."""
-    canonical = msgspec.json.encode(_canonical(row), order="sorted")
-    rowver = row.get("rowver")
-    material = b"\x1f".join(
-        (
-            (envelope.source or "").encode(),
-            str(rowver if rowver is not None else "").encode(),
-            canonical,
-        )
-    )
-    return "sm:" + hashlib.sha256(material).hexdigest()
-
-
 def _identifier(value: str, path: str) -> str:
     """A required identifier, as given."""
     name = path.rsplit(".", 1)[-1]
@@ -341,42 +331,8 @@ def _optional_identifier(value: str | None, path: str) -> str | None:
     return _identifier(value, path) if value and value.strip() else None
 
 
-def _canonical(value: Any) -> Any:
-    """The row with every number written one way (1, 1.0 and 1.00 alike), so a
-    row re-serialised by the sender is still recognised."""
-    if isinstance(value, dict):
-        return {key: _canonical(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_canonical(item) for item in value]
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        number = Decimal(value)
-        if number.is_finite():
-            return {"#": format(number.normalize(), "f")}
-    return value
-
-
 def _quantity(value: Decimal, path: str) -> Decimal:
     problem = quantity_problem(value)
     if problem is not None:
         raise TranslationError(problem, path)
     return value
-
-
-def _parse_time(value: str | None, path: str) -> datetime:
-    if not value:
-        raise TranslationError("time is missing", path)
-    try:
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise TranslationError(f"{value[:40]!r} is not an ISO 8601 time in range", path) from None
-
-
-def _explain(error: msgspec.ValidationError, prefix: str = "$") -> tuple[str, str]:
-    """msgspec's message split into what is wrong and where (`... - at `$.x``)."""
-    text = str(error)
-    message, _, where = text.partition(" - at `")
-    field = where.rstrip("`") or "$"
-    if prefix != "$" and field.startswith("$"):
-        field = prefix + field[1:]
-    return message, field

@@ -211,6 +211,73 @@ class OfsSubscriptionGap(Event, frozen=True, kw_only=True, tag="ofs.Subscription
     since: datetime | None = None
 
 
+# --------------------------------------------------------------------------
+# Stock signals: par levels and required inventories
+
+
+class SkippedLine(msgspec.Struct, frozen=True, kw_only=True):
+    """A part of a vendor document that could not be used: where (a JSON path) and why."""
+
+    field: str
+    reason: str
+
+
+class RecommendedLevel(msgspec.Struct, frozen=True, kw_only=True):
+    product: str
+    target: Decimal
+
+
+class ParLevelsRecommended(Event, frozen=True, kw_only=True, tag="sm.ParLevelsRecommended"):
+    """A ServiceMobility StockLevelRecommendation: for the storage location
+    `location`, each product's target (`RecQty`). `skipped` says which items
+    could not be used; `body` is the row as received."""
+
+    recommendation_id: str
+    location: str
+    levels: tuple[RecommendedLevel, ...] = ()
+    skipped: tuple[SkippedLine, ...] = ()
+    body: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ManualLevel(msgspec.Struct, frozen=True, kw_only=True):
+    """A par level set by hand; no `min` means min = target."""
+
+    product: str
+    target: Decimal
+    min: Decimal | None = None
+
+
+class ParLevelsSet(Event, frozen=True, kw_only=True, tag="invtrack.ParLevelsSet"):
+    """Par levels of one resource set by hand: each product named is replaced."""
+
+    resource_id: str
+    levels: tuple[ManualLevel, ...]
+    user: str | None = None
+
+
+class RequiredLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One OFS required inventory: `model` None when OFS gives none (or "")."""
+
+    inventory_type: str
+    model: str | None = None
+    quantity: Decimal
+
+
+class RequiredInventoriesRecorded(
+    Event, frozen=True, kw_only=True, tag="ofs.RequiredInventoriesRecorded"
+):
+    """What OFS answered for an activity's required inventories, read at
+    `occurred_at`. `unknown` says why the answer could not be used (empty,
+    too large, not to the schema); then `lines` is empty and the activity's
+    readiness is unknown."""
+
+    activity_id: str
+    resource_id: str | None = None
+    date: str | None = None
+    lines: tuple[RequiredLine, ...] = ()
+    unknown: str | None = None
+
+
 OfsInventory = (
     ResourceInventoryCreated
     | ResourceInventoryUpdated
@@ -225,7 +292,14 @@ OfsInventory = (
 )
 
 DomainEvent = (
-    StockUsageRecorded | DocumentRecorded | OfsInventory | OfsEventRecorded | OfsSubscriptionGap
+    StockUsageRecorded
+    | DocumentRecorded
+    | OfsInventory
+    | OfsEventRecorded
+    | OfsSubscriptionGap
+    | ParLevelsRecommended
+    | ParLevelsSet
+    | RequiredInventoriesRecorded
 )
 
 OFS_INVENTORY_EVENTS: Final[dict[str, type[OfsInventoryEvent]]] = {

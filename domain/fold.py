@@ -12,12 +12,18 @@ from domain.events import (
     OfsEventRecorded,
     OfsInventoryEvent,
     OfsSubscriptionGap,
+    ParLevelsRecommended,
+    ParLevelsSet,
+    RequiredInventoriesRecorded,
     StockUsageRecorded,
 )
 from domain.items import Item, ofs_key, stock_line_key
 
 GAPS_STREAM = "ofs-subscription-gaps"
 """The stream of the OFS pollers' subscription gaps."""
+RECOMMENDATIONS_STREAM = "sm-StockLevelRecommendation-"
+"""The prefix of a stock level recommendation's stream (the stream its rows
+had when they were stored as documents)."""
 
 
 def touched_keys(event: DomainEvent) -> tuple[str, ...]:
@@ -32,7 +38,20 @@ def touched_keys(event: DomainEvent) -> tuple[str, ...]:
                     for m in mentions
                 )
             )
-        case OfsEventRecorded() | OfsSubscriptionGap():
+        case ParLevelsRecommended(location=location, levels=levels):
+            # The stock lines a recommendation names, as its document named them.
+            return tuple(
+                dict.fromkeys(
+                    stock_line_key("resource", location, level.product, None, None)
+                    for level in levels
+                )
+            )
+        case (
+            OfsEventRecorded()
+            | OfsSubscriptionGap()
+            | ParLevelsSet()
+            | RequiredInventoriesRecorded()
+        ):
             return ()
         case OfsInventoryEvent():
             return (ofs_key(event.inventory_id),)
@@ -49,6 +68,12 @@ def stream_of(event: DomainEvent) -> str:
             return f"ofs-events-{kind}"
         case OfsSubscriptionGap():
             return GAPS_STREAM
+        case ParLevelsRecommended(recommendation_id=recommendation_id):
+            return RECOMMENDATIONS_STREAM + recommendation_id
+        case ParLevelsSet(resource_id=resource_id):
+            return f"invtrack-par-levels-{resource_id}"
+        case RequiredInventoriesRecorded(activity_id=activity_id):
+            return f"ofs-required-{activity_id}"
         case _:
             return touched_keys(event)[0]
 
@@ -60,6 +85,9 @@ def apply(items: Mapping[str, Item], event: DomainEvent, position: int) -> list[
         case StockUsageRecorded():
             return sm_rules.apply(items, event, position)
         case DocumentRecorded() | OfsEventRecorded() | OfsSubscriptionGap():
+            return []
+        case ParLevelsRecommended() | ParLevelsSet() | RequiredInventoriesRecorded():
+            # Signals, not stock: folded by `domain.signals`.
             return []
         case OfsInventoryEvent():
             return [ofs_rules.apply(items.get(ofs_key(event.inventory_id)), event, position)]
@@ -73,11 +101,26 @@ def named_owners(event: DomainEvent) -> tuple[tuple[str, str, str], ...]:
     An item's owner as of any time was named by one of its events, so these
     (with the owners of its live states) are where "as of" queries look.
     """
-    if isinstance(
-        event, StockUsageRecorded | DocumentRecorded | OfsEventRecorded | OfsSubscriptionGap
-    ):
-        # A stock line's owners are those of the states it takes, kept as they change.
-        return ()
+    match event:
+        case OfsInventoryEvent():
+            return _ofs_owners(event)
+        case (
+            StockUsageRecorded()
+            | DocumentRecorded()
+            | OfsEventRecorded()
+            | OfsSubscriptionGap()
+            | ParLevelsRecommended()
+            | ParLevelsSet()
+            | RequiredInventoriesRecorded()
+        ):
+            # A stock line's owners are those of the states it takes, kept as
+            # they change; the other events name no item.
+            return ()
+        case _:
+            assert_never(event)
+
+
+def _ofs_owners(event: OfsInventoryEvent) -> tuple[tuple[str, str, str], ...]:
     key = ofs_key(event.inventory_id)
     activity = event.activity
     candidates = (

@@ -1,9 +1,10 @@
-"""A client of the OFS Core API: event subscriptions and pages, and plain GETs
-(the inventory endpoints).
+"""A client of the OFS Core API: event subscriptions and pages, an activity's
+required inventories, and plain GETs (the inventory endpoints).
 
 It says what went wrong in terms the poller can act on: `OfsUnavailable` is
 worth retrying later (429, 5xx, timeouts, broken connections, garbled
-answers), `SubscriptionGone` means the subscription expired or was deleted,
+answers; `OfsAnswerTooLarge` for an answer over the size cap),
+`SubscriptionGone` means the subscription expired or was deleted,
 `OfsRejected` means OFS refused the request and retrying will not help
 (bad credentials, no permission, a bad request).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -24,6 +26,9 @@ RATE_LIMIT: Final = 10
 it answers 429 beyond its own)."""
 EVENTS_PATH: Final = "/rest/ofscCore/v1/events"
 SUBSCRIPTIONS_PATH: Final = "/rest/ofscCore/v1/events/subscriptions"
+ACTIVITIES_PATH: Final = "/rest/ofscCore/v1/activities"
+REQUIRED_PAGE: Final = 100
+"""The largest page of required inventories OFS serves."""
 
 T = TypeVar("T")
 
@@ -40,6 +45,10 @@ class OfsRejected(OfsError, Rejected):
     """OFS refused the request (4xx other than 404 and 429): retrying will not help."""
 
     vendor = "OFS"
+
+
+class OfsAnswerTooLarge(OfsUnavailable):
+    """An answer over the size cap (`INVTRACK_VENDOR_MAX_BYTES`)."""
 
 
 class SubscriptionGone(OfsUnavailable):
@@ -125,6 +134,16 @@ class OfsClient:
     async def unsubscribe(self, subscription_id: str) -> None:
         await self._send("DELETE", f"{SUBSCRIPTIONS_PATH}/{subscription_id}", gone=SubscriptionGone)
 
+    async def required_inventories(
+        self, activity_id: str, *, offset: int = 0, limit: int = REQUIRED_PAGE
+    ) -> bytes:
+        """One page of an activity's required inventories (`{"items": [...]}`),
+        as received; NotFound when OFS does not know the activity."""
+        path = f"{ACTIVITIES_PATH}/{quote(activity_id, safe='')}/requiredInventories"
+        params: dict[str, str | int] = {"offset": offset, "limit": limit}
+        response = await self._send("GET", path, params=params, gone=NotFound)
+        return response.content
+
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> bytes:
         """The body of a Core API GET; NotFound for a 404."""
         response = await self._send("GET", path, params=params, gone=NotFound)
@@ -140,7 +159,14 @@ class OfsClient:
         gone: type[OfsError] | None = None,
     ) -> httpx.Response:
         response = await send(
-            self._http, method, path, self.limits, OfsUnavailable, params=params, json=json
+            self._http,
+            method,
+            path,
+            self.limits,
+            OfsUnavailable,
+            too_large=OfsAnswerTooLarge,
+            params=params,
+            json=json,
         )
         status = response.status_code
         if status < 300:

@@ -18,7 +18,8 @@ loadable copies of the Core API and token service files (`tests.fakes.contract`)
   expired on demand with `expire()`);
 - HTTP Basic `clientId@instance:secret`, the fixed bearer token, or an access
   token from the token service (`tests.fakes.ofs_oauth`), 401 otherwise;
-- the inventory reads (`tests.fakes.ofs_inventory`), over records tests set.
+- the inventory reads (`tests.fakes.ofs_inventory`), over records tests set;
+- an activity's required inventories (`tests.fakes.ofs_required`).
 
 Tests publish events with `publish()`, and inject faults with `fail()` (an
 error status, optionally with `Retry-After`) and `stall()` (a slow answer).
@@ -44,6 +45,7 @@ from tests.fakes.contract import ofs_contracts
 from tests.fakes.http import Answer, FakeServer, Problem, Scope, header
 from tests.fakes.ofs_inventory import FakeInventory
 from tests.fakes.ofs_oauth import TOKEN_PATH, FakeTokenService
+from tests.fakes.ofs_required import FakeRequired
 
 VENDOR_SPEC: Final = (
     Path(__file__).resolve().parents[1]
@@ -130,6 +132,7 @@ class FakeOfs(FakeServer):
     published: list[Published] = field(default_factory=list)
     subscriptions: dict[str, FakeSubscription] = field(default_factory=dict)
     inventory: FakeInventory = field(default_factory=FakeInventory)
+    required: FakeRequired = field(default_factory=FakeRequired)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a read answers no events at the newest marker; cleared by publish()."""
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -185,6 +188,9 @@ class FakeOfs(FakeServer):
         listed = self.inventory.route(method, path, query)
         if listed is not None:
             return 200, listed, {}
+        required = self.required.route(method, path, query, body)
+        if required is not False:
+            return (200, required, {}) if required is not None else (204, None, {})
         return *self._route(method, path, query, body, application), {}
 
     def error(self, status: int, detail: str) -> dict[str, str]:

@@ -84,7 +84,8 @@ def usage_envelope(envelope_id: str, rows: Sequence[UsageRow]) -> dict[str, Any]
 
 
 def document_envelope(kind: str, envelope_id: str, *, location: str = "VAN-1") -> dict[str, Any]:
-    """An envelope of one of the eight document types: one row, one document."""
+    """An envelope of one of the eight other types: one row, one document (par
+    levels for a StockLevelRecommendation)."""
     return {
         "id": envelope_id,
         "type": kind,
@@ -103,12 +104,19 @@ def document_envelope(kind: str, envelope_id: str, *, location: str = "VAN-1") -
                         "DocumentNum": f"{kind}-{envelope_id}",
                         "ModifiedUTC": "2026-11-20T09:10:00Z",
                         "StorageLocationID": location,
-                        "Items": [{"ProdNum": "P-1", "SerialNum": "", "BatchNum": "", "Qty": 1}],
+                        "Items": [_document_item(kind)],
                     },
                 }
             ],
         },
     }
+
+
+def _document_item(kind: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"ProdNum": "P-1", "SerialNum": "", "BatchNum": "", "Qty": 1}
+    if kind == "StockLevelRecommendation":
+        item["RecQty"] = 2  # what makes a recommendation usable
+    return item
 
 
 def envelope_for(kind: str, envelope_id: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.servicemobility import TranslationError, read_envelope, translate
-from domain.events import DocumentRecorded, Fact, StockUsageRecorded
+from domain.events import DocumentRecorded, Fact, ParLevelsRecommended, StockUsageRecorded
 from domain.fold import fold
 from domain.items import Item, stock_line_key
 from tests.strategies import (
@@ -178,7 +178,6 @@ def test_all_nine_types_are_accepted() -> None:
         "PhysicalInventoryRequest",
         "LoadInventory",
         "InventoryTransfer",
-        "StockLevelRecommendation",
         "TimeEntry",
         "UserAudit",
         "WorkOrder",
@@ -187,6 +186,14 @@ def test_all_nine_types_are_accepted() -> None:
         assert isinstance(fact.event, DocumentRecorded)
         assert fact.event.document_type == kind
         assert fact.event.mentions == ()
+    kind = "StockLevelRecommendation"
+    usable = {**row, "StorageLocationID": "VAN-07", "Items": [{"ProdNum": "P-1", "RecQty": 4}]}
+    (fact,) = facts_of(sm_envelope("id-rec", [{"rowver": "r1", kind: usable}], kind=kind))
+    assert isinstance(fact.event, ParLevelsRecommended)
+    # A recommendation of which nothing is usable is refused, naming the field.
+    with pytest.raises(TranslationError) as refused:
+        facts_of(sm_envelope("id-rec-2", [{"rowver": "r1", kind: row}], kind=kind))
+    assert refused.value.field == "$.data.rows[0].StockLevelRecommendation.Items"
 
 
 # --------------------------------------------------------------------------
