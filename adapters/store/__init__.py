@@ -1,41 +1,65 @@
-"""The event store: inbox of raw payloads, events, stream heads, cursors and the
-projection registry, and the one transaction a batch of deliveries commits in."""
+"""The event store: inbox of raw payloads, events, stream heads, cursors, the
+projections' registry and tables, and the one transaction a batch of
+deliveries commits in. The rest of invtrack sees the `Store` port, opened by
+`connect(url)`, and the records and queries that go through it."""
 
-from adapters.store.database import Database, UnsupportedDatabase, connect
-from adapters.store.errors import ConcurrencyConflict, StoreBusy
-from adapters.store.event_store import EventStore
-from adapters.store.reconciliations import ReconciliationLog
+from adapters.store.errors import (
+    AlreadyRunning,
+    ConcurrencyConflict,
+    NotReady,
+    StoreBusy,
+    UnsupportedDatabase,
+)
+from adapters.store.opening import check_url, connect, missing, where
+from adapters.store.port import LAST, Maintenance, Reader, Store, Writer
 from adapters.store.records import (
+    CountRecord,
     Cursor,
     Delivery,
     InboxEntry,
     InboxRecord,
+    ItemRecord,
     NewEvent,
+    RawEvent,
     Receipt,
+    ReconciliationSummary,
+    Registered,
+    Slot,
     StoredEvent,
 )
-from adapters.store.registry import Registered, Slot
-from adapters.store.rows import LiveProjection, Lookup, Projected, TableWrite
+from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
 
 __all__ = [
+    "LAST",
+    "AlreadyRunning",
     "ConcurrencyConflict",
+    "CountRecord",
     "Cursor",
-    "Database",
     "Delivery",
-    "EventStore",
     "InboxEntry",
     "InboxRecord",
+    "ItemRecord",
     "LiveProjection",
     "Lookup",
+    "Maintenance",
     "NewEvent",
+    "NotReady",
     "Projected",
+    "RawEvent",
+    "Reader",
     "Receipt",
-    "ReconciliationLog",
+    "ReconciliationSummary",
     "Registered",
+    "Row",
     "Slot",
+    "Store",
     "StoreBusy",
     "StoredEvent",
     "TableWrite",
     "UnsupportedDatabase",
+    "Writer",
+    "check_url",
     "connect",
+    "missing",
+    "where",
 ]

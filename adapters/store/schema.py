@@ -1,5 +1,7 @@
-"""Tables of the event store, for the store alone. Projection tables live with
-their projection (with the column types of `adapters.store.types`)."""
+"""Tables of the event store, for the store alone: the inbox, the events, the
+stream heads, the projection registry, cursors, deliveries per minute and
+reconciliation runs. The projections' tables are in
+`adapters.store.projection_tables`."""
 
 from __future__ import annotations
 
@@ -147,3 +149,8 @@ reconciliation_drifts = Table(
     Column("theirs", Text),
 )
 """The differences a run found, in the order it reported them."""
+
+EVENT_COLUMNS = tuple(column.name for column in events.columns)
+"""The events table's columns, in its order (and `StoredEvent`'s)."""
+
+INBOX_COLUMNS = tuple(column.name for column in inbox.columns)

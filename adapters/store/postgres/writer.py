@@ -1,4 +1,4 @@
-"""The store's hot paths on PostgreSQL, on asyncpg.
+"""Committing batches on PostgreSQL, on asyncpg.
 
 A batch commit is four round trips whatever its size:
 
@@ -32,13 +32,12 @@ import msgspec
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
-from adapters.store.batch import Batch, Decision, Found
+from adapters.store.decide import Batch, decide
 from adapters.store.errors import StoreBusy
-from adapters.store.registry import Slot
-from adapters.store.rows import LiveProjection, Lookup, TableWrite, on_conflict
-
-APPEND_LOCK: Final = 7_220_002
-"""Advisory lock id held by every write transaction."""
+from adapters.store.found import Decision, Found
+from adapters.store.postgres.locks import APPEND_LOCK
+from adapters.store.records import Slot
+from adapters.store.rows import LiveProjection, Lookup, TableWrite
 
 SESSION: Final = {
     "plan_cache_mode": "force_custom_plan",
@@ -91,6 +90,20 @@ def _write_part(
         )
     statement = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
     return statement + on_conflict(table, columns, keys, mode)
+
+
+def on_conflict(table: Table, columns: Sequence[str], keys: Sequence[str], mode: str) -> str:
+    """The conflict clause that ends an insert of this mode."""
+    target = f" ON CONFLICT ({', '.join(keys)}) DO"
+    others = [column for column in columns if column not in keys]
+    if mode == "ignore":
+        return f"{target} NOTHING"
+    if mode == "upsert":
+        return f"{target} UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+    if mode == "add":
+        added = (f"{c} = {table.name}.{c} + excluded.{c}" for c in others)
+        return f"{target} UPDATE SET " + ", ".join(added)
+    return ""
 
 
 def write_statement(writes: Sequence[TableWrite]) -> tuple[str, list[Any]]:
@@ -168,7 +181,7 @@ def _json(values: Sequence[Any]) -> str:
     return _json_text(values).decode()
 
 
-def found_from(record: Sequence[Any]) -> Found:
+def found_from(record: Sequence[Any], lookups: Sequence[Lookup]) -> Found:
     head, inbox_head, accepted, known, stream_rows, statuses, slots, *rows = record
     return Found(
         head=int(head),
@@ -182,6 +195,7 @@ def found_from(record: Sequence[Any]) -> Found:
         streams={stream: int(version) for stream, version in stream_rows or ()},
         statuses={int(id_): status for id_, status in statuses or ()},
         slots={name: Slot(int(v), int(g)) for name, v, g in slots or ()},
+        lookups=list(lookups),
         rows=[list(found or ()) for found in rows],
     )
 
@@ -214,7 +228,7 @@ class PostgresWriter:
     async def _commit(self, batch: Batch, projection: LiveProjection | None) -> Decision:
         async with self._transaction() as conn:
             found = await self._read(conn, batch, projection)
-            decision = batch.decide(found, projection, datetime.now(UTC))
+            decision = decide(batch, found, projection, datetime.now(UTC))
             await self._write(conn, decision)
             return decision
 
@@ -229,12 +243,12 @@ class PostgresWriter:
         slots (read again in the rare case the slots just changed)."""
         lookups = batch.lookups(projection, self._slots)
         statement, parameters = read_statement(batch, lookups)
-        found = found_from(await conn.fetchrow(statement, *parameters))
+        found = found_from(await conn.fetchrow(statement, *parameters), lookups)
         if found.slots != self._slots:
             self._slots = found.slots
             lookups = batch.lookups(projection, found.slots)
             statement, parameters = read_statement(batch, lookups)
-            found = found_from(await conn.fetchrow(statement, *parameters))
+            found = found_from(await conn.fetchrow(statement, *parameters), lookups)
         return found
 
     @contextlib.asynccontextmanager

@@ -2,52 +2,23 @@
 it has got. The store keeps it next to the events, so a checkpoint commits in
 the same transaction as the rows it covers.
 
-A slot is one set of a projection's tables: the version of its rules and which
-build of that version they hold. A rebuild of the version already served fills
-a new build, so the served tables stay untouched until the switch. A slot is
-written one way everywhere: `v2` for the first build of version 2, `v2_3` for
-its third; its tables are named `{table}_{slot}`.
+A rebuild of the version already served fills a new build (`Slot`), so the
+served tables stay untouched until the switch. Through SQLAlchemy Core, the
+same on both backends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
 
 import msgspec
 from sqlalchemy import Update, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.store.records import Part, Registered, Slot, State
 from adapters.store.schema import cursors
 from adapters.store.schema import projections as registry
-
-State = Literal["active", "building", "retired"]
-
-
-class Slot(msgspec.Struct, frozen=True, order=True):
-    version: int
-    generation: int = 1
-
-    def __str__(self) -> str:
-        if self.generation == 1:
-            return f"v{self.version}"
-        return f"v{self.version}_{self.generation}"
-
-    def table(self, base: str) -> str:
-        """The name of the slot's copy of a table: `items_v2`, `items_v2_3`."""
-        return f"{base}_{self}"
-
-
-class Registered(msgspec.Struct, frozen=True, kw_only=True):
-    """A row of the registry: one slot of one projection and how far it is."""
-
-    name: str
-    slot: Slot
-    state: State
-    position: int
-    started_at: datetime
-    updated_at: datetime
 
 
 async def active_slots(conn: AsyncConnection) -> dict[str, Slot]:
@@ -131,9 +102,6 @@ def _update(name: str, slot: Slot) -> Update:
 # items; every part commits its own checkpoint (a cursor named after the slot
 # and the part) until all parts reach the same position, which becomes the
 # slot's checkpoint.
-
-Part = tuple[int, int]
-"""(index, count): one of `count` parts."""
 
 
 def _part_prefix(name: str, slot: Slot) -> str:

@@ -1,40 +1,29 @@
 """Reconciliation runs kept for listing later: each run and its differences in
-one transaction, read back newest first. A cold path on SQLAlchemy Core."""
+one transaction, read back newest first. Through SQLAlchemy Core, the same on
+both backends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Row, case, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.store.database import Database
+from adapters.store.records import ReconciliationSummary
 from adapters.store.schema import reconciliation_drifts, reconciliations
 from domain.reconciliation import Drift, Reconciliation
 
 
-class Latest(msgspec.Struct, frozen=True, kw_only=True):
-    """A vendor's runs: how many found drift and how many did not, and the newest."""
-
-    source: str
-    clean: int
-    drifted_runs: int
-    finished_at: datetime
-    drifted: int
-    """Items that differed in the newest run."""
-
-
 class ReconciliationLog:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     async def record(self, run: Reconciliation) -> Reconciliation:
         """Keep a run and its differences; the run with its id."""
         targets = {"resources": list(run.resources), "activities": list(run.activities)}
-        async with self.database.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             run_id = await conn.scalar(
                 insert(reconciliations)
                 .values(
@@ -70,12 +59,12 @@ class ReconciliationLog:
         query = select(reconciliations).order_by(reconciliations.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(reconciliations.c.id < before)
-        async with self.database.engine.connect() as conn:
+        async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
             drifts = await self._drifts(conn, [int(row.id) for row in rows])
         return [_run(row, drifts.get(int(row.id), ())) for row in rows]
 
-    async def latest(self) -> list[Latest]:
+    async def summary(self) -> list[ReconciliationSummary]:
         """Per vendor: runs with and without drift, and the newest run."""
         drifted = func.sum(case((reconciliations.c.drifted > 0, 1), else_=0))
         counts = select(
@@ -84,7 +73,7 @@ class ReconciliationLog:
             drifted.label("drifted_runs"),
             func.max(reconciliations.c.id).label("newest"),
         ).group_by(reconciliations.c.source)
-        async with self.database.engine.connect() as conn:
+        async with self.engine.connect() as conn:
             totals = (await conn.execute(counts)).all()
             newest = {
                 int(row.id): row
@@ -95,7 +84,7 @@ class ReconciliationLog:
                 )
             }
         return [
-            Latest(
+            ReconciliationSummary(
                 source=str(total.source),
                 clean=int(total.runs) - int(total.drifted_runs or 0),
                 drifted_runs=int(total.drifted_runs or 0),

@@ -1,57 +1,137 @@
-"""Deciding one batch: which payloads are kept, which facts are new, their
-positions and stream versions, and the rows of the store's own tables."""
+"""Deciding one batch of deliveries: pure, the same for every backend.
+
+A backend reads what `Batch` asks for while it holds the append lock, hands it
+over as `Found`, writes the `Decision` and commits. The rules:
+
+- a payload whose (source, message id) was accepted before, in the store or
+  earlier in the batch, is a duplicate and appends nothing;
+- a fact whose dedupe key is stored, or came earlier in the batch, is skipped;
+- positions and stream versions follow the store's head in batch order (the
+  append lock makes them final), and a stale expected version fails the batch;
+- a replayed payload is settled once, from the status it has;
+- the live projections fold the new events with their positions, and their
+  rows and checkpoints are written in the same transaction.
+
+`Found.after(decision)` is the state a batch leaves: deciding a batch and
+then the next one from that state is deciding both as one batch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import msgspec
 
 from adapters.store.errors import ConcurrencyConflict
-from adapters.store.records import Cursor, Delivery, InboxEntry, InboxStatus, NewEvent, Receipt
-from adapters.store.rows import Projected, Row, TableWrite
-from adapters.store.schema import cursors, events, inbox, inbox_minutes, projections, streams
+from adapters.store.found import Decision, Found, Placed
+from adapters.store.records import (
+    Cursor,
+    Delivery,
+    InboxEntry,
+    InboxStatus,
+    NewEvent,
+    Receipt,
+)
+from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
+from adapters.store.schema import (
+    EVENT_COLUMNS,
+    INBOX_COLUMNS,
+    cursors,
+    events,
+    inbox,
+    inbox_minutes,
+    projections,
+    streams,
+)
+from adapters.store.types import utc
 from domain.events import Fact, event_type
 from domain.fold import stream_of
 from domain.upcasters import current_version
 
-if TYPE_CHECKING:
-    from adapters.store.batch import Found
-
 _encode = msgspec.json.encode
 
-INBOX_COLUMNS = (
-    "id",
-    "source",
-    "kind",
-    "message_id",
-    "content_type",
-    "headers",
-    "body",
-    "sender",
-    "received_at",
-    "status",
-    "reason",
-)
-EVENT_COLUMNS = (
-    "position",
-    "stream_id",
-    "version",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "dedupe_key",
-    "inbox_id",
-)
+
+class NoLiveProjections(RuntimeError):
+    """Events cannot be appended while projections are active unless the store
+    projects them: they would never reach those projections."""
 
 
-class Plan:
-    """The mutable state of deciding one batch."""
+class Batch:
+    """Deliveries (or plain events) committed in one transaction, in order."""
+
+    def __init__(
+        self, deliveries: Sequence[Delivery] = (), events: Sequence[NewEvent] = ()
+    ) -> None:
+        self.deliveries = deliveries
+        self.events = events
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(source, message id) of every payload that may be accepted."""
+        return list(
+            {
+                (delivery.inbox.source, delivery.inbox.message_id): None
+                for delivery in self.deliveries
+                if delivery.inbox is not None
+                and delivery.inbox.message_id is not None
+                and delivery.rejected is None
+            }
+        )
+
+    def dedupe_keys(self) -> list[str]:
+        keys = [fact.dedupe_key for delivery in self.deliveries for fact in delivery.facts]
+        keys += [event.dedupe_key for event in self.events]
+        return list(dict.fromkeys(keys))
+
+    def stream_ids(self) -> list[str]:
+        ids = [stream_of(fact.event) for delivery in self.deliveries for fact in delivery.facts]
+        ids += [event.stream_id for event in self.events]
+        return list(dict.fromkeys(ids))
+
+    def replayed(self) -> list[int]:
+        return [d.replaying for d in self.deliveries if d.replaying is not None]
+
+    def event_data(self) -> list[Any]:
+        """Every event the batch may append, for the projections' lookups."""
+        found = [fact.event for delivery in self.deliveries for fact in delivery.facts]
+        return found + [event.data for event in self.events]
+
+    def lookups(self, projection: LiveProjection | None, slots: dict[str, Any]) -> list[Lookup]:
+        if projection is None or not slots:
+            return []
+        return projection.lookups(slots, self.event_data())
+
+
+def decide(
+    batch: Batch, found: Found, projection: LiveProjection | None, now: datetime
+) -> Decision:
+    """What the batch does, given what the store holds (`found`)."""
+    plan = _Plan(found, now)
+    receipts = [plan.receive(delivery) for delivery in batch.deliveries]
+    for event in batch.events:
+        plan.take(event)
+    placed = plan.place()
+    projected = _project(projection, found, placed, fresh=not batch.events)
+    return Decision(
+        receipts=receipts,
+        writes=plan.writes(placed, projected) + projected.writes,
+        placed=[
+            Placed(position, version, event, data)
+            for (position, version, event), data in zip(placed, projected.events, strict=True)
+        ],
+        recorded_at=now,
+        head=placed[-1][0] if placed else found.head,
+        inbox_head=plan.inbox_head,
+        accepted=plan.accepted,
+        known=plan.known,
+        streams=plan.versions,
+        statuses=plan.statuses,
+    )
+
+
+class _Plan:
+    """The mutable state of deciding one batch (`found` is left as it is)."""
 
     def __init__(self, found: Found, now: datetime) -> None:
         self.found = found
@@ -59,6 +139,7 @@ class Plan:
         self.accepted = dict(found.accepted)
         self.known = set(found.known)
         self.statuses = dict(found.statuses)
+        self.versions = dict(found.streams)
         self.inbox_head = found.inbox_head
         self.kept: list[Row] = []
         self.settled: list[Row] = []
@@ -87,7 +168,6 @@ class Plan:
     def _replay(self, delivery: Delivery, entry: InboxEntry, inbox_id: int) -> Receipt:
         if self.statuses.get(inbox_id) != "quarantined":
             return Receipt(inbox_id=inbox_id, settled=False)
-        self.statuses[inbox_id] = "settled"
         if delivery.rejected is not None:
             self._settle(inbox_id, "quarantined", entry.message_id, delivery.rejected)
             return Receipt(inbox_id=inbox_id, quarantined=True)
@@ -137,11 +217,12 @@ class Plan:
     def _settle(
         self, inbox_id: int, status: InboxStatus, message_id: str | None, reason: str | None
     ) -> None:
+        self.statuses[inbox_id] = status
         self.settled.append((inbox_id, status, message_id, reason))
 
     def place(self) -> list[tuple[int, int, NewEvent]]:
         """(position, stream version, event) of every new event, in order."""
-        versions = self.found.streams
+        versions = self.versions
         position = self.found.head
         placed: list[tuple[int, int, NewEvent]] = []
         for event in self.pending:
@@ -157,19 +238,13 @@ class Plan:
     def writes(
         self, placed: list[tuple[int, int, NewEvent]], projected: Projected
     ) -> list[TableWrite]:
-        data = projected.events
         return [
             TableWrite(inbox, INBOX_COLUMNS, self.kept),
             TableWrite(
                 inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
             ),
-            TableWrite(events, EVENT_COLUMNS, self._event_rows(placed, data)),
-            TableWrite(
-                streams,
-                ("stream_id", "version"),
-                _last_versions(placed),
-                mode="upsert",
-            ),
+            TableWrite(events, EVENT_COLUMNS, self._event_rows(placed, projected.events)),
+            TableWrite(streams, ("stream_id", "version"), _last_versions(placed), mode="upsert"),
             TableWrite(
                 cursors,
                 ("name", "state", "updated_at"),
@@ -233,6 +308,22 @@ class Plan:
         ]
 
 
+def _project(
+    projection: LiveProjection | None,
+    found: Found,
+    placed: list[tuple[int, int, NewEvent]],
+    *,
+    fresh: bool,
+) -> Projected:
+    data = [event.data for _, _, event in placed]
+    if not placed or not found.slots:
+        return Projected(events=data)
+    if projection is None:
+        raise NoLiveProjections("this store does not project; open it with the live projections")
+    appended = [(position, event) for position, _, event in placed]
+    return projection.fold(found.slots, found.rows, appended, fresh)
+
+
 def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
     event = fact.event
     kind = event_type(event)
@@ -251,8 +342,3 @@ def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
 def _last_versions(placed: list[tuple[int, int, NewEvent]]) -> list[Row]:
     versions = {event.stream_id: version for _, version, event in placed}
     return list(versions.items())
-
-
-def utc(moment: datetime) -> datetime:
-    """The moment as the store keeps it: timezone-aware UTC, naive taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
