@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from adapters.store import EventStore, Registered
+from adapters.store import Reader, Registered
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
 
@@ -56,7 +56,7 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def status(
-    store: EventStore,
+    store: Reader,
     projections: Sequence[Projection] = PROJECTIONS,
     *,
     quarantined: int = 20,
