@@ -25,11 +25,11 @@ async def run_status(settings: Settings, as_json: bool = False) -> int:
     existing_sqlite_file(settings.database_url)
     store = open_store(settings, pool_size=2)
     try:
-        if await store.database.current_revision() is None:
+        if await store.revision() is None:
             raise not_migrated(settings.database_url)
         report = await status(store)
     finally:
-        await store.database.dispose()
+        await store.close()
     if as_json:
         print(msgspec.json.format(msgspec.json.encode(report), indent=2).decode())
     else:

@@ -14,8 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from adapters.store import EventStore
-from adapters.store.records import InboxRecord
+from adapters.store import InboxRecord, Store
 from api.pages import params
 from api.pages.errors import PageNotFound
 from api.pages.rendering import notify, render
@@ -62,7 +61,7 @@ class QuarantineController(Controller):
     async def quarantine(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         cursor: Query = None,
     ) -> Template:
         after = params.position_cursor(cursor) or 0
@@ -82,7 +81,7 @@ class QuarantineController(Controller):
         self,
         request: Request[Any, Any, Any],
         inbox_id: FromPath[int],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
     ) -> Redirect:
         done = await replay_kept(store, inbox_id)
         if done is None:
@@ -102,7 +101,7 @@ def _replayed(inbox_id: int, outcome: str, events: int, reason: str | None) -> s
 
 
 async def _projections(
-    request: Request[Any, Any, Any], store: EventStore, rebuilds: Rebuilds, template: str
+    request: Request[Any, Any, Any], store: Store, rebuilds: Rebuilds, template: str
 ) -> Template:
     """The projections' status and the last rebuild, in `template`."""
     return render(
@@ -122,7 +121,7 @@ class ProjectionsController(Controller):
     async def projections(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
         return await _projections(request, store, rebuilds, "projections.html")
@@ -131,7 +130,7 @@ class ProjectionsController(Controller):
     async def progress(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
         """The rebuild section alone, for the page to poll while one runs."""

@@ -6,8 +6,8 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from adapters.store import EventStore
-from api.routes.schemas import Health, Readiness
+from adapters.store import Store
+from api.http.schemas import Health, Readiness
 from api.services.group_commit import Ingestor
 from projections.setup import Stale
 
@@ -33,7 +33,7 @@ class OperationsController(Controller):
     )
     async def ready(
         self,
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         ingestor: NamedDependency[Ingestor],
         stale: NamedDependency[list[Stale]],
     ) -> Response[Readiness]:

@@ -17,7 +17,7 @@ from adapters.ofs.poller import OfsPoller, OfsPollerConfig
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.client import Pace
 from adapters.servicemobility_export.poller import SOURCES, SmPoller, SmPollerConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from api.services.stores import open_store
 from api.settings import OfsSettings, Settings, SmSettings
@@ -97,7 +97,7 @@ def sm_poller_configs(sm: SmSettings) -> list[SmPollerConfig]:
 
 def sm_pollers(
     configs: Sequence[SmPollerConfig],
-    store: EventStore,
+    store: Store,
     ingestor: Ingestor,
     *,
     start_at: str | None = None,
@@ -147,16 +147,15 @@ async def pull_servicemobility(
 
 
 @contextlib.asynccontextmanager
-async def own_store(settings: Settings) -> AsyncIterator[EventStore]:
+async def own_store(settings: Settings) -> AsyncIterator[Store]:
     """A store of the command's own, migrated, its projections set up."""
     store = open_store(settings, pool_size=2)
-    database = store.database
     try:
-        await database.migrate()
+        await store.migrate()
         await prepare(store)
         yield store
     finally:
-        await database.dispose()
+        await store.close()
 
 
 # --------------------------------------------------------------------------
@@ -164,7 +163,7 @@ async def own_store(settings: Settings) -> AsyncIterator[EventStore]:
 
 
 def start_poller(
-    settings: Settings, store: EventStore, ingestor: Ingestor, stop: asyncio.Event
+    settings: Settings, store: Store, ingestor: Ingestor, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Run the OFS poller in this process if no other worker on this host does.
 
@@ -182,7 +181,7 @@ def start_poller(
 
 
 def start_sm_poller(
-    settings: Settings, store: EventStore, ingestor: Ingestor, stop: asyncio.Event
+    settings: Settings, store: Store, ingestor: Ingestor, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Run the Export API pollers in this process if no other worker on this
     host does (a lock file elects one, as for OFS)."""

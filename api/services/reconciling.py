@@ -20,7 +20,7 @@ import msgspec
 from adapters.ofs.client import OfsClient
 from adapters.ofs.inventory import InventoryReader
 from adapters.ofs.poller import ofs_client
-from adapters.store import ReconciliationLog
+from adapters.store.queries import ItemFilter, OwnerKind
 from api.services.polling import own_store, poller_config
 from api.settings import Settings
 from domain.items import Item, Pool
@@ -33,7 +33,7 @@ from domain.reconciliation import (
     holding_of,
 )
 from projections.items import item_of
-from projections.queries import ItemFilter, OwnerKind, Queries
+from projections.queries import Queries
 
 log = logging.getLogger("invtrack.reconcile")
 
@@ -99,7 +99,7 @@ async def run_reconciliation(
                 activities=tuple(dict.fromkeys(targets.activities + known.activities)),
             )
         run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
-        kept = await ReconciliationLog(store.database).record(run)
+        kept = await store.record(run)
     log.info(
         "reconciliation %s: %d items compared, %d differ", kept.id, kept.compared, kept.drifted
     )
@@ -139,8 +139,8 @@ async def _compare(
 
 
 async def _item(queries: Queries, key: str) -> Item | None:
-    row = await queries.item(key)
-    return None if row is None else item_of(row)
+    record = await queries.item(key)
+    return None if record is None else item_of(record)
 
 
 def _inventory_id(key: str) -> int:

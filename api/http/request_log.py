@@ -1,5 +1,5 @@
 """Every request, once it is answered: its id, its access line and its
-request metrics (api.routes.metrics). Only method, path, status, timing and
+request metrics (api.services.metrics). Only method, path, status, timing and
 the request id are logged, never a header or the query string, so tokens and
 secrets never reach a log line."""
 
@@ -13,7 +13,7 @@ import uuid
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.routes.metrics import count_request
+from api.services.metrics import count_request
 
 access = logging.getLogger("invtrack.access")
 _SANE_ID = re.compile(rb"[\w-]{1,64}")

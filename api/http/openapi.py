@@ -29,7 +29,7 @@ from litestar.openapi.spec import (
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
-from api.routes.problems import PROBLEM_JSON, ProblemBody
+from api.http.problems import PROBLEM_JSON, ProblemBody
 
 ASSETS: Final = "/schema/assets"
 SENDER: Final[list[SecurityRequirement]] = [{"accessToken": []}]

@@ -11,7 +11,7 @@ import base64
 import binascii
 from typing import Final
 
-from api.routes.problems import FieldError, Problem
+from api.http.problems import FieldError, Problem
 from domain.items import is_item_key
 
 MAX_POSITION: Final = 2**63 - 1

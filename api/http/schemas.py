@@ -1,17 +1,16 @@
-"""What the HTTP API answers, as msgspec Structs (camelCase on the wire)."""
+"""What the HTTP API answers, as msgspec Structs (camelCase on the wire). An
+item is the store's `ItemRecord`, as it is."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-from adapters.store import StoredEvent
-from adapters.store.rows import Row
-from domain.items import Item
-from projections.items import row_of
+from adapters.store import ItemRecord, StoredEvent
+from domain.reconciliation import Reconciliation
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -32,42 +31,8 @@ class OfsAccepted(msgspec.Struct, frozen=True):
     events: Annotated[int, Meta(examples=[9])]
 
 
-class ItemOut(msgspec.Struct, frozen=True, rename="camel"):
-    key: Annotated[str, Meta(examples=["ofs-21258547"])]
-    source: Annotated[str, Meta(examples=["ofs"])]
-    pool: Annotated[str | None, Meta(examples=["install"])]
-    inventory_id: Annotated[int | None, Meta(examples=[21258547])]
-    inventory_type: Annotated[str | None, Meta(examples=["MODEM"])]
-    product_number: str | None
-    serial_number: Annotated[str | None, Meta(examples=["SN-0001"])]
-    batch_number: str | None
-    quantity: Annotated[str, Meta(examples=["1"], description="exact decimal")]
-    resource_id: Annotated[str | None, Meta(examples=["TECH_017"])]
-    activity_id: Annotated[str | None, Meta(examples=["4225599"])]
-    customer_number: Annotated[str | None, Meta(examples=["C-1009"])]
-    exchanged_inventory_id: int | None
-    properties: dict[str, Any]
-    updated_at: datetime | None
-    position: Annotated[int, Meta(examples=[42])]
-    deleted: bool = False
-    negative: bool = False
-
-    @classmethod
-    def of(cls, row: Row) -> ItemOut:
-        """An item row (`projections.items.ITEM_COLUMNS`, the same order as the
-        fields) as the API writes it; its properties are stored JSON and go
-        out as they are."""
-        head, properties, tail = row[:13], row[13], row[14:]
-        raw = cast(dict[str, Any], msgspec.Raw(properties)) if properties != "{}" else {}
-        return cls(*head, raw, *tail, negative=row[8].startswith("-"))  # type: ignore[call-arg,misc]
-
-    @classmethod
-    def of_item(cls, item: Item) -> ItemOut:
-        return cls.of(row_of(item))
-
-
 class ItemList(msgspec.Struct, frozen=True, rename="camel"):
-    items: list[ItemOut]
+    items: list[ItemRecord]
     next_cursor: Annotated[str | None, Meta(examples=[None])]
 
 
@@ -110,3 +75,50 @@ class Readiness(msgspec.Struct, frozen=True):
     status: Annotated[str, Meta(examples=["ready"])]
     database: bool
     stale: list[str]
+
+
+class DriftOut(msgspec.Struct, frozen=True):
+    key: Annotated[str, Meta(examples=["ofs-21258547"])]
+    field: Annotated[
+        str,
+        Meta(
+            examples=["quantity"],
+            description="item, pool, resourceId, activityId, quantity, serialNumber or "
+            "inventoryType",
+        ),
+    ]
+    ours: Annotated[
+        str | None, Meta(examples=["15"], description="`present` or `absent` for `item`")
+    ]
+    theirs: Annotated[str | None, Meta(examples=["12"])]
+
+
+class RunOut(msgspec.Struct, frozen=True, rename="camel"):
+    id: int
+    source: Annotated[str, Meta(examples=["ofs"])]
+    started_at: datetime
+    finished_at: datetime
+    resources: list[str]
+    activities: list[str]
+    compared: Annotated[int, Meta(description="items compared")]
+    drifted: Annotated[int, Meta(description="items that differ")]
+    drifts: list[DriftOut]
+
+    @classmethod
+    def of(cls, run: Reconciliation) -> RunOut:
+        return cls(
+            id=run.id or 0,
+            source=run.source,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            resources=list(run.resources),
+            activities=list(run.activities),
+            compared=run.compared,
+            drifted=run.drifted,
+            drifts=[DriftOut(d.key, d.field, d.ours, d.theirs) for d in run.drifts],
+        )
+
+
+class RunList(msgspec.Struct, frozen=True, rename="camel"):
+    items: list[RunOut]
+    next_cursor: str | None

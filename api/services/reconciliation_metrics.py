@@ -9,19 +9,19 @@ made by `invtrack reconcile`, often in another process):
   newest run finished.
 
 Left out when the store does not answer within the scrape's time
-(api.routes.metrics).
+(api.services.metrics).
 """
 
 from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from adapters.store import ReconciliationLog
+from adapters.store import Reader
 
 
-async def reconciliation_families(log: ReconciliationLog) -> list[Metric]:
+async def reconciliation_families(store: Reader) -> list[Metric]:
     """The runs kept, by vendor and outcome, and the newest run of each vendor."""
-    latest = await log.latest()
+    latest = await store.reconciliation_summary()
     runs = CounterMetricFamily(
         "invtrack_reconciliation_runs",
         "Reconciliation runs kept, by outcome (clean or drift)",
