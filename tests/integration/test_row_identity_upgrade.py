@@ -22,11 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters import servicemobility
-from adapters.store import Delivery, EventStore, InboxEntry, connect
+from adapters.store import Delivery, InboxEntry, Store, connect
+from adapters.store.queries import ItemFilter
 from api.services.group_commit import Ingestor
 from domain.events import Fact
 from projections.live import LiveProjector
-from projections.queries import ItemFilter, Queries
+from projections.queries import Queries
 from projections.setup import prepare
 from tests.harness.deliveries import Line, UsageRow, usage_envelope
 from tests.harness.reading import all_events
@@ -137,7 +138,7 @@ def export_delivery(page_id: str, rows: list[UsageRow]) -> Delivery:
     )
 
 
-async def balances(store: EventStore) -> dict[str, Decimal]:
+async def balances(store: Store) -> dict[str, Decimal]:
     queries = Queries(store)
     found: dict[str, Decimal] = {}
     for location in ("VAN-07", "VAN-09"):
@@ -148,10 +149,9 @@ async def balances(store: EventStore) -> dict[str, Decimal]:
 
 
 async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) -> None:
-    database = connect(database_url)
-    store = EventStore(database, LiveProjector())
+    store = connect(database_url, projection=LiveProjector())
     try:
-        await database.migrate("0003")
+        await store.migrate("0003")
         await prepare(store)
         ingestor = Ingestor(store)
         first = webhook("env-1", "webhook-a", [R1, R2])
@@ -167,8 +167,8 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
         }
         stored = len(await all_events(store))
 
-        await database.migrate()
-        assert await database.current_revision() is not None
+        await store.migrate()
+        assert await store.revision() is not None
 
         again = webhook("env-3", "webhook-c", [R3, R2, R1])
         receipt = await ingestor.submit(delivery(again, translated(again)))
@@ -182,7 +182,7 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
         assert (fresh.appended, fresh.skipped) == (1, 2)
         keys = [event.dedupe_key for event in await all_events(store)]
     finally:
-        await database.dispose()
+        await store.close()
     # Every line has its row's key but the second copy of R2, kept as it was.
     assert sum(key.startswith("smrow:") for key in keys) == 5
     assert [key for key in keys if not key.startswith("smrow:")] == [
