@@ -1,36 +1,28 @@
-"""What an ingest run added to a store, read from outside the server.
+"""What an ingest run added to a store, read from outside the server through
+the store's port.
 
-A mark is the store's last event position and last inbox id. Before and after
-a measured run the bench waits until the store stops growing (requests still
-in flight when the load generator stopped are committed or failed by then),
-marks it, and counts what lies between the two marks: the events, and the
-accepted payloads (inbox rows) they came with. The bench is the only writer
-during a run, so that is exactly what the run's requests stored.
+A mark is the store's last event position and how many payloads it has
+accepted. Before and after a measured run the bench waits until the store
+stops growing (requests still in flight when the load generator stopped are
+committed or failed by then), marks it, and counts what lies between the two
+marks: the events, and the accepted payloads they came with. The bench is the
+only writer during a run, so that is exactly what the run's requests stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-from typing import Final, Protocol
+from typing import Protocol
 
-import asyncpg
 import msgspec
 
-from bench.pg import plain
-
-_HEAD: Final = (
-    "SELECT (SELECT coalesce(max(position), 0) FROM events), "
-    "(SELECT coalesce(max(id), 0) FROM inbox)"
-)
-_EVENTS_AFTER: Final = "SELECT count(*) FROM events WHERE position > {}"
-_ACCEPTED_AFTER: Final = "SELECT count(*) FROM inbox WHERE id > {} AND status = 'accepted'"
+from adapters.store import connect
 
 
 class Mark(msgspec.Struct, frozen=True):
     position: int
-    inbox_id: int
+    accepted: int
 
 
 class Grown(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,49 +38,35 @@ class Counter(Protocol):
     def grown(self, since: Mark) -> Grown: ...
 
 
-class PostgresCounter:
+class StoreCounter:
+    """Counts a store at a URL, on a connection of its own each time."""
+
     def __init__(self, url: str) -> None:
-        self.url = plain(url)
+        self.url = url
 
     def mark(self) -> Mark:
-        position, inbox_id = asyncio.run(self._fetch(_HEAD))
-        return Mark(position, inbox_id)
+        return asyncio.run(self._mark())
 
     def grown(self, since: Mark) -> Grown:
-        (events,) = asyncio.run(self._fetch(_EVENTS_AFTER.format("$1"), since.position))
-        (deliveries,) = asyncio.run(self._fetch(_ACCEPTED_AFTER.format("$1"), since.inbox_id))
-        return Grown(events=events, deliveries=deliveries)
+        return asyncio.run(self._grown(since))
 
-    async def _fetch(self, query: str, *args: int) -> tuple[int, ...]:
-        conn = await asyncpg.connect(self.url, timeout=10)
+    async def _mark(self) -> Mark:
+        store = connect(self.url, pool_size=1)
         try:
-            row = await conn.fetchrow(query, *args)
+            head = await store.head()
+            accepted = (await store.inbox_counts()).get("accepted", 0)
         finally:
-            await conn.close()
-        assert row is not None
-        return tuple(int(value) for value in row)
+            await store.close()
+        return Mark(head, accepted)
 
-
-class SqliteCounter:
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def mark(self) -> Mark:
-        position, inbox_id = self._fetch(_HEAD)
-        return Mark(position, inbox_id)
-
-    def grown(self, since: Mark) -> Grown:
-        (events,) = self._fetch(_EVENTS_AFTER.format("?"), since.position)
-        (deliveries,) = self._fetch(_ACCEPTED_AFTER.format("?"), since.inbox_id)
-        return Grown(events=events, deliveries=deliveries)
-
-    def _fetch(self, query: str, *args: int) -> tuple[int, ...]:
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+    async def _grown(self, since: Mark) -> Grown:
+        store = connect(self.url, pool_size=1)
         try:
-            row = conn.execute(query, args).fetchone()
+            events = await store.count_after(since.position)
+            accepted = (await store.inbox_counts()).get("accepted", 0)
         finally:
-            conn.close()
-        return tuple(int(value) for value in row)
+            await store.close()
+        return Grown(events=events, deliveries=accepted - since.accepted)
 
 
 def settled(counter: Counter, *, every: float = 0.25, limit: float = 30.0) -> Mark:
