@@ -1,8 +1,8 @@
-"""The part of a `Store` both backends share: writes handed to the backend as
-batches, maintenance transactions, the guard of the projections' queries, and
-every read off the hot paths (through SQLAlchemy Core on the backend's
-engine). A backend adds its hot paths (`_commit`, `_answer`, `read_raw`,
-`look_up`), its locks, its maintenance and its migrations."""
+"""The part of a `Store` both backends share: writes handed as batches to the
+backend's writer, maintenance transactions, the guard of the projections'
+queries, and every read off the hot paths (through SQLAlchemy Core on the
+backend's engine). A backend adds its writer and hot reads (`_answer`,
+`read_raw`, `look_up`), its locks, its maintenance and its migrations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -48,6 +48,12 @@ class Switched(Exception):
     """The slot a query was given is no longer the active one."""
 
 
+class BatchWriter(Protocol):
+    async def commit(self, batch: Batch, projection: LiveProjection | None) -> Decision:
+        """Read what the batch needs under the append lock, decide, write, commit."""
+        ...
+
+
 class SqlStore(ABC):
     """A store on a SQLAlchemy engine (the schema, its migrations and the cold
     paths) and a backend's raw driver (the hot paths)."""
@@ -55,11 +61,13 @@ class SqlStore(ABC):
     def __init__(
         self,
         engine: AsyncEngine,
+        writer: BatchWriter,
         address: StoreAddress,
         projection: LiveProjection | None,
         upcast: Upcast,
     ) -> None:
         self.engine = engine
+        self.writer = writer
         self._address = address
         self.projection = projection
         self.upcast = upcast
@@ -73,14 +81,11 @@ class SqlStore(ABC):
     # ---- writing -------------------------------------------------------------
 
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
-        return (await self._commit(Batch(deliveries=deliveries))).receipts
+        decision = await self.writer.commit(Batch(deliveries=deliveries), self.projection)
+        return decision.receipts
 
     async def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        return (await self._commit(Batch(events=events))).appended()
-
-    @abstractmethod
-    async def _commit(self, batch: Batch) -> Decision:
-        """Read what the batch needs under the append lock, decide, write, commit."""
+        return (await self.writer.commit(Batch(events=events), self.projection)).appended()
 
     @contextlib.asynccontextmanager
     async def maintaining(

@@ -19,8 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from adapters.store.common import migrating
 from adapters.store.common.store import SqlStore
-from adapters.store.decide import Batch
-from adapters.store.found import Decision
 from adapters.store.port import LAST
 from adapters.store.postgres import history, locks, reads
 from adapters.store.postgres.maintenance import PostgresMaintenance
@@ -50,18 +48,14 @@ class PostgresStore(SqlStore):
         engine = create_async_engine(
             url, pool_size=2, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
         )
-        super().__init__(
-            engine, StoreAddress(url=url, busy_seconds=busy_seconds), projection, upcast
-        )
+        self.postgres_writer = PostgresWriter(dsn(url), lock_timeout=busy_seconds)
+        address = StoreAddress(url=url, busy_seconds=busy_seconds)
+        super().__init__(engine, self.postgres_writer, address, projection, upcast)
         self.pool_size = pool_size
-        self.writer = PostgresWriter(dsn(url), lock_timeout=busy_seconds)
         self._pool: asyncpg.Pool | None = None
         self._pool_ready = asyncio.Lock()
 
     # ---- writing -------------------------------------------------------------
-
-    async def _commit(self, batch: Batch) -> Decision:
-        return await self.writer.commit(batch, self.projection)
 
     @contextlib.asynccontextmanager
     async def _transaction(
@@ -131,7 +125,7 @@ class PostgresStore(SqlStore):
             yield conn
 
     async def close(self) -> None:
-        await self.writer.close()
+        await self.postgres_writer.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

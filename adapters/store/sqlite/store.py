@@ -23,8 +23,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from adapters.store.common import migrating
 from adapters.store.common.store import SqlStore
-from adapters.store.decide import Batch
-from adapters.store.found import Decision
 from adapters.store.port import LAST
 from adapters.store.queries import Query
 from adapters.store.records import RawEvent, Slot, StoreAddress, StoredEvent, Upcast
@@ -58,15 +56,11 @@ class SqliteStore(SqlStore):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": busy_seconds})
         _tune(engine, busy_seconds)
-        super().__init__(
-            engine, StoreAddress(url=url, busy_seconds=busy_seconds), projection, upcast
-        )
         self.file = SqliteFile(self.path, busy_timeout=busy_seconds)
+        address = StoreAddress(url=url, busy_seconds=busy_seconds)
+        super().__init__(engine, self.file, address, projection, upcast)
 
     # ---- writing -------------------------------------------------------------
-
-    async def _commit(self, batch: Batch) -> Decision:
-        return await self.file.commit(batch, self.projection)
 
     @contextlib.asynccontextmanager
     async def _transaction(
