@@ -46,13 +46,13 @@ def _texts(tree: ast.AST) -> Iterator[tuple[int, str]]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant | ast.JoinedStr)
     }
-    parts = set()
+    parts: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             parts.update(id(value) for value in node.values)
             if id(node) not in alone:
                 text = "".join(
-                    value.value if isinstance(value, ast.Constant) else "{}"
+                    str(value.value) if isinstance(value, ast.Constant) else "{}"
                     for value in node.values
                 )
                 yield node.lineno, text
