@@ -1,8 +1,8 @@
 """A generated history: a realistic mix of ServiceMobility stock lines and
-documents and OFS inventory events over a few thousand items, for
-bench/dataset.py (`python -m bench.history COUNT SEED SUMMARY` writes them to
-standard output as frames of stored events: a 4-byte length, then a msgpack
-list).
+documents and OFS inventory events over a few thousand items, loaded into a
+store for bench/dataset.py (`python -m bench.history COUNT SEED SUMMARY URL`:
+a process of its own, which the measured processes that follow never carry
+the memory of), through the store's port.
 
 The events are the domain's own (built with its event classes, stored as
 `to_data` gives them), in store order from position 1, with the stream ids,
@@ -13,9 +13,10 @@ history.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
-from adapters.store import StoredEvent
+from adapters.store import StoredEvent, connect
 from bench.bodies import PRODUCTS
 from domain.events import (
     SCHEMA_VERSION,
@@ -56,7 +57,7 @@ TECHNICIANS: Final = 200
 OFS_ITEMS: Final = 3_000
 WORK_ORDERS_PER_TECHNICIAN: Final = 8
 CUSTOMERS: Final = 1_500
-CHUNK: Final = 50_000
+CHUNK: Final = 20_000
 
 USAGE_MODULES: Final = ("1001", "1002", "1003", "1004", "1008")
 USAGE_WEIGHTS: Final = (15, 50, 10, 10, 15)
@@ -66,8 +67,6 @@ LOADS: Final = tuple(Decimal(n) for n in (5, 10, 20, 50))
 USES: Final = tuple(Decimal(n) for n in ("1", "1", "2", "3", "0.5"))
 SMALL: Final = tuple(Decimal(n) for n in range(1, 6))
 WEBHOOK: Final = "5ad09380-8258-4d84-a440-e2d35043ae92"
-
-_pack = msgspec.msgpack.Encoder().encode
 
 
 class Loaded(msgspec.Struct, frozen=True, kw_only=True):
@@ -341,14 +340,23 @@ class _History:
         )
 
 
-def generate(count: int, seed: int, summary: Path) -> None:
-    """Write `count` events to stdout in frames, then what they hold to `summary`."""
+async def _load(history: _History, count: int, url: str) -> None:
+    async def batches() -> AsyncIterator[list[StoredEvent]]:
+        for start in range(0, count, CHUNK):
+            yield list(history.events(min(CHUNK, count - start)))
+
+    store = connect(url)
+    try:
+        await store.load_history(batches())
+    finally:
+        await store.close()
+
+
+def generate(count: int, seed: int, summary: Path, url: str) -> None:
+    """Load `count` events into the (migrated, empty) store at `url`, then
+    write what they hold to `summary`."""
     history = _History(seed)
-    out = sys.stdout.buffer
-    for start in range(0, count, CHUNK):
-        frame = _pack(list(history.events(min(CHUNK, count - start))))
-        out.write(len(frame).to_bytes(4, "big") + frame)
-    out.flush()
+    asyncio.run(_load(history, count, url))
     keys = sorted(history.keys)
     summary.write_bytes(
         msgspec.json.encode(
@@ -364,4 +372,4 @@ def generate(count: int, seed: int, summary: Path) -> None:
 
 
 if __name__ == "__main__":
-    generate(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+    generate(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
