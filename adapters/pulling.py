@@ -1,6 +1,6 @@
 """What every puller of a vendor API shares: how the vendor says "later" or
-"no", how long to wait before asking again, and the loop that reads page after
-page until it is stopped or, with `once`, caught up.
+"no", how long to wait before asking again, and how far one run may go (the
+loop that reads page after page is `adapters.puller`).
 
 - `Unavailable`: worth retrying later (429, 5xx, timeouts, broken connections,
   garbled answers), never before the vendor's `Retry-After`.
@@ -9,28 +9,33 @@ page until it is stopped or, with `once`, caught up.
 - Waiting is full jitter: a random delay up to `min_backoff * 2**n`, capped at
   `max_backoff`, never shorter than `Retry-After` (itself capped at
   `max_retry_after`).
-- Stopping: when the stop event is set, an HTTP exchange in flight is abandoned
-  (nothing of it was stored) but a commit in flight is finished.
+- Every exchange is bounded (`adapters.vendor_http`): an answer over the
+  size cap or past the deadline is `Unavailable` too, with a reason that
+  names the setting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
 import random
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 import httpx
 
 from adapters.store.records import Cursor, Delivery, Receipt
+from adapters.vendor_http import AnswerLimits, AnswerTooLarge, Overdue, exchange
+
+DEFAULT_MAX_PAGES: Final = 10_000
+"""Pages one `once` run of a puller, or one reconciliation, reads at most."""
+DEFAULT_MAX_WAIT: Final = 60.0
+"""Seconds a `once` run waits for an unreachable vendor before it gives up."""
 
 T = TypeVar("T")
 
@@ -74,6 +79,26 @@ def failure(
     return rejected(status, detail)
 
 
+async def send(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    limits: AnswerLimits,
+    unavailable: type[Unavailable],
+    **options: Any,
+) -> httpx.Response:
+    """One exchange within the limits, its answer read; what goes wrong on the
+    way (no connection, a timeout, an answer too large or too slow) is `unavailable`."""
+    try:
+        return await exchange(http, method, path, limits, **options)
+    except httpx.TimeoutException as error:
+        raise unavailable(f"{method} {path} timed out ({type(error).__name__})") from None
+    except httpx.TransportError as error:
+        raise unavailable(f"{method} {path} failed: {type(error).__name__}") from None
+    except (AnswerTooLarge, Overdue) as error:
+        raise unavailable(f"{method} {path}: {error}") from None
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """A `Retry-After` header (delta-seconds or HTTP-date) in seconds from now."""
     if not value:
@@ -113,19 +138,29 @@ def brief(error: BaseException) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Patience:
+class Patience(AnswerLimits):
     """How patiently a puller asks: the pause after catching up, the backoff
-    bounds, the longest `Retry-After` obeyed, and the HTTP timeout."""
+    bounds, the longest `Retry-After` obeyed, the per-read HTTP timeout, the
+    answer size cap and the deadline of one exchange (`AnswerLimits`), the
+    most pages one `once` run (or one reconciliation) reads, and, with `once`,
+    how long the vendor may stay unreachable before the run gives up."""
 
     idle_seconds: float = 10.0
     min_backoff: float = 1.0
     max_backoff: float = 300.0
     max_retry_after: float = 3600.0
     timeout: float = 60.0
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_wait: float = DEFAULT_MAX_WAIT
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if min(self.idle_seconds, self.min_backoff, self.max_backoff, self.timeout) < 0:
             raise ValueError("intervals must not be negative")
+        if self.max_pages < 1:
+            raise ValueError("the page bound must be at least 1")
+        if not self.max_wait > 0:
+            raise ValueError("the longest wait for an unreachable vendor must be positive")
 
     def delay(
         self, failures: int, retry_after: float | None, draw: Callable[[], float] = random.random
@@ -165,24 +200,6 @@ async def patiently(
             await asyncio.sleep(delay)
 
 
-def vendor_http(
-    base_url: str,
-    auth: httpx.Auth,
-    timeout: float,
-    transport: httpx.AsyncBaseTransport | None,
-    **options: Any,
-) -> httpx.AsyncClient:
-    """The connection pool to one vendor site: JSON answers, invtrack as the agent."""
-    return httpx.AsyncClient(
-        base_url=base_url.rstrip("/"),
-        auth=auth,
-        timeout=timeout,
-        transport=transport,
-        headers={"Accept": "application/json", "User-Agent": "invtrack"},
-        **options,
-    )
-
-
 def cursor_name(name: str | None, derived: str, prefix: str) -> str:
     """`name` when given, else `derived`; one longer than a cursor name may be
     (255) becomes `prefix` and its SHA-256."""
@@ -215,115 +232,9 @@ class Stopped(Exception):
     """The stop event was set while waiting on the vendor."""
 
 
-class _Closable(Protocol):
-    async def aclose(self) -> None: ...
+class Unreachable(Exception):
+    """A `once` run gave up: the vendor stayed unavailable (or the store failed)
+    for longer than `max_wait`."""
 
 
-class Puller(ABC):
-    """Polls a source until stopped: pages back to back while there is more,
-    `idle_seconds` apart once caught up, backing off on failures.
-
-    Subclasses say how one page is read and stored (`_poll`), and wrap every
-    exchange with the vendor in `_call` so a stop abandons it.
-    """
-
-    log: logging.Logger
-    source: str = "the source"
-
-    def __init__(self, patience: Patience, draw: Callable[[], float] = random.random) -> None:
-        self.patience = patience
-        self._draw = draw
-        self._stop: asyncio.Event | None = None
-        self._client: _Closable | None = None
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """The name of the puller's cursor."""
-
-    @abstractmethod
-    async def _poll(self) -> Outcome:
-        """Read one page and commit it with the cursor."""
-
-    async def aclose(self) -> None:
-        """Release the HTTP client, if one was made."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def poll_once(self) -> int:
-        """Read one page and commit it; the number of events submitted. Failures propagate."""
-        return (await self._poll()).events
-
-    async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
-        """Poll until `stop` is set, or with `once` until the source has nothing newer.
-
-        Raises Rejected when the vendor refuses the credentials or the request.
-        """
-        self._stop = stop
-        failures = 0
-        self.log.info("pulling from %s (cursor %s)", self.source, self.name)
-        try:
-            while not stop.is_set():
-                try:
-                    outcome = await self._poll()
-                except Stopped:
-                    break
-                except Rejected as error:
-                    self.log.error("%s refused the poller, stopping: %s", self.source, error)
-                    raise
-                except Unavailable as error:
-                    failures += 1
-                    await self._back_off(failures, str(error), error.retry_after)
-                    continue
-                except Exception as error:
-                    failures += 1
-                    await self._back_off(failures, f"storing failed: {brief(error)}", None)
-                    continue
-                failures = 0
-                if outcome.caught_up:
-                    if once:
-                        break
-                    await self._pause(self.patience.idle_seconds)
-        finally:
-            self._stop = None
-            await self.aclose()
-        self.log.info("stopped pulling from %s", self.source)
-
-    async def _call(self, request: Awaitable[T]) -> T:
-        """An exchange with the vendor, abandoned when the stop event is set:
-        nothing of it is stored yet, so nothing is lost."""
-        stop = self._stop
-        if stop is None:
-            return await request
-        exchange = asyncio.ensure_future(request)
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({exchange, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not exchange.done():
-                exchange.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await exchange
-        if exchange.cancelled():
-            raise Stopped
-        return exchange.result()
-
-    async def _back_off(self, failures: int, reason: str, retry_after: float | None) -> None:
-        delay = self.patience.delay(failures, retry_after, self._draw)
-        self.log.warning("poll failed (%s); retry %d in %.2f s", reason, failures, delay)
-        await self._pause(delay)
-
-    async def _pause(self, seconds: float) -> None:
-        if self._stop is None:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+Params = Mapping[str, str | int]

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import msgspec
 
+from adapters.servicemobility_rows import claim, rowver_text
 from domain.events import (
     DispositionReason,
     DocumentRecorded,
@@ -203,8 +204,7 @@ def _usage_row(row: dict[str, Any], where: str) -> list[Fact]:
     occurred_at = _parse_time(usage.ModifiedUTC, f"{path}.ModifiedUTC")
     ref_module = _identifier(str(usage.RefModule), f"{path}.RefModule")
     ref_object = _identifier(str(usage.RefObjID), f"{path}.RefObjID")
-    line_key = row_identity(row)
-    facts: list[Fact] = []
+    lines: list[tuple[str, StockUsageRecorded]] = []
     for i, location in enumerate(usage.StorageLocations):
         where = f"{path}.StorageLocations[{i}]"
         location_id = _identifier(location.StorageLocationID, f"{where}.StorageLocationID")
@@ -231,8 +231,11 @@ def _usage_row(row: dict[str, Any], where: str) -> list[Fact]:
                     for k, reason in enumerate(item.DispositionReasons or ())
                 ),
             )
-            facts.append(Fact(event=event, dedupe_key=f"{line_key}:{i}:{j}"))
-    return facts
+            lines.append((f"{i}:{j}", event))
+    identity, row_claim = claim(rowver_text(row.get("rowver")), [event for _, event in lines])
+    return [
+        Fact(event=event, dedupe_key=f"{identity}:{place}", row=row_claim) for place, event in lines
+    ]
 
 
 def _document_row(envelope: Envelope, row: dict[str, Any], index: int) -> Fact:
@@ -304,23 +307,6 @@ def _reason(reason: _Reason, path: str) -> DispositionReason:
         inventory_quantity=_quantity(reason.InventoryQty, f"{path}.InventoryQty"),
         quantity=_quantity(reason.Qty, f"{path}.Qty"),
     )
-
-
-def row_identity(row: dict[str, Any]) -> str:
-    """An InventoryUsage row's identity, whichever way it came: its `rowver` and
-    its `InventoryUsage` object, canonical. Nothing of the channel (the webhook
-    `source`, the envelope, keys the export adds beside the object) is part of
-    it, so a row counts once whether it arrives by webhook, by export or both,
-    and again on re-extraction. Its ledger lines are `{identity}:{location
-    index}:{item index}`."""
-    rowver = row.get("rowver")
-    material = b"\x1f".join(
-        (
-            str(rowver if rowver is not None else "").encode(),
-            msgspec.json.encode(_canonical(row.get("InventoryUsage")), order="sorted"),
-        )
-    )
-    return "smrow:" + hashlib.sha256(material).hexdigest()
 
 
 def _row_key(envelope: Envelope, row: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from adapters.auth import TokenVerifier, load_or_create_secret
+from adapters.oidc import OidcClient
 from adapters.store import Store
 from api import logs
 from api import settings as settings_module
@@ -22,7 +24,9 @@ from api.http.paths import EncodedSlashes
 from api.http.problems import HANDLERS, PLUGIN
 from api.http.request_log import RequestLogMiddleware
 from api.http.timeouts import BodyDeadline
-from api.pages import dashboard_routes, template_config
+from api.pages import SingleSignOn, dashboard_routes, template_config
+from api.pages.headers import DashboardHeaders
+from api.pages.session import session_keys
 from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
@@ -41,7 +45,8 @@ from projections.queries import Queries
 from projections.setup import Stale, prepare, rebuild_stale
 
 log = logging.getLogger("invtrack")
-VERSION = "0.1.0"
+VERSION = version("invtrack")
+"""The installed package's version, as `invtrack --version` prints it."""
 
 
 def with_key(settings: Settings) -> Settings:
@@ -72,6 +77,7 @@ class Services:
     receiver: Receiver
     dashboard: Dashboard
     rebuilds: Rebuilds
+    sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -85,6 +91,16 @@ class Services:
         verifier = VerifiedTokens(TokenVerifier(settings.auth))
         queries = Queries(store)
         stale: list[Stale] = []
+        sso = (
+            None
+            if settings.oidc is None
+            else SingleSignOn(
+                settings.oidc,
+                OidcClient(settings.oidc),
+                session_keys(settings),
+                secure=settings.dashboard.secure_cookies,
+            )
+        )
         return cls(
             settings=settings,
             store=store,
@@ -95,6 +111,7 @@ class Services:
             receiver=Receiver(ingestor, verifier),
             dashboard=Dashboard(store, queries),
             rebuilds=Rebuilds(store, stale),
+            sso=sso,
             stale=stale,
         )
 
@@ -137,6 +154,8 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
         await self.ingestor.stop()
+        if self.sso is not None:
+            await self.sso.client.close()
         await self.store.close()
 
 
@@ -163,7 +182,13 @@ def create_app(settings: Settings) -> Litestar:
             ReconciliationController,
             metrics_route,
             viewer_assets(),
-            *dashboard_routes(services.settings, services.dashboard, services.rebuilds),
+            *dashboard_routes(
+                services.settings,
+                services.dashboard,
+                services.rebuilds,
+                services.store,
+                services.sso,
+            ),
         ],
         dependencies={
             "receiver": provide(services.receiver),
@@ -185,9 +210,12 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
     )
     # Around the router: ids with an encoded `/` are routed as one segment, and
-    # answers Litestar gives before routing (404, 405) are logged too.
+    # answers Litestar gives before routing (404, 405) are logged too and,
+    # under /ui, carry the dashboard's security headers.
     app.asgi_handler = RequestLogMiddleware(
-        EncodedSlashes(BodyDeadline(app.asgi_handler, settings.body_timeout_seconds))
+        EncodedSlashes(
+            DashboardHeaders(BodyDeadline(app.asgi_handler, settings.body_timeout_seconds))
+        )
     )
     return app
 

@@ -13,8 +13,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final
 
-_STANDARD: Final = {*logging.makeLogRecord({}).__dict__, "message", "color_message"}
-"""Not extras: the record's own attributes, and uvicorn's coloured copy of its message."""
+_STANDARD: Final = {
+    *logging.makeLogRecord({}).__dict__,
+    "message",
+    "asctime",
+    "color_message",
+}
+"""Not extras: the record's own attributes (with the two that formatting adds,
+`message` and `asctime`), and uvicorn's coloured copy of its message."""
 _CONTROLS: Final = (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, ord("\\"))
 _ESCAPES: Final = {code: ascii(chr(code))[1:-1] for code in _CONTROLS}
 """Each control character (and `\\`) as Python writes it: `\\n`, `\\x1b`, `\\u2028`."""

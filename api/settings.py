@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
+from authlib.common.security import is_secure_transport
 
 from adapters.auth import AuthConfig
+from adapters.oidc import OidcConfig, parse_role_map
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +36,22 @@ class OfsSettings(msgspec.Struct, frozen=True, kw_only=True):
     user: str | None = None
     poll_in_serve: bool = False
     idle_seconds: float = 10.0
+    rate: int = 10
+    """Requests a second to the instance, at most."""
+    gap_days: float = 3.0
+    """After a subscription gap, reconcile the resources and activities whose
+    items changed in this many days before it."""
+
+
+class VendorLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """What bounds every exchange with a vendor, and every run."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    """Largest answer read (pages, token answers, inventory listings)."""
+    deadline: float = 120.0
+    """Longest one exchange may take, start to last byte."""
+    max_pages: int = 10_000
+    """Most pages one `--once` run of a poller, or one reconciliation, reads."""
 
 
 class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +115,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ofs: OfsSettings = OfsSettings()
     dashboard: DashboardSettings = DashboardSettings()
     sm: SmSettings = SmSettings()
+    vendor: VendorLimits = VendorLimits()
+    oidc: OidcConfig | None = None
+    """Single sign-on for the dashboard; None: signing in by token only."""
 
     @property
     def has_key(self) -> bool:
@@ -140,6 +164,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         user=get("OFS_USER"),
         poll_in_serve=_bool(get("OFS_POLL_IN_SERVE")),
         idle_seconds=float(get("OFS_IDLE_SECONDS") or 10.0),
+        rate=_int(get("OFS_RATE"), "OFS_RATE", 10),
+        gap_days=_seconds(get("OFS_GAP_DAYS"), "OFS_GAP_DAYS", 3.0),
+    )
+    vendor = VendorLimits(
+        max_bytes=_int(get("VENDOR_MAX_BYTES"), "VENDOR_MAX_BYTES", 32 * 1024 * 1024),
+        deadline=_positive(get("VENDOR_DEADLINE"), "VENDOR_DEADLINE", 120.0),
+        max_pages=_int(get("VENDOR_MAX_PAGES"), "VENDOR_MAX_PAGES", 10_000),
     )
     sm = SmSettings(
         url=get("SM_URL"),
@@ -162,8 +193,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(get("DATA_DIR") or "./var"),
         auth=auth,
         max_body_bytes=_int(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1_048_576),
-        log_format=(get("LOG_FORMAT") or "text").lower(),
-        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        log_format=_choice(get("LOG_FORMAT"), "LOG_FORMAT", LOG_FORMATS, "text").lower(),
+        log_level=_choice(get("LOG_LEVEL"), "LOG_LEVEL", LOG_LEVELS, "INFO").upper(),
         auto_rebuild=_bool(get("AUTO_REBUILD")),
         commit_batch=_int(get("COMMIT_BATCH"), "COMMIT_BATCH", 128),
         pool_size=_int(get("POOL_SIZE"), "POOL_SIZE", 10),
@@ -179,7 +210,82 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             secure_cookies=_bool(get("SECURE_COOKIES")),
         ),
         sm=sm,
+        vendor=vendor,
+        oidc=_oidc(get, auth.leeway_seconds),
     )
+
+
+OIDC_NAMES = (
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_ROLES_CLAIM",
+    "OIDC_ROLE_MAP",
+    "OIDC_REDIRECT_URI",
+)
+
+
+def _oidc(get: Callable[[str], str | None], leeway: int) -> OidcConfig | None:
+    """Single sign-on, when INVTRACK_OIDC_ISSUER is set; every other
+    INVTRACK_OIDC_* variable needs it, and the client id and role map are
+    required with it."""
+    issuer = get("OIDC_ISSUER")
+    if issuer is None:
+        stray = next((name for name in OIDC_NAMES if get(name) is not None), None)
+        if stray is not None:
+            raise SettingsError(
+                f"INVTRACK_{stray} is set but INVTRACK_OIDC_ISSUER is not: set the provider's "
+                "issuer URL, or unset the INVTRACK_OIDC_* variables"
+            )
+        return None
+    _check_url(issuer, "OIDC_ISSUER", "the provider's issuer URL, e.g. https://login.example.com")
+    client_id = get("OIDC_CLIENT_ID")
+    if client_id is None:
+        raise SettingsError("INVTRACK_OIDC_CLIENT_ID is required with INVTRACK_OIDC_ISSUER")
+    try:
+        role_map = parse_role_map(get("OIDC_ROLE_MAP") or "")
+    except ValueError as error:
+        raise SettingsError(
+            f"INVTRACK_OIDC_ROLE_MAP must map the provider's roles to read, write or admin "
+            f"(e.g. stock-controller=read,ops=admin): {error}"
+        ) from None
+    roles_claim = get("OIDC_ROLES_CLAIM") or "roles"
+    if any(not part for part in roles_claim.split(".")):
+        raise SettingsError(f"INVTRACK_OIDC_ROLES_CLAIM is not a claim name: {roles_claim!r}")
+    redirect_uri = get("OIDC_REDIRECT_URI")
+    if redirect_uri is not None:
+        _check_url(
+            redirect_uri, "OIDC_REDIRECT_URI", "https://invtrack.example.com/ui/oidc/callback"
+        )
+        if urlsplit(redirect_uri).path != "/ui/oidc/callback":
+            raise SettingsError("INVTRACK_OIDC_REDIRECT_URI must end in /ui/oidc/callback")
+    return OidcConfig(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=get("OIDC_CLIENT_SECRET"),
+        roles_claim=roles_claim,
+        role_map=role_map,
+        redirect_uri=redirect_uri,
+        leeway_seconds=leeway,
+    )
+
+
+def _check_url(value: str, name: str, example: str) -> None:
+    """An https URL (http only on a loopback address), without query or fragment."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or not is_secure_transport(value)
+    ):
+        raise SettingsError(
+            f"INVTRACK_{name} must be an https URL (http only on a loopback address) without "
+            f"query or fragment, e.g. {example}; not {value!r}"
+        )
 
 
 def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int:
@@ -194,6 +300,17 @@ def _int(value: str | None, name: str, default: int, *, minimum: int = 1) -> int
     return number
 
 
+def _choice(value: str | None, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices`, whatever its case; `default` when unset."""
+    if value is None:
+        return default
+    if value.casefold() not in {choice.casefold() for choice in choices}:
+        raise SettingsError(
+            f"INVTRACK_{name} must be one of {', '.join(choices)}, not {value[:40]!r}"
+        )
+    return value
+
+
 def _seconds(value: str | None, name: str, default: float) -> float:
     if value is None:
         return default
@@ -203,6 +320,13 @@ def _seconds(value: str | None, name: str, default: float) -> float:
         raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}") from None
     if not 0 <= seconds < float("inf"):
         raise SettingsError(f"INVTRACK_{name} must be a number of seconds, not {value!r}")
+    return seconds
+
+
+def _positive(value: str | None, name: str, default: float) -> float:
+    seconds = _seconds(value, name, default)
+    if seconds <= 0:
+        raise SettingsError(f"INVTRACK_{name} must be a positive number of seconds")
     return seconds
 
 

@@ -7,10 +7,11 @@ postgresql://postgres@127.0.0.1:5432/postgres) and a SQLite file in a
 temporary directory, and writes `bench/results/latest.md` (README-ready
 tables: the machine and its load, the targets, every figure) and
 `bench/results/latest.json` (every raw figure and a summary). `--quick` runs
-the same with smaller stores and 4-second runs; `--only
-rebuild,queries,growth,ingest,sqlite` picks parts (what they need is always
-set up: the PostgreSQL store is loaded and its projections built for any of
-the first four).
+the same with smaller stores and 4-second runs, and writes `quick.md` and
+`quick.json` instead; `--only rebuild,queries,growth,ingest,sqlite` picks
+parts (what they need is always set up: the PostgreSQL store is loaded and
+its projections built for any of the first four) and writes `partial.md` and
+`partial.json`. Only a full run of every part replaces `latest.*`.
 
 The parts, in the order they run (bench/plan.py says what each measures in
 the full and the quick run):
@@ -30,8 +31,8 @@ the full and the quick run):
   (bench/wrk/*.lua, one thread) at a real `invtrack serve` on the history and
   at the ceiling (bench/ceiling.py: the same stack without the database) just
   before; 1 worker (and 2 in the full run). Around every real run the store
-  is counted (bench/stores.py): every acknowledged event stored, each payload
-  once.
+  is counted (bench/stores.py), by the run's own sender: every acknowledged
+  event stored, each payload once.
 - sqlite: the same against `invtrack serve` on a new SQLite file.
 
 The servers, tokens and throwaway PostgreSQL databases are the tests' own

@@ -5,9 +5,10 @@ answering without the database (bench/ceiling.py). Both run side by side, and
 each case is driven at the ceiling and then at the real server, back to back,
 with the same requests from the same load generator.
 
-Around each real run the store is counted (bench/stores.py): every event the
-200 answers acknowledged must be stored (answers come after the commit; the
-store may hold a few more, from requests in flight when the load generator
+Around each real run the store is counted (bench/stores.py), by the run's own
+sender (each run signs with a token of its own subject): every event the 200
+answers acknowledged must be stored (answers come after the commit; the store
+may hold a few more, from requests in flight when the load generator
 stopped), every payload stored must have appended all its events, and no
 answer may report a repeat. With the run's own ids (bench/ids.py) that
 accounts for every request exactly: the payloads stored lie between the
@@ -117,14 +118,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 RUNS: Final = RunNumbers()
 
 
+def sender(run: int) -> str:
+    """The subject of a run's token: the store keeps it with every payload."""
+    return f"bench-run-{run}"
+
+
 def drive(
     url: str, workload: Workload, connections: int, settings: Settings, seconds: float
-) -> Load:
-    """One run of the workload against the server at `url`, with ids of its own."""
+) -> tuple[Load, str]:
+    """One run of the workload against the server at `url`, with ids of its
+    own; its load and the sender its payloads are stored with."""
     run = RUNS.next()
-    token = tokens.token("write", ttl=4 * 3600)
+    token = tokens.token("write", ttl=4 * 3600, subject=sender(run))
     if settings.generator == "wrk":
-        return run_wrk(
+        load = run_wrk(
             url,
             workload.script,
             [token, str(workload.events), str(run)],
@@ -132,12 +139,14 @@ def drive(
             seconds=seconds,
             threads=settings.threads,
         )
-    make = (
-        bodies.ofs(token, workload.events, run)
-        if workload.script == "ofs.lua"
-        else bodies.servicemobility(token, workload.events, run)
-    )
-    return run_python(url, make, connections=connections, seconds=seconds)
+    else:
+        make = (
+            bodies.ofs(token, workload.events, run)
+            if workload.script == "ofs.lua"
+            else bodies.servicemobility(token, workload.events, run)
+        )
+        load = run_python(url, make, connections=connections, seconds=seconds)
+    return load, sender(run)
 
 
 class Group(msgspec.Struct, frozen=True, kw_only=True):
@@ -203,7 +212,7 @@ def _ceiling(lane: Lane, case: Case, settings: Settings) -> Run:
     assert lane.ceiling is not None
     workload = WORKLOADS[case.workload]
     drive(lane.ceiling.url, workload, case.connections, settings, settings.warmup)
-    load = drive(lane.ceiling.url, workload, case.connections, settings, settings.seconds)
+    load, _ = drive(lane.ceiling.url, workload, case.connections, settings, settings.seconds)
     return _run(lane, case, "ceiling", load, lane.counter.mark().position)
 
 
@@ -211,10 +220,10 @@ def _real(lane: Lane, case: Case, settings: Settings) -> Run:
     workload = WORKLOADS[case.workload]
     drive(lane.real.url, workload, case.connections, settings, settings.warmup)
     before = settled(lane.counter)
-    load = drive(lane.real.url, workload, case.connections, settings, settings.seconds)
+    load, sent_by = drive(lane.real.url, workload, case.connections, settings, settings.seconds)
     settled(lane.counter)
     run = _run(lane, case, "invtrack", load, before.position)
-    return msgspec.structs.replace(run, grown=lane.counter.grown(before))
+    return msgspec.structs.replace(run, grown=lane.counter.grown(before, sent_by))
 
 
 @contextlib.contextmanager
@@ -236,6 +245,8 @@ def _line(run: Run) -> str:
     if run.grown is not None:
         line += (
             f"  stored {run.grown.events} (acked {load.events}, {run.grown.deliveries} payloads, "
-            f"{load.ok} answered, {load.sent} sent, repeats {load.repeats})"
+            f"{load.ok} answered, {load.sent} sent, repeats {load.repeats}"
+            + (f", {run.grown.strays} of an earlier run" if run.grown.strays else "")
+            + ")"
         )
     return line

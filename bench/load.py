@@ -38,7 +38,7 @@ class Load(msgspec.Struct, frozen=True, kw_only=True):
     max_ms: float
     errors: dict[str, int]
     sent: int = 0
-    """Requests written (answered or not when the run stopped)."""
+    """Requests written (answered or not when the run stopped), exactly."""
     events: int = 0
     """Events the accepted answers said were appended (ingest only)."""
     repeats: int = 0

@@ -265,11 +265,12 @@ def markdown(results: Results) -> str:
     return "\n".join(line for section in SECTIONS for line in section(results))
 
 
-def write(results: Results, directory: Path) -> tuple[Path, Path]:
+def write(results: Results, directory: Path, name: str = "latest") -> tuple[Path, Path]:
+    """`{name}.md` and `{name}.json` in the directory."""
     results.targets = targets(results)
     directory.mkdir(parents=True, exist_ok=True)
-    as_json = directory / "latest.json"
-    as_markdown = directory / "latest.md"
+    as_json = directory / f"{name}.json"
+    as_markdown = directory / f"{name}.md"
     data: Any = msgspec.to_builtins(results)
     data["summary"] = summary(results)
     as_json.write_bytes(msgspec.json.format(msgspec.json.encode(data), indent=2) + b"\n")

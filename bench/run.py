@@ -50,7 +50,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=postgres.admin_url("INVTRACK_BENCH_PG"),
         help="PostgreSQL admin URL (INVTRACK_BENCH_PG); throwaway databases are made there",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md/json go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="where the results go: latest.md/json for a full run of every part, "
+        "quick.md/json for --quick, partial.md/json for some parts (default bench/results)",
+    )
     return parser.parse_args(argv)
 
 
@@ -73,6 +79,15 @@ def parts_of(only: str) -> set[str]:
             f"unknown part(s): {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}"
         )
     return parts
+
+
+def results_name(quick: bool, parts: set[str]) -> str:
+    """What a run's results are called: only a full run of every part is the
+    `latest` (the figures the README shows, kept in git); a quick run and a
+    run of some parts are written beside it, never over it."""
+    if quick:
+        return "quick"
+    return "latest" if parts == set(PARTS) else "partial"
 
 
 def generator_of(choice: str) -> str:
@@ -99,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="invtrack-bench-") as directory:
         Bench(results, generator, Path(directory), args.pg, selected).run()
     results.load_average["end"] = load_average()
-    markdown, as_json = report.write(results, args.out)
+    markdown, as_json = report.write(results, args.out, results_name(args.quick, selected))
     log(f"done in {time.monotonic() - began:.0f} s: {markdown} and {as_json}")
     sys.stdout.write(markdown.read_text())
     return 1 if results.errors else 0

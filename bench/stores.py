@@ -1,12 +1,14 @@
 """What an ingest run added to a store, read from outside the server through
 the store's port.
 
-A mark is the store's last event position and how many payloads it has
-accepted. Before and after a measured run the bench waits until the store
-stops growing (requests still in flight when the load generator stopped are
-committed or failed by then), marks it, and counts what lies between the two
-marks: the events, and the accepted payloads they came with. The bench is the
-only writer during a run, so that is exactly what the run's requests stored.
+A mark is the store's last event position and last inbox id. Before and after
+a measured run the bench waits until the store stops growing, marks it, and
+counts what lies after the first mark and was sent by the run: every run signs
+its requests with a token of its own subject (`sender`), which the store keeps
+with each payload. So the count is exactly what the run's requests stored,
+also when payloads of the run before (the warm-up) are still being committed
+while this one goes: a quiet quarter of a second does not prove that nothing
+is queued in the server, and those payloads are counted apart (`strays`).
 """
 
 from __future__ import annotations
@@ -22,20 +24,22 @@ from adapters.store import connect
 
 class Mark(msgspec.Struct, frozen=True):
     position: int
-    accepted: int
+    inbox_id: int
 
 
 class Grown(msgspec.Struct, frozen=True, kw_only=True):
     events: int
-    """Events stored after the first mark."""
+    """Events stored after the first mark with the run's payloads."""
     deliveries: int
-    """Payloads accepted after the first mark."""
+    """The run's payloads accepted after the first mark."""
+    strays: int = 0
+    """Payloads of other senders (an earlier run) accepted after the first mark."""
 
 
 class Counter(Protocol):
     def mark(self) -> Mark: ...
 
-    def grown(self, since: Mark) -> Grown: ...
+    def grown(self, since: Mark, sender: str) -> Grown: ...
 
 
 class StoreCounter:
@@ -47,26 +51,25 @@ class StoreCounter:
     def mark(self) -> Mark:
         return asyncio.run(self._mark())
 
-    def grown(self, since: Mark) -> Grown:
-        return asyncio.run(self._grown(since))
+    def grown(self, since: Mark, sender: str) -> Grown:
+        return asyncio.run(self._grown(since, sender))
 
     async def _mark(self) -> Mark:
         store = connect(self.url, pool_size=1)
         try:
-            head = await store.head()
-            accepted = (await store.inbox_counts()).get("accepted", 0)
+            return Mark(await store.head(), await store.inbox_head())
         finally:
             await store.close()
-        return Mark(head, accepted)
 
-    async def _grown(self, since: Mark) -> Grown:
+    async def _grown(self, since: Mark, sender: str) -> Grown:
         store = connect(self.url, pool_size=1)
         try:
-            events = await store.count_after(since.position)
-            accepted = (await store.inbox_counts()).get("accepted", 0)
+            found = await store.received_from(
+                sender, after_id=since.inbox_id, after_position=since.position
+            )
         finally:
             await store.close()
-        return Grown(events=events, deliveries=accepted - since.accepted)
+        return Grown(events=found.events, deliveries=found.accepted, strays=found.others)
 
 
 def settled(counter: Counter, *, every: float = 0.25, limit: float = 30.0) -> Mark:

@@ -198,6 +198,19 @@ class OfsEventRecorded(Event, frozen=True, kw_only=True, tag="ofs.EventRecorded"
     body: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class OfsSubscriptionGap(Event, frozen=True, kw_only=True, tag="ofs.SubscriptionGap"):
+    """OFS dropped a poller's subscription (unread for 36 hours, or deleted) and
+    the poller made a new one at `occurred_at`. OFS does not serve a new
+    subscription the events before it, so the events from `since` (the newest
+    event time stored before; None when none was) to `occurred_at` may never
+    have been read. Kept, never projected."""
+
+    poller: str
+    expired_subscription: str | None = None
+    subscription: str
+    since: datetime | None = None
+
+
 OfsInventory = (
     ResourceInventoryCreated
     | ResourceInventoryUpdated
@@ -211,7 +224,9 @@ OfsInventory = (
     | InventoryUndoDeinstall
 )
 
-DomainEvent = StockUsageRecorded | DocumentRecorded | OfsInventory | OfsEventRecorded
+DomainEvent = (
+    StockUsageRecorded | DocumentRecorded | OfsInventory | OfsEventRecorded | OfsSubscriptionGap
+)
 
 OFS_INVENTORY_EVENTS: Final[dict[str, type[OfsInventoryEvent]]] = {
     cls.__struct_config__.tag.removeprefix("ofs."): cls  # type: ignore[union-attr]
@@ -256,8 +271,23 @@ def decode_json(raw: bytes) -> DomainEvent:
     return event
 
 
+class RowClaim(msgspec.Struct, frozen=True, kw_only=True):
+    """The vendor row a ledger line comes from. A row version counts with one
+    content, the first it arrives with: the same version arriving with other
+    ledger lines is a conflict, recorded and not counted."""
+
+    version: str
+    """The key of the row version (the vendor's `rowver`)."""
+    identity: str
+    """The row's identity: its version and its ledger content, canonical."""
+    rowver: str
+    """The row version as the vendor wrote it."""
+
+
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
-    """A translated event with the key that makes its delivery idempotent."""
+    """A translated event with the key that makes its delivery idempotent, and
+    for a ServiceMobility ledger line the row it comes from."""
 
     event: DomainEvent
     dedupe_key: str
+    row: RowClaim | None = None

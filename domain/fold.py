@@ -11,9 +11,13 @@ from domain.events import (
     DomainEvent,
     OfsEventRecorded,
     OfsInventoryEvent,
+    OfsSubscriptionGap,
     StockUsageRecorded,
 )
 from domain.items import Item, ofs_key, stock_line_key
+
+GAPS_STREAM = "ofs-subscription-gaps"
+"""The stream of the OFS pollers' subscription gaps."""
 
 
 def touched_keys(event: DomainEvent) -> tuple[str, ...]:
@@ -28,7 +32,7 @@ def touched_keys(event: DomainEvent) -> tuple[str, ...]:
                     for m in mentions
                 )
             )
-        case OfsEventRecorded():
+        case OfsEventRecorded() | OfsSubscriptionGap():
             return ()
         case OfsInventoryEvent():
             return (ofs_key(event.inventory_id),)
@@ -43,6 +47,8 @@ def stream_of(event: DomainEvent) -> str:
             return f"sm-{kind}-{document_id}"
         case OfsEventRecorded(event_type=kind):
             return f"ofs-events-{kind}"
+        case OfsSubscriptionGap():
+            return GAPS_STREAM
         case _:
             return touched_keys(event)[0]
 
@@ -53,7 +59,7 @@ def apply(items: Mapping[str, Item], event: DomainEvent, position: int) -> list[
     match event:
         case StockUsageRecorded():
             return sm_rules.apply(items, event, position)
-        case DocumentRecorded() | OfsEventRecorded():
+        case DocumentRecorded() | OfsEventRecorded() | OfsSubscriptionGap():
             return []
         case OfsInventoryEvent():
             return [ofs_rules.apply(items.get(ofs_key(event.inventory_id)), event, position)]
@@ -67,7 +73,9 @@ def named_owners(event: DomainEvent) -> tuple[tuple[str, str, str], ...]:
     An item's owner as of any time was named by one of its events, so these
     (with the owners of its live states) are where "as of" queries look.
     """
-    if isinstance(event, StockUsageRecorded | DocumentRecorded | OfsEventRecorded):
+    if isinstance(
+        event, StockUsageRecorded | DocumentRecorded | OfsEventRecorded | OfsSubscriptionGap
+    ):
         # A stock line's owners are those of the states it takes, kept as they change.
         return ()
     key = ofs_key(event.inventory_id)

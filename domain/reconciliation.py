@@ -4,7 +4,8 @@ vendor reports it now, field by field.
 What is compared, for an item present on both sides: the pool, the owner that
 pool is held by (`resourceId` when either side has it in a resource's pool,
 `activityId` when either side has it in an activity's install, deinstall or
-customer pool), the quantity (as a decimal value: `15` and `15.0` agree), the
+customer pool), the quantity (as a decimal value: `15` and `15.0` agree; a
+quantity the vendor states as `null` is missing, and differs from any), the
 serial number and the inventory type. An item on one side only differs in
 `item` (`present` against `absent`). A reconciliation reports; it never
 changes stock.
@@ -32,7 +33,8 @@ class Holding(msgspec.Struct, frozen=True, kw_only=True):
     pool: str | None
     resource_id: str | None = None
     activity_id: str | None = None
-    quantity: Decimal = Decimal(1)
+    quantity: Decimal | None = Decimal(1)
+    """None: the vendor states no quantity (`null`), reported as missing."""
     serial_number: str | None = None
     inventory_type: str | None = None
 

@@ -139,10 +139,13 @@ class Queries:
             OwnersQuery(kind=kind, search=search, after=after, limit=limit)
         )
 
-    async def known_owners(self, kind: OwnerKind, source: Source | None = None) -> list[str]:
+    async def known_owners(
+        self, kind: OwnerKind, source: Source | None = None, *, since: datetime | None = None
+    ) -> list[str]:
         """Every owner of `kind` an item has had, now or before, sorted; only
-        owners of `source`'s items when given."""
-        return await self.store.fetch(KnownOwnersQuery(kind=kind, source=source))
+        owners of `source`'s items when given, and only of items changed at or
+        after `since` when given."""
+        return await self.store.fetch(KnownOwnersQuery(kind=kind, source=source, since=since))
 
 
 def _matches(item: Item, where: ItemFilter) -> bool:

@@ -43,6 +43,23 @@ class QuarantinedPayload(msgspec.Struct, frozen=True, kw_only=True, rename="came
     message_id: str | None
     received_at: datetime
     reason: str | None
+    received_count: int
+    """Times it came: a payload is kept once per content."""
+    last_received_at: datetime | None
+    """When it last came, None while it came once."""
+
+
+class Conflict(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A ServiceMobility row version that came with other ledger content than
+    the content it counts with; the payloads are inbox ids."""
+
+    id: int
+    rowver: str
+    counted_payload: int | None
+    refused_payload: int | None
+    detected_at: datetime
+    both_counted: bool
+    """Found when upgrading a store that had counted both."""
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -51,8 +68,14 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     projections: list[ProjectionStatus]
     inbox: dict[str, int]
     """Payloads kept, by status: accepted, duplicate, quarantined."""
+    quarantine_received: int
+    """Times the quarantined payloads came, repeats included."""
     quarantined: list[QuarantinedPayload]
     """The oldest quarantined payloads (up to the limit asked for)."""
+    conflict_count: int
+    """Row versions that came with other ledger content (each recorded once)."""
+    conflicts: list[Conflict]
+    """The newest of them (up to the limit asked for)."""
 
 
 async def status(
@@ -61,7 +84,9 @@ async def status(
     *,
     quarantined: int = 20,
 ) -> Status:
-    """Counts, positions, every projection slot with its lag, and the inbox."""
+    """Counts, positions, every projection slot with its lag, the inbox, and
+    row conflicts; the oldest `quarantined` payloads and as many newest
+    conflicts."""
     rows = await store.registered()
     head = await store.head()
     wanted = {projection.name: projection.version for projection in projections}
@@ -74,6 +99,7 @@ async def status(
             for name in names
         ],
         inbox=await store.inbox_counts(),
+        quarantine_received=(await store.quarantine_totals())[1],
         quarantined=[
             QuarantinedPayload(
                 id=entry.id,
@@ -82,8 +108,24 @@ async def status(
                 message_id=entry.message_id,
                 received_at=entry.received_at,
                 reason=entry.reason,
+                received_count=entry.received_count,
+                last_received_at=entry.last_received_at,
             )
             for entry in await store.inbox_entries("quarantined", limit=quarantined)
+        ]
+        if quarantined > 0
+        else [],
+        conflict_count=await store.conflict_count(),
+        conflicts=[
+            Conflict(
+                id=found.id,
+                rowver=found.rowver,
+                counted_payload=found.counted_inbox_id,
+                refused_payload=found.inbox_id,
+                detected_at=found.detected_at,
+                both_counted=found.both_counted,
+            )
+            for found in await store.conflicts(limit=quarantined)
         ]
         if quarantined > 0
         else [],

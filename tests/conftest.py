@@ -1,5 +1,6 @@
 """Shared fixtures: a throwaway database per test, on SQLite and on PostgreSQL
-(see tests.harness.databases)."""
+(see tests.harness.databases), and the Hypothesis profile (`ci` when `CI` is
+set: tests.harness.profiles)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from adapters.store import Store
+from tests.fakes.contract import VIOLATIONS
+from tests.harness import profiles
 from tests.harness.databases import migrated_store, pg_database_url
+
+profiles.load()
 
 
 @pytest.fixture
@@ -38,3 +43,18 @@ async def pg_store(pg_url: str) -> AsyncIterator[Store]:
     """A migrated store on PostgreSQL only."""
     async with migrated_store(pg_url) as migrated:
         yield migrated
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {profiles.PROFILE} (INVTRACK_HYPOTHESIS_PROFILE, or CI)"
+
+
+@pytest.fixture(autouse=True)
+def vendor_contracts() -> Iterator[None]:
+    """Fail the test when invtrack sent a fake vendor a request its OpenAPI
+    file does not allow, or a fake answered outside it (tests.fakes.contract)."""
+    VIOLATIONS.clear()
+    yield
+    found = list(dict.fromkeys(VIOLATIONS))
+    VIOLATIONS.clear()
+    assert not found, "drift from the vendor's contract:\n" + "\n".join(found[:20])

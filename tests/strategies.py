@@ -100,7 +100,8 @@ PRODUCTS: Final = ("CBL-CAT6", "ONT-G240", "FUSE-10A")
 SERIALS: Final = ("SN-0001", "SN-0002")
 BATCHES: Final = ("B-2026-11", "B-2026-12")
 TECHS: Final = ("tech7", "tech9")
-ROWVERS: Final = ("AAAAAAAB9x0=", "AAAAAAAB9x1=", "AAAAAAAB9x2=")
+ROWVERS: Final = tuple(f"AAAAAAAB9x{digit}=" for digit in "0123456789ABCDEFGHIJKLMNOPQRSTUV")
+"""Row versions: the vendor gives every row its own (`sm_histories` keeps them apart)."""
 
 _REF_OBJECTS: Final = {
     "1001": "LOAD",
@@ -261,13 +262,18 @@ def sm_histories(
     max_size: int = 8,
     locations: Sequence[str] = LOCATIONS,
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """Distinct InventoryUsage rows, in the order they happened."""
+    """Distinct InventoryUsage rows, in the order they happened, each with a
+    row version of its own (as the vendor numbers them)."""
     return st.lists(
         sm_usage_rows(tuple(ref_modules), tuple(locations)),
         min_size=min_size,
         max_size=max_size,
-        unique_by=row_identity,
+        unique_by=(row_identity, _rowver),
     )
+
+
+def _rowver(row: dict[str, Any]) -> Any:
+    return row["rowver"]
 
 
 def sm_envelope(
@@ -616,15 +622,19 @@ def ofs_histories(
     record), deletes may be followed by updates, undos may come without the
     install they undo.
     """
+    # The sizes first, each drawn as a number: lists drawn with a random
+    # length mostly stay short, and few records and events find little.
+    records = draw(st.integers(1, min(max_records, len(inventory_ids))))
     ids = draw(
-        st.lists(st.sampled_from(inventory_ids), min_size=1, max_size=max_records, unique=True)
+        st.lists(st.sampled_from(inventory_ids), min_size=records, max_size=records, unique=True)
     )
     profiles = [draw(ofs_profiles(inventory_id)) for inventory_id in ids]
     strategies = [
         ofs_events(profile, tuple(i for i in ids if i != profile.inventory_id), tuple(kinds))
         for profile in profiles
     ]
-    return draw(st.lists(st.one_of(strategies), min_size=min_size, max_size=max_size))
+    size = draw(st.integers(min_size, max_size))
+    return [draw(strategies[draw(st.integers(0, records - 1))]) for _ in range(size)]
 
 
 def ofs_fact(event: OfsInventory) -> Fact:

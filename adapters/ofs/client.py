@@ -16,8 +16,12 @@ from typing import Any, Final, TypeVar
 import httpx
 import msgspec
 
-from adapters.pulling import Rejected, Unavailable, failure, vendor_http
+from adapters.pulling import Rejected, Unavailable, failure, send
+from adapters.vendor_http import AnswerLimits, Pace, paced_hooks, vendor_http
 
+RATE_LIMIT: Final = 10
+"""Requests per second to one OFS instance, by default (OFS publishes no number;
+it answers 429 beyond its own)."""
 EVENTS_PATH: Final = "/rest/ofscCore/v1/events"
 SUBSCRIPTIONS_PATH: Final = "/rest/ofscCore/v1/events/subscriptions"
 
@@ -65,7 +69,9 @@ class _Marker(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class OfsClient:
-    """The Events API of one OFS instance, over one connection pool."""
+    """The Core API of one OFS instance, over one connection pool: every answer
+    read within `limits`, every request (token requests too) paced by `pace`,
+    counted for the whole instance."""
 
     def __init__(
         self,
@@ -73,9 +79,14 @@ class OfsClient:
         auth: httpx.Auth,
         *,
         timeout: float = 60.0,
+        limits: AnswerLimits | None = None,
+        pace: Pace | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = vendor_http(base_url, auth, timeout, transport)
+        self.limits = limits or AnswerLimits()
+        self.pace = pace or Pace(RATE_LIMIT)
+        hooks = paced_hooks(self.pace, lambda url: "ofs")
+        self._http = vendor_http(base_url, auth, timeout, transport, event_hooks=hooks)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -128,12 +139,9 @@ class OfsClient:
         json: Any = None,
         gone: type[OfsError] | None = None,
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(method, path, params=params, json=json)
-        except httpx.TimeoutException as error:
-            raise OfsUnavailable(f"{method} {path} timed out ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            raise OfsUnavailable(f"{method} {path} failed: {type(error).__name__}") from None
+        response = await send(
+            self._http, method, path, self.limits, OfsUnavailable, params=params, json=json
+        )
         status = response.status_code
         if status < 300:
             return response

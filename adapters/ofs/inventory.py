@@ -6,9 +6,14 @@
 - `GET /rest/ofscCore/v1/inventories/{inventoryId}`: one record.
 
 Lists answer `{"items": [...]}` and page with `offset` and `limit` (at most
-100); a page shorter than asked for is the last. Every request is retried with
-the pollers' backoff while OFS is unavailable. Records are read tolerantly and
-renamed to our vocabulary (`Holding`).
+100); a page shorter than asked for, or one adding no record not seen, is the
+last, and one reader reads at most `max_pages` pages in all (`TooManyPages`):
+an endless listing cannot hold a reconciliation. Every request is retried
+with the pollers' backoff while OFS is unavailable, and every answer is read
+within the size cap and deadline. Records are read tolerantly and renamed to
+our vocabulary (`Holding`); a record without `quantity` holds 1 (the domain
+rule), one whose `quantity` is `null` states none (reported as missing). A
+record read by id must be the record asked for.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from adapters.ofs.client import NotFound, OfsClient, OfsUnavailable
+from adapters.ofs.client import NotFound, OfsClient, OfsError, OfsUnavailable
 from adapters.pulling import Patience, patiently
 from domain.items import ofs_key
 from domain.ofs_rules import STATUS_POOLS
@@ -38,12 +43,16 @@ ATTEMPTS: Final = 8
 """Tries of one request before OFS counts as unreachable."""
 
 
+class TooManyPages(OfsError):
+    """A reconciliation read as many pages as one may (an endless listing?)."""
+
+
 class _Record(msgspec.Struct, frozen=True, rename="camel"):
     inventory_id: int
     status: str | None = None
     inventory_type: str | None = None
     serial_number: str | None = None
-    quantity: Decimal | None = None
+    quantity: Decimal | msgspec.UnsetType | None = msgspec.UNSET
     resource_id: str | None = None
     activity_id: int | str | None = None
 
@@ -63,8 +72,9 @@ def holding(record: Any) -> tuple[str, Holding]:
         pool=STATUS_POOLS.get(status, status) if status is not None else None,
         resource_id=read.resource_id,
         activity_id=None if read.activity_id is None else str(read.activity_id),
-        # A record without a quantity is one item (domain rule for OFS events too).
-        quantity=Decimal(1) if read.quantity is None else read.quantity,
+        # A record without a quantity is one item (domain rule for OFS events
+        # too); one that says `null` states none.
+        quantity=Decimal(1) if read.quantity is msgspec.UNSET else read.quantity,
         serial_number=read.serial_number or None,
         inventory_type=read.inventory_type,
     )
@@ -84,6 +94,8 @@ class InventoryReader:
         self.client = client
         self.patience = patience
         self.page = page
+        self.pages = 0
+        """Pages (and records) read so far."""
         self._draw = draw
 
     async def resource(self, resource_id: str) -> dict[str, Holding]:
@@ -103,7 +115,12 @@ class InventoryReader:
             body = await self._get(f"{CORE}/inventories/{inventory_id}", None)
         except NotFound:
             return None
-        return holding(_decode(body, _record))[1]
+        key, found = holding(_decode(body, _record))
+        if key != ofs_key(inventory_id):
+            raise OfsUnavailable(
+                f"OFS answered GET /inventories/{inventory_id} with the record {key}"
+            )
+        return found
 
     async def _list(self, path: str) -> dict[str, Holding]:
         found: dict[str, Holding] = {}
@@ -119,6 +136,12 @@ class InventoryReader:
             offset += len(items)
 
     async def _get(self, path: str, params: dict[str, str | int] | None) -> bytes:
+        if self.pages >= self.patience.max_pages:
+            raise TooManyPages(
+                f"read {self.pages} pages from OFS, the most one reconciliation reads "
+                "(INVTRACK_VENDOR_MAX_PAGES)"
+            )
+        self.pages += 1
         return await patiently(
             lambda: self.client.get(path, params),
             self.patience,

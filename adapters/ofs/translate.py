@@ -100,6 +100,22 @@ def translate(body: bytes) -> list[Fact]:
     return [_fact(raw, path) for raw, path in _raw_events(_parse(body))]
 
 
+def translate_event(raw: bytes, path: str = "") -> Fact:
+    """The fact of one raw event object; `path` names where it is in its body."""
+    try:
+        document = _decoder.decode(raw)
+    except msgspec.DecodeError as error:
+        raise TranslationError(f"not JSON: {error}", path) from None
+    except RecursionError:
+        raise TranslationError("nested too deeply to be read", path) from None
+    try:
+        return _fact(document, path)
+    except RecursionError:
+        raise TranslationError("nested too deeply to be read", path) from None
+    except OverflowError:
+        raise TranslationError("a number is out of range", path) from None
+
+
 def page_next(body: bytes) -> str | None:
     """The `nextPage` marker of an Events API page, None when it has none.
 

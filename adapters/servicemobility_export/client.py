@@ -11,22 +11,30 @@ shaped, and the older `{"code", "detail": {"message"}}`); both are read.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import httpx
 import msgspec
 
-from adapters.pulling import Rejected, Unavailable, failure, vendor_http
+from adapters.pulling import Rejected, Unavailable, failure, send
+from adapters.vendor_http import AnswerLimits, Pace, paced_hooks, vendor_http
+
+__all__ = [
+    "EXPORT_PATH",
+    "RATE_LIMIT",
+    "ExportPage",
+    "Pace",
+    "SmClient",
+    "SmError",
+    "SmRejected",
+    "SmUnavailable",
+    "error_detail",
+    "sm_failure",
+]
 
 EXPORT_PATH: Final = "/seiapi/v3/export/InventoryUsage"
 RATE_LIMIT: Final = 15
 """Requests per second per endpoint, by default."""
-_SLACK: Final = 1e-9
-"""Seconds of rounding error ignored when comparing times."""
 
 
 class SmError(Exception):
@@ -50,59 +58,6 @@ class ExportPage(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str | None = None
 
 
-class Pace:
-    """At most `limit` requests in any `window` seconds to one path, and none
-    before the server's window resets once it says no request is left.
-
-    The default window is a little over a second: the server counts a request
-    when it arrives, and requests do not all take the same time to get there.
-    """
-
-    def __init__(
-        self,
-        limit: int = RATE_LIMIT,
-        *,
-        window: float = 1.05,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        if limit < 1:
-            raise ValueError("the request rate must be at least 1 a second")
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self.sleep = sleep
-        self._sent: dict[str, deque[float]] = {}
-        self._closed_until: dict[str, float] = {}
-
-    async def wait(self, path: str) -> None:
-        """Wait until a request to `path` keeps within the limits, and count it."""
-        sent = self._sent.setdefault(path, deque())
-        while True:
-            now = self.clock()
-            while sent and sent[0] + self.window <= now + _SLACK:
-                sent.popleft()
-            ready = self._closed_until.get(path, now)
-            if len(sent) >= self.limit:
-                ready = max(ready, sent[0] + self.window)
-            if ready <= now + _SLACK:
-                sent.append(now)
-                return
-            await self.sleep(ready - now)
-
-    def observe(self, path: str, headers: Mapping[str, str]) -> None:
-        """Note what the server says of its window (`X-RateLimit-*`)."""
-        remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
-        if remaining is None or reset is None:
-            return
-        try:
-            left, seconds = int(remaining), float(reset)
-        except ValueError:
-            return
-        if left <= 0 and 0 < seconds < 3600:
-            self._closed_until[path] = self.clock() + seconds
-
-
 class SmClient:
     """The Export API of one ServiceMobility site, over one connection pool."""
 
@@ -113,18 +68,15 @@ class SmClient:
         *,
         pace: Pace | None = None,
         timeout: float = 60.0,
+        limits: AnswerLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.pace = pace or Pace()
-        # Every request is paced, also a login or a retry after a 401.
-        hooks = {"request": [self._paced], "response": [self._observed]}
+        self.pace = pace or Pace(RATE_LIMIT)
+        self.limits = limits or AnswerLimits()
+        # Every request is paced, also a login or a retry after a 401; the
+        # documented limit is per endpoint.
+        hooks = paced_hooks(self.pace, lambda url: url.path)
         self._http = vendor_http(base_url, auth, timeout, transport, event_hooks=hooks)
-
-    async def _paced(self, request: httpx.Request) -> None:
-        await self.pace.wait(request.url.path)
-
-    async def _observed(self, response: httpx.Response) -> None:
-        self.pace.observe(response.request.url.path, response.headers)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -132,12 +84,17 @@ class SmClient:
     async def inventory_usage(self, *, rowver: str, limit: int, src: str) -> ExportPage:
         """The rows after `rowver` (exclusive), at most `limit`, changed by `src`."""
         params: dict[str, str | int] = {"rowver": rowver, "limit": limit, "src": src}
-        try:
-            response = await self._http.get(EXPORT_PATH, params=params)
-        except httpx.TimeoutException as error:
-            raise SmUnavailable(f"GET {EXPORT_PATH} timed out ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            raise SmUnavailable(f"GET {EXPORT_PATH} failed: {type(error).__name__}") from None
+        # The vendor's standard headers: JSON both ways, also on a GET.
+        headers = {"Content-Type": "application/json"}
+        response = await send(
+            self._http,
+            "GET",
+            EXPORT_PATH,
+            self.limits,
+            SmUnavailable,
+            params=params,
+            headers=headers,
+        )
         if response.status_code >= 300:
             raise sm_failure(response, f"GET {EXPORT_PATH}")
         return ExportPage(body=response.content, content_type=response.headers.get("content-type"))

@@ -18,9 +18,14 @@ The rules the poller keeps:
   already stored are recognised and change nothing.
 - **Untranslatable page.** Kept in quarantine with the reason, and the cursor
   moves past it in the same transaction; `invtrack replay-quarantine` retries
-  it after a fix. An answer that is not a page cannot be moved past: it counts
-  as the vendor being unavailable and is read again after a backoff.
-- **Caught up** when a page has no rows.
+  it after a fix. A page too deep for the decoder (a row nested thousands of
+  levels) is one of them: its `rowver` is still found. An answer that is not
+  a page at all (not JSON, not an object with `rows`) is quarantined too; the
+  cursor stays and the poller waits as when caught up.
+- **Caught up** when a page has no rows, and when the next `rowver` does not
+  move or comes back to one this run has read already.
+- **Bounds and health** are the puller's (`adapters.puller`): pages per
+  `once` run, how long a `once` run waits for an unreachable site.
 
 Logs go to the `invtrack.servicemobility` logger; they name the site, the
 source and the cursors, never a credential.
@@ -39,7 +44,8 @@ from typing import Final
 
 import httpx
 
-from adapters.pulling import Cursors, Outcome, Patience, Puller, Submit, cursor_name
+from adapters.puller import Puller
+from adapters.pulling import Cursors, Outcome, Patience, Submit, cursor_name
 from adapters.servicemobility import TranslationError
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.client import ExportPage, Pace, SmClient, SmUnavailable
@@ -51,6 +57,7 @@ from adapters.servicemobility_export.translate import (
     translate_rows,
 )
 from adapters.store.records import Cursor, Delivery, InboxEntry
+from adapters.vendor_http import usable_url
 
 log = logging.getLogger("invtrack.servicemobility")
 
@@ -87,6 +94,7 @@ class SmPollerConfig(Patience):
         super().__post_init__()
         if not self.base_url:
             raise ValueError("the ServiceMobility base URL is required")
+        usable_url(self.base_url, "the ServiceMobility base URL")
         if self.limit < 1:
             raise ValueError("limit must be at least 1")
         if not self.src or not self.start:
@@ -139,6 +147,7 @@ class SmPoller(Puller):
                 self.config.credentials.auth(self.config.base_url, clock=self._clock),
                 pace=self._pace,
                 timeout=self.config.timeout,
+                limits=self.config,
                 transport=self._transport,
             )
         return self._client
@@ -150,6 +159,7 @@ class SmPoller(Puller):
                 rowver=cursor.rowver, limit=self.config.limit, src=self.config.src
             )
         )
+        self._visit(cursor.rowver)
         outcome = await self._store(cursor, page)
         self._start_at = None
         return outcome
@@ -166,7 +176,7 @@ class SmPoller(Puller):
         try:
             next_rowver, rows = read_page(page.body)
         except NotAPage as error:
-            raise SmUnavailable(f"unexpected answer from ServiceMobility: {error}") from None
+            return await self._unreadable(cursor, page, str(error))
         if not rows:
             moved = SmCursor(name=self.name, rowver=next_rowver or cursor.rowver)
             if moved != cursor or self._start_at is not None:
@@ -176,7 +186,8 @@ class SmPoller(Puller):
         next_rowver = next_rowver or row_cursor(rows[-1])
         if next_rowver is None:
             raise SmUnavailable("ServiceMobility sent rows without a rowver to continue from")
-        moved = SmCursor(name=self.name, rowver=next_rowver)
+        stuck = next_rowver == cursor.rowver or self._revisits(next_rowver)
+        moved = SmCursor(name=self.name, rowver=cursor.rowver if stuck else next_rowver)
         entry = self._inbox_entry(page)
         try:
             facts = translate_rows(rows)
@@ -190,7 +201,7 @@ class SmPoller(Puller):
                 reason,
                 next_rowver,
             )
-            return Outcome(events=0, caught_up=False)
+            return Outcome(events=0, caught_up=stuck)
         metadata = {
             "source": "servicemobility",
             "messageId": entry.message_id,
@@ -209,8 +220,20 @@ class SmPoller(Puller):
             cursor.rowver,
             next_rowver,
         )
-        # A cursor that does not move cannot lead anywhere new: wait, as when caught up.
-        return Outcome(events=len(facts), caught_up=next_rowver == cursor.rowver)
+        # A cursor that does not move (or comes back) cannot lead anywhere new:
+        # wait, as when caught up.
+        return Outcome(events=len(facts), caught_up=stuck)
+
+    async def _unreadable(self, cursor: SmCursor, page: ExportPage, reason: str) -> Outcome:
+        """Keep an answer that is not a page, and wait as when caught up."""
+        rejected = f"{reason} (the answer after rowver {cursor.rowver})"
+        await self.submit(Delivery(inbox=self._inbox_entry(page), rejected=rejected))
+        log.warning(
+            "%s: ServiceMobility answered something that is not a page: %s",
+            self.config.src,
+            rejected,
+        )
+        return Outcome(events=0, caught_up=True)
 
     def _inbox_entry(self, page: ExportPage) -> InboxEntry:
         return InboxEntry(

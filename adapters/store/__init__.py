@@ -1,7 +1,8 @@
 """The event store: inbox of raw payloads, events, stream heads, cursors, the
-projections' registry and tables, and the one transaction a batch of
-deliveries commits in. The rest of invtrack sees the `Store` port, opened by
-`connect(url)`, and the records and queries that go through it."""
+projections' registry and tables, row versions and their conflicts, dashboard
+sessions, and the one transaction a batch of deliveries commits in. The rest
+of invtrack sees the `Store` port, opened by `connect(url)`, and the records
+and queries that go through it."""
 
 from adapters.store.errors import (
     AlreadyRunning,
@@ -11,7 +12,7 @@ from adapters.store.errors import (
     UnsupportedDatabase,
 )
 from adapters.store.opening import check_url, connect, missing, where
-from adapters.store.port import LAST, Maintenance, Reader, Store, Writer
+from adapters.store.port import LAST, DashboardSessions, Maintenance, Reader, Store, Writer
 from adapters.store.records import (
     CountRecord,
     Cursor,
@@ -19,11 +20,15 @@ from adapters.store.records import (
     InboxEntry,
     InboxRecord,
     ItemRecord,
+    KeptPayload,
     NewEvent,
     RawEvent,
     Receipt,
+    Received,
     ReconciliationSummary,
     Registered,
+    RowConflict,
+    SessionRecord,
     Slot,
     StoredEvent,
 )
@@ -35,10 +40,12 @@ __all__ = [
     "ConcurrencyConflict",
     "CountRecord",
     "Cursor",
+    "DashboardSessions",
     "Delivery",
     "InboxEntry",
     "InboxRecord",
     "ItemRecord",
+    "KeptPayload",
     "LiveProjection",
     "Lookup",
     "Maintenance",
@@ -48,9 +55,12 @@ __all__ = [
     "RawEvent",
     "Reader",
     "Receipt",
+    "Received",
     "ReconciliationSummary",
     "Registered",
     "Row",
+    "RowConflict",
+    "SessionRecord",
     "Slot",
     "Store",
     "StoreBusy",

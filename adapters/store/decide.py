@@ -6,6 +6,12 @@ over as `Found`, writes the `Decision` and commits. The rules:
 - a payload whose (source, message id) was accepted before, in the store or
   earlier in the batch, is a duplicate and appends nothing;
 - a fact whose dedupe key is stored, or came earlier in the batch, is skipped;
+- a ServiceMobility row version counts with the first content it came with:
+  lines of the same version with other content are refused and the conflict
+  recorded (adapters.store.row_versions);
+- a payload that cannot be read is kept once per content: a repeat raises
+  the kept copy's count (adapters.store.quarantine), as long as that copy is
+  in quarantine;
 - positions and stream versions follow the store's head in batch order (the
   append lock makes them final), and a stale expected version fails the batch;
 - a replayed payload is settled once, from the status it has;
@@ -25,7 +31,8 @@ from typing import Any
 import msgspec
 
 from adapters.store.errors import ConcurrencyConflict
-from adapters.store.found import Decision, Found, Placed
+from adapters.store.found import Batch, Decision, Found, Placed
+from adapters.store.quarantine import Quarantine, content_of
 from adapters.store.records import (
     Cursor,
     Delivery,
@@ -33,8 +40,10 @@ from adapters.store.records import (
     InboxStatus,
     NewEvent,
     Receipt,
+    Slot,
 )
-from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
+from adapters.store.row_versions import RowVersions
+from adapters.store.rows import LiveProjection, Projected, Row, TableWrite
 from adapters.store.schema import (
     EVENT_COLUMNS,
     INBOX_COLUMNS,
@@ -58,61 +67,19 @@ class NoLiveProjections(RuntimeError):
     projects them: they would never reach those projections."""
 
 
-class Batch:
-    """Deliveries (or plain events) committed in one transaction, in order."""
-
-    def __init__(
-        self, deliveries: Sequence[Delivery] = (), events: Sequence[NewEvent] = ()
-    ) -> None:
-        self.deliveries = deliveries
-        self.events = events
-
-    def messages(self) -> list[tuple[str, str]]:
-        """(source, message id) of every payload that may be accepted."""
-        return list(
-            {
-                (delivery.inbox.source, delivery.inbox.message_id): None
-                for delivery in self.deliveries
-                if delivery.inbox is not None
-                and delivery.inbox.message_id is not None
-                and delivery.rejected is None
-            }
-        )
-
-    def dedupe_keys(self) -> list[str]:
-        keys = [fact.dedupe_key for delivery in self.deliveries for fact in delivery.facts]
-        keys += [event.dedupe_key for event in self.events]
-        return list(dict.fromkeys(keys))
-
-    def stream_ids(self) -> list[str]:
-        ids = [stream_of(fact.event) for delivery in self.deliveries for fact in delivery.facts]
-        ids += [event.stream_id for event in self.events]
-        return list(dict.fromkeys(ids))
-
-    def replayed(self) -> list[int]:
-        return [d.replaying for d in self.deliveries if d.replaying is not None]
-
-    def event_data(self) -> list[Any]:
-        """Every event the batch may append, for the projections' lookups."""
-        found = [fact.event for delivery in self.deliveries for fact in delivery.facts]
-        return found + [event.data for event in self.events]
-
-    def lookups(self, projection: LiveProjection | None, slots: dict[str, Any]) -> list[Lookup]:
-        if projection is None or not slots:
-            return []
-        return projection.lookups(slots, self.event_data())
-
-
 def decide(
     batch: Batch, found: Found, projection: LiveProjection | None, now: datetime
 ) -> Decision:
     """What the batch does, given what the store holds (`found`)."""
-    plan = _Plan(found, now)
-    receipts = [plan.receive(delivery) for delivery in batch.deliveries]
+    versions, kept, *projected_rows = found.rows
+    plan = _Plan(found, now, RowVersions(versions, now), Quarantine(kept))
+    receipts = [
+        plan.receive(delivery, batch.digests.get(n)) for n, delivery in enumerate(batch.deliveries)
+    ]
     for event in batch.events:
         plan.take(event)
     placed = plan.place()
-    projected = _project(projection, found, placed, fresh=not batch.events)
+    projected = _project(projection, found.slots, projected_rows, placed, fresh=not batch.events)
     return Decision(
         receipts=receipts,
         writes=plan.writes(placed, projected) + projected.writes,
@@ -133,9 +100,13 @@ def decide(
 class _Plan:
     """The mutable state of deciding one batch (`found` is left as it is)."""
 
-    def __init__(self, found: Found, now: datetime) -> None:
+    def __init__(
+        self, found: Found, now: datetime, rows: RowVersions, quarantine: Quarantine
+    ) -> None:
         self.found = found
         self.now = now
+        self.rows = rows
+        self.quarantine = quarantine
         self.accepted = dict(found.accepted)
         self.known = set(found.known)
         self.statuses = dict(found.statuses)
@@ -145,8 +116,10 @@ class _Plan:
         self.settled: list[Row] = []
         self.cursors: dict[str, Cursor] = {}
         self.pending: list[NewEvent] = []
+        self.received = 0
 
-    def receive(self, delivery: Delivery) -> Receipt:
+    def receive(self, delivery: Delivery, sha256: str | None = None) -> Receipt:
+        """What one delivery does; `sha256` is its body's when it is rejected."""
         if delivery.cursor is not None:
             self.cursors[delivery.cursor.name] = delivery.cursor
         entry = delivery.inbox
@@ -155,8 +128,7 @@ class _Plan:
         if delivery.replaying is not None:
             return self._replay(delivery, entry, delivery.replaying)
         if delivery.rejected is not None:
-            inbox_id = self._keep(entry, "quarantined", delivery.rejected)
-            return Receipt(inbox_id=inbox_id, quarantined=True)
+            return self._quarantine(entry, delivery.rejected, sha256)
         message = (entry.source, entry.message_id)
         if entry.message_id is not None and message in self.accepted:
             return Receipt(inbox_id=None, duplicate=True, skipped=len(delivery.facts))
@@ -181,22 +153,49 @@ class _Plan:
             self.accepted[message] = inbox_id
         return self._append(delivery, inbox_id)
 
+    def _quarantine(self, entry: InboxEntry, reason: str, sha256: str | None) -> Receipt:
+        """Kept with the reason, once per content: a repeat raises the count."""
+        key = content_of(entry, sha256 or "")
+        if sha256 is not None:
+            kept = self.quarantine.repeat(key, entry.received_at)
+            if kept is not None:
+                self.received += 1
+                return Receipt(inbox_id=kept, quarantined=True, repeated=True)
+        inbox_id = self._keep(entry, "quarantined", reason, sha256)
+        if sha256 is not None:
+            self.quarantine.keep(key, inbox_id)
+        return Receipt(inbox_id=inbox_id, quarantined=True)
+
     def _append(self, delivery: Delivery, inbox_id: int) -> Receipt:
-        appended = 0
+        """The delivery's new facts; the lines of a row whose version counts
+        with other content are refused (a conflict)."""
+        appended = refused = 0
+        conflicts: set[str] = set()
         for fact in delivery.facts:
-            if fact.dedupe_key not in self.known:
+            if fact.row is not None and not self.rows.admit(fact.row, inbox_id):
+                conflicts.add(fact.row.identity)
+                refused += 1
+            elif fact.dedupe_key not in self.known:
                 self.known.add(fact.dedupe_key)
                 self.pending.append(_new_event(fact, delivery.metadata, inbox_id))
                 appended += 1
-        return Receipt(inbox_id=inbox_id, appended=appended, skipped=len(delivery.facts) - appended)
+        return Receipt(
+            inbox_id=inbox_id,
+            appended=appended,
+            skipped=len(delivery.facts) - appended - refused,
+            conflicts=len(conflicts),
+        )
 
     def take(self, event: NewEvent) -> None:
         if event.dedupe_key not in self.known:
             self.known.add(event.dedupe_key)
             self.pending.append(event)
 
-    def _keep(self, entry: InboxEntry, status: InboxStatus, reason: str | None) -> int:
+    def _keep(
+        self, entry: InboxEntry, status: InboxStatus, reason: str | None, sha256: str | None = None
+    ) -> int:
         self.inbox_head += 1
+        self.received += 1
         self.kept.append(
             (
                 self.inbox_head,
@@ -210,6 +209,9 @@ class _Plan:
                 utc(entry.received_at),
                 status,
                 reason,
+                sha256,
+                1,
+                None,
             )
         )
         return self.inbox_head
@@ -219,6 +221,9 @@ class _Plan:
     ) -> None:
         self.statuses[inbox_id] = status
         self.settled.append((inbox_id, status, message_id, reason))
+        if status != "quarantined":
+            # Out of quarantine: a payload with its content is kept anew.
+            self.quarantine.forget(inbox_id)
 
     def place(self) -> list[tuple[int, int, NewEvent]]:
         """(position, stream version, event) of every new event, in order."""
@@ -239,11 +244,13 @@ class _Plan:
         self, placed: list[tuple[int, int, NewEvent]], projected: Projected
     ) -> list[TableWrite]:
         return [
-            TableWrite(inbox, INBOX_COLUMNS, self.kept),
+            TableWrite(inbox, INBOX_COLUMNS, _counted(self.kept, self.quarantine.new_counts())),
+            *self.quarantine.writes(),
+            *self.rows.writes(),
             TableWrite(
                 inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
             ),
-            TableWrite(events, EVENT_COLUMNS, self._event_rows(placed, projected.events)),
+            TableWrite(events, EVENT_COLUMNS, _event_rows(placed, projected.events, self.now)),
             TableWrite(streams, ("stream_id", "version"), _last_versions(placed), mode="upsert"),
             TableWrite(
                 cursors,
@@ -257,71 +264,36 @@ class _Plan:
             TableWrite(
                 projections,
                 ("name", "version", "generation", "position", "updated_at"),
-                self._checkpoints(placed, projected.folded),
+                _checkpoints(placed, projected.folded, self.found.slots, self.now),
                 mode="update",
                 keys=("name", "version", "generation"),
             ),
             TableWrite(
                 inbox_minutes,
                 ("minute", "received"),
-                [(self.now.replace(second=0, microsecond=0), len(self.kept))] if self.kept else [],
+                [(self.now.replace(second=0, microsecond=0), self.received)]
+                if self.received
+                else [],
                 mode="add",
             ),
-        ]
-
-    def _event_rows(self, placed: list[tuple[int, int, NewEvent]], data: list[Any]) -> list[Row]:
-        metadata: dict[int, str] = {}
-        rows: list[Row] = []
-        for (position, version, event), body in zip(placed, data, strict=True):
-            encoded = metadata.get(id(event.metadata))
-            if encoded is None:
-                encoded = metadata[id(event.metadata)] = _encode(event.metadata).decode()
-            rows.append(
-                (
-                    position,
-                    event.stream_id,
-                    version,
-                    event.type,
-                    # Data a projection rewrote (annotated) is in the current shape.
-                    event.schema_version if body is event.data else current_version(event.type),
-                    _encode(body).decode(),
-                    encoded,
-                    utc(event.occurred_at),
-                    self.now,
-                    event.dedupe_key,
-                    event.inbox_id,
-                )
-            )
-        return rows
-
-    def _checkpoints(
-        self, placed: list[tuple[int, int, NewEvent]], folded: Sequence[str]
-    ) -> list[Row]:
-        if not placed:
-            return []
-        last = placed[-1][0]
-        slots = self.found.slots
-        return [
-            (name, slots[name].version, slots[name].generation, last, self.now)
-            for name in folded
-            if name in slots
         ]
 
 
 def _project(
     projection: LiveProjection | None,
-    found: Found,
+    slots: dict[str, Slot],
+    rows: list[list[Row]],
     placed: list[tuple[int, int, NewEvent]],
     *,
     fresh: bool,
 ) -> Projected:
     data = [event.data for _, _, event in placed]
-    if not placed or not found.slots:
+    if not placed or not slots:
         return Projected(events=data)
     if projection is None:
         raise NoLiveProjections("this store does not project; open it with the live projections")
     appended = [(position, event) for position, _, event in placed]
-    return projection.fold(found.slots, found.rows, appended, fresh)
+    return projection.fold(slots, rows, appended, fresh)
 
 
 def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
@@ -342,3 +314,58 @@ def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
 def _last_versions(placed: list[tuple[int, int, NewEvent]]) -> list[Row]:
     versions = {event.stream_id: version for _, version, event in placed}
     return list(versions.items())
+
+
+def _counted(kept: list[Row], counts: dict[int, tuple[int, datetime]]) -> list[Row]:
+    """The payloads kept, with the counts of those repeated in the batch."""
+    if not counts:
+        return kept
+    first = kept[0][0]
+    rows = list(kept)
+    for inbox_id, (count, last) in counts.items():
+        rows[inbox_id - first] = (*rows[inbox_id - first][:-2], count, utc(last))
+    return rows
+
+
+def _event_rows(
+    placed: list[tuple[int, int, NewEvent]], data: list[Any], now: datetime
+) -> list[Row]:
+    metadata: dict[int, str] = {}
+    rows: list[Row] = []
+    for (position, version, event), body in zip(placed, data, strict=True):
+        encoded = metadata.get(id(event.metadata))
+        if encoded is None:
+            encoded = metadata[id(event.metadata)] = _encode(event.metadata).decode()
+        rows.append(
+            (
+                position,
+                event.stream_id,
+                version,
+                event.type,
+                # Data a projection rewrote (annotated) is in the current shape.
+                event.schema_version if body is event.data else current_version(event.type),
+                _encode(body).decode(),
+                encoded,
+                utc(event.occurred_at),
+                now,
+                event.dedupe_key,
+                event.inbox_id,
+            )
+        )
+    return rows
+
+
+def _checkpoints(
+    placed: list[tuple[int, int, NewEvent]],
+    folded: Sequence[str],
+    slots: dict[str, Slot],
+    now: datetime,
+) -> list[Row]:
+    if not placed:
+        return []
+    last = placed[-1][0]
+    return [
+        (name, slots[name].version, slots[name].generation, last, now)
+        for name in folded
+        if name in slots
+    ]

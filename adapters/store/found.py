@@ -1,5 +1,6 @@
-"""What a batch's decision rests on (`Found`) and what it comes to
-(`Decision`), and the state a decided batch leaves (`Found.after`)."""
+"""A batch (`Batch`, what it asks the store to read), what its decision rests
+on (`Found`) and what it comes to (`Decision`), and the state a decided batch
+leaves (`Found.after`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,77 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from adapters.store.records import NewEvent, Receipt, Slot, StoredEvent
-from adapters.store.rows import Lookup, Row, TableWrite
+from adapters.store import quarantine, row_versions
+from adapters.store.records import Delivery, NewEvent, Receipt, Slot, StoredEvent
+from adapters.store.rows import LiveProjection, Lookup, Row, TableWrite
 from adapters.store.types import utc
+from domain.fold import stream_of
+
+
+class Batch:
+    """Deliveries (or plain events) committed in one transaction, in order."""
+
+    def __init__(
+        self, deliveries: Sequence[Delivery] = (), events: Sequence[NewEvent] = ()
+    ) -> None:
+        self.deliveries = deliveries
+        self.events = events
+        self.digests = {
+            n: quarantine.body_sha256(delivery.inbox.body)
+            for n, delivery in enumerate(deliveries)
+            if delivery.inbox is not None
+            and delivery.rejected is not None
+            and delivery.replaying is None
+        }
+        """SHA-256 of the body of each payload that will be quarantined."""
+        versions = {
+            fact.row.version: None
+            for delivery in deliveries
+            for fact in delivery.facts
+            if fact.row is not None
+        }
+        self.own = [
+            row_versions.lookup(list(versions)),
+            quarantine.lookup(list(dict.fromkeys(self.digests.values()))),
+        ]
+        """What deciding the batch reads beside the projections' rows: the
+        claims of its row versions and the kept copies of its bad payloads."""
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(source, message id) of every payload that may be accepted."""
+        return list(
+            {
+                (delivery.inbox.source, delivery.inbox.message_id): None
+                for delivery in self.deliveries
+                if delivery.inbox is not None
+                and delivery.inbox.message_id is not None
+                and delivery.rejected is None
+            }
+        )
+
+    def dedupe_keys(self) -> list[str]:
+        keys = [fact.dedupe_key for delivery in self.deliveries for fact in delivery.facts]
+        keys += [event.dedupe_key for event in self.events]
+        return list(dict.fromkeys(keys))
+
+    def stream_ids(self) -> list[str]:
+        ids = [stream_of(fact.event) for delivery in self.deliveries for fact in delivery.facts]
+        ids += [event.stream_id for event in self.events]
+        return list(dict.fromkeys(ids))
+
+    def replayed(self) -> list[int]:
+        return [d.replaying for d in self.deliveries if d.replaying is not None]
+
+    def event_data(self) -> list[Any]:
+        """Every event the batch may append, for the projections' lookups."""
+        found = [fact.event for delivery in self.deliveries for fact in delivery.facts]
+        return found + [event.data for event in self.events]
+
+    def lookups(self, projection: LiveProjection | None, slots: dict[str, Slot]) -> list[Lookup]:
+        """The batch's own lookups, then the live projections'."""
+        if projection is None or not slots:
+            return list(self.own)
+        return [*self.own, *projection.lookups(slots, self.event_data())]
 
 
 @dataclass(slots=True)
@@ -33,7 +102,8 @@ class Found:
     slots: dict[str, Slot] = field(default_factory=dict)
     """The active slot of each projection."""
     lookups: list[Lookup] = field(default_factory=list)
-    """What the live projections asked to read for the batch."""
+    """What the batch asked to read (`Batch.lookups`): its own lookups, then
+    the live projections'."""
     rows: list[list[Row]] = field(default_factory=list)
     """The rows each lookup found."""
 
@@ -59,17 +129,56 @@ class Found:
 
 
 def _overlaid(rows: list[Row], lookup: Lookup, writes: Sequence[TableWrite]) -> list[Row]:
-    """The rows a lookup found, with the rows written to its table since."""
-    key = lookup.columns.index(lookup.key)
-    by_key = {row[key]: row for row in rows}
+    """The rows a lookup found, as the writes since leave them: new rows the
+    lookup names (from writes that give every column it reads) and updated
+    columns of the rows it holds. Rows are told apart by the table's primary
+    key when the lookup reads it, else by the lookup's key."""
+    identity = [c.name for c in lookup.table.primary_key.columns]
+    if not set(identity) <= set(lookup.columns):
+        identity = [lookup.key]
+    at = [lookup.columns.index(name) for name in identity]
+    by_identity = {tuple(row[i] for i in at): row for row in rows}
     for write in writes:
-        if (
-            write.table is lookup.table
-            and write.columns == lookup.columns
-            and write.mode in ("insert", "upsert")
-        ):
-            by_key.update((row[key], row) for row in write.rows)
-    return list(by_key.values())
+        if write.table is not lookup.table or not write.rows:
+            continue
+        if write.mode == "update":
+            _update(by_identity, lookup, identity, write)
+        elif write.mode in ("insert", "upsert", "ignore"):
+            _insert(by_identity, lookup, at, write)
+    return list(by_identity.values())
+
+
+def _insert(by_identity: dict[Row, Row], lookup: Lookup, at: list[int], write: TableWrite) -> None:
+    if not set(lookup.columns) <= set(write.columns):
+        return
+    take = [write.columns.index(column) for column in lookup.columns]
+    key = lookup.columns.index(lookup.key)
+    for written in write.rows:
+        row = tuple(written[i] for i in take)
+        if row[key] in lookup.keys:
+            identity = tuple(row[i] for i in at)
+            if write.mode != "ignore" or identity not in by_identity:
+                by_identity[identity] = row
+
+
+def _update(
+    by_identity: dict[Row, Row], lookup: Lookup, identity: list[str], write: TableWrite
+) -> None:
+    if list(write.key_columns()) != identity:
+        return
+    keys = [write.columns.index(name) for name in identity]
+    changed = [
+        (lookup.columns.index(column), n)
+        for n, column in enumerate(write.columns)
+        if column in lookup.columns and column not in identity
+    ]
+    for written in write.rows:
+        found = by_identity.get(tuple(written[i] for i in keys))
+        if found is not None:
+            row = list(found)
+            for into, source in changed:
+                row[into] = written[source]
+            by_identity[tuple(written[i] for i in keys)] = tuple(row)
 
 
 class Placed(NamedTuple):

@@ -16,7 +16,7 @@ rebuild reads and writes) is on the writer side.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Collection, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Final, Protocol, TypeVar, runtime_checkable
@@ -29,12 +29,16 @@ from adapters.store.records import (
     Delivery,
     InboxRecord,
     InboxStatus,
+    KeptPayload,
     NewEvent,
     Part,
     RawEvent,
     Receipt,
+    Received,
     ReconciliationSummary,
     Registered,
+    RowConflict,
+    SessionRecord,
     Slot,
     State,
     StoreAddress,
@@ -107,9 +111,53 @@ class Reader(Protocol):
         """Kept payloads by status."""
         ...
 
+    async def inbox_head(self) -> int:
+        """The highest inbox id, 0 for an empty inbox."""
+        ...
+
+    async def received_from(self, sender: str, *, after_id: int, after_position: int) -> Received:
+        """What `sender`'s payloads stored after an inbox id and an event
+        position (a token's subject is its payloads' sender)."""
+        ...
+
     async def received_per_minute(self, since: datetime) -> dict[datetime, int]:
         """Payloads received in each minute from `since` on, keyed by the
         minute's start (UTC); minutes with none are left out."""
+        ...
+
+    async def kept_payloads(
+        self, status: InboxStatus, *, after: int = 0, limit: int = 100, head: int
+    ) -> list[KeptPayload]:
+        """Kept payloads of a status, by id, after an id, each with its size
+        and only its first `head` bytes (cut by the database)."""
+        ...
+
+    async def body_size(self, inbox_id: int) -> int | None:
+        """Bytes in a kept payload's body; None for an unknown id."""
+        ...
+
+    def body_chunks(self, inbox_id: int, size: int) -> AsyncIterator[bytes]:
+        """The first `size` bytes of a kept body, a chunk at a time."""
+        ...
+
+    async def quarantine_totals(self) -> tuple[int, int]:
+        """Payloads in quarantine (each content kept once) and how often they
+        came, repeats included."""
+        ...
+
+    async def conflict_count(self) -> int:
+        """Row versions recorded arriving with other content than they count with."""
+        ...
+
+    async def conflicts(self, *, before: int | None = None, limit: int = 20) -> list[RowConflict]:
+        """Up to `limit` row conflicts, newest first, below the id `before`."""
+        ...
+
+    async def conflict(self, conflict_id: int) -> RowConflict | None: ...
+
+    async def cursors(self, prefix: str) -> list[Cursor]:
+        """Every saved cursor whose name starts with `prefix`, by name (what
+        the pullers report of their health)."""
         ...
 
     async def reconciliations(
@@ -125,7 +173,35 @@ class Reader(Protocol):
 
 
 @runtime_checkable
-class Writer(Protocol):
+class DashboardSessions(Protocol):
+    """Signed-in dashboard browsers. On the writer side: a session ended must
+    never be found open by a reader a moment behind."""
+
+    async def open_session(self, record: SessionRecord) -> None:
+        """Keep a new session, and forget the ones long over."""
+        ...
+
+    async def session(self, key: str) -> SessionRecord | None:
+        """The session stored under `key`, open or not."""
+        ...
+
+    async def end_session(self, key: str, now: datetime) -> bool:
+        """End one session; whether it was open."""
+        ...
+
+    async def end_sessions_of(self, subject: str, now: datetime) -> int:
+        """End every open session of a subject; how many were open."""
+        ...
+
+    async def open_sessions(self, now: datetime, *, limit: int = 500) -> list[SessionRecord]:
+        """Open sessions, by subject and then newest first."""
+        ...
+
+    async def count_open_sessions(self, now: datetime) -> int: ...
+
+
+@runtime_checkable
+class Writer(DashboardSessions, Protocol):
     """Writes, and the reads that must see every write before them."""
 
     @property

@@ -87,11 +87,13 @@ class OwnersQuery(Query[list[str]], frozen=True, kw_only=True):
 
 class KnownOwnersQuery(Query[list[str]], frozen=True, kw_only=True):
     """Every owner of a kind an item has had, sorted; only owners of items of
-    `source` when given."""
+    `source` when given, and only of items changed at or after `since` when
+    given."""
 
     projection: ClassVar[str] = ITEMS
     kind: OwnerKind
     source: Source | None = None
+    since: datetime | None = None
 
 
 class HistoryQuery(Query[list[StoredEvent]], frozen=True, kw_only=True):

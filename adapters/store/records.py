@@ -84,6 +84,10 @@ class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     received_at: datetime
     status: InboxStatus
     reason: str | None
+    received_count: int = 1
+    """How often it came (a quarantined payload is kept once per content)."""
+    last_received_at: datetime | None = None
+    """When it last came, None while it came once."""
 
 
 class Cursor(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +139,70 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     skipped: int = 0
     quarantined: bool = False
     settled: bool = True
+    repeated: bool = False
+    """A quarantined payload that was kept before: its count went up."""
+    conflicts: int = 0
+    """Rows whose version counts with other ledger content: not counted."""
+
+
+class RowConflict(msgspec.Struct, frozen=True, kw_only=True):
+    """A row version that arrived with other ledger content than the content
+    it counts with. The first stays counted; `both_counted` when the store had
+    counted both before conflicts were detected (found when upgrading)."""
+
+    id: int
+    rowver: str
+    counted: str
+    """The identity counted."""
+    counted_inbox_id: int | None
+    """The payload it came in."""
+    identity: str
+    """The identity refused."""
+    inbox_id: int | None
+    """The payload it came in."""
+    detected_at: datetime
+    both_counted: bool = False
+
+
+class KeptPayload(msgspec.Struct, frozen=True, kw_only=True):
+    """A kept payload with its size and the first bytes of its body."""
+
+    id: int
+    source: str
+    kind: str
+    message_id: str | None
+    content_type: str | None
+    sender: str | None
+    received_at: datetime
+    status: str
+    reason: str | None
+    received_count: int
+    """Times this content came (it is kept once)."""
+    last_received_at: datetime | None
+    size: int
+    """Bytes in the whole body."""
+    head: bytes
+    """The body's first bytes (all of it when it is short enough)."""
+
+
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One dashboard session as stored."""
+
+    key: str
+    subject: str
+    """Whom the session belongs to (a token's or a provider's subject; empty
+    when the token named nobody): what an admin ends sessions by."""
+    name: str
+    """What the dashboard calls the person."""
+    scopes: tuple[str, ...]
+    method: str
+    """`token` (a pasted token) or `sso` (the OpenID Connect provider)."""
+    started_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+    def open_at(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at
 
 
 # ---- projections' slots ---------------------------------------------------------
@@ -229,6 +297,17 @@ class ReconciliationSummary(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime
     drifted: int
     """Items that differed in the newest run."""
+
+
+class Received(msgspec.Struct, frozen=True, kw_only=True):
+    """What the payloads of one sender stored after a point of the store."""
+
+    events: int
+    """Events of the sender's payloads after the position."""
+    accepted: int
+    """The sender's payloads accepted after the inbox id."""
+    others: int
+    """Payloads of other senders (or none) accepted after the inbox id."""
 
 
 class StoreAddress(msgspec.Struct, frozen=True, kw_only=True):

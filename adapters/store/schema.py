@@ -1,11 +1,13 @@
 """Tables of the event store, for the store alone: the inbox, the events, the
-stream heads, the projection registry, cursors, deliveries per minute and
-reconciliation runs. The projections' tables are in
+stream heads, the projection registry, cursors, deliveries per minute,
+reconciliation runs, ServiceMobility row versions and their conflicts, and
+dashboard sessions. The projections' tables are in
 `adapters.store.projection_tables`."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
@@ -37,6 +39,9 @@ inbox = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
+    Column("sha256", String(64)),
+    Column("received_count", Integer, nullable=False, server_default="1"),
+    Column("last_received_at", UtcDateTime),
     Index(
         "inbox_message_accepted",
         "source",
@@ -46,7 +51,17 @@ inbox = Table(
         sqlite_where=text("status = 'accepted'"),
     ),
     Index("inbox_status", "status"),
+    Index(
+        "inbox_sha256",
+        "sha256",
+        postgresql_where=text("sha256 IS NOT NULL"),
+        sqlite_where=text("sha256 IS NOT NULL"),
+    ),
 )
+"""Every payload received, exactly as it came. A quarantined payload is kept
+once per content: `sha256` of its body, `received_count` the times it came
+(with the same content type and CloudEvents headers), `last_received_at` the
+last of them (None while it came once)."""
 
 events = Table(
     "events",
@@ -149,6 +164,55 @@ reconciliation_drifts = Table(
     Column("theirs", Text),
 )
 """The differences a run found, in the order it reported them."""
+
+row_versions = Table(
+    "row_versions",
+    metadata,
+    Column("version", String(80), primary_key=True),
+    Column("identity", String(80), nullable=False),
+    Column("inbox_id", Position),
+)
+"""The ServiceMobility row versions counted: each with the identity (version
+and ledger content) it counts with, the first that arrived, and the payload
+that brought it."""
+
+row_conflicts = Table(
+    "row_conflicts",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("version", String(80), nullable=False),
+    Column("rowver", Text, nullable=False),
+    Column("counted", String(80), nullable=False),
+    Column("counted_inbox_id", Position),
+    Column("identity", String(80), nullable=False),
+    Column("inbox_id", Position),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("both_counted", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("version", "identity", name="row_conflicts_version_identity"),
+)
+"""A row version that arrived with other ledger content than the one it counts
+with: the identity counted and the payload it came in, the identity refused
+and its payload. `both_counted` marks one found by migration 0006 in a store
+that had counted both before conflicts were detected."""
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("dashboard_sessions_subject", "subject"),
+    Index("dashboard_sessions_expires", "expires_at"),
+)
+"""Signed-in dashboard browsers. `key` is a hash of the session id the cookie
+carries (the id itself is never stored); `scopes` are separated by spaces;
+`method` is `token` or `sso`. A session is open until `expires_at` unless
+`ended_at` is set (sign-out, or an admin ending it)."""
 
 EVENT_COLUMNS = tuple(column.name for column in events.columns)
 """The events table's columns, in its order (and `StoredEvent`'s)."""

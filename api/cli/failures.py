@@ -1,11 +1,12 @@
 """What a failed command prints: one line saying what is wrong and what to
-do, and exit status 1. `--debug` shows the traceback instead."""
+do, and exit status 1. `--debug` shows the traceback instead. (A command line
+or setting that cannot be used is exit status 2, before anything runs.)"""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError
 
-from adapters.store import UnsupportedDatabase, check_url, missing, where
+from adapters.store import UnsupportedDatabase, check_url, connect, missing, where
 
 
 class Failure(Exception):
@@ -28,6 +29,19 @@ def existing_sqlite_file(text: str) -> None:
             f"there is no database at {absent}: run `invtrack migrate` (or "
             "`invtrack serve`) first, or point INVTRACK_DATABASE_URL at an existing store"
         )
+
+
+async def require_store(text: str) -> None:
+    """The store must exist and hold invtrack's schema: only `serve` and
+    `migrate` create one, so a mistyped URL is never taken for a new, empty
+    store."""
+    existing_sqlite_file(text)
+    store = connect(text, pool_size=1)
+    try:
+        if await store.revision() is None:
+            raise not_migrated(text)
+    finally:
+        await store.close()
 
 
 def not_migrated(text: str) -> Failure:

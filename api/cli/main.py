@@ -4,13 +4,15 @@ replay-quarantine, status."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
+from typing import NoReturn
 
 from api import logs
 from api.cli import poll, reconcile, usage
-from api.cli.failures import database_url, explain
+from api.cli.failures import database_url, explain, require_store
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
 from api.cli.serve import migrate, serve
@@ -31,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.run is not token:
             database_url(settings.database_url)
+        if args.run not in (token, serve, migrate):
+            asyncio.run(require_store(settings.database_url))
         code: int = args.run(settings, args)
     except KeyboardInterrupt:
         return 130
@@ -42,14 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistaken command line is one line naming what is wrong, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="invtrack", description="Event-sourced inventory state tracker for field service."
     )
     parser.add_argument("--version", action="version", version=f"invtrack {version('invtrack')}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     # Also accepted after the command, without overriding one given before it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -67,8 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 
     serve_parser = command("serve", "migrate if needed, then serve HTTP", usage.SERVE)
     serve_parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000, help="default 8000")
-    serve_parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    serve_parser.add_argument("--port", type=_port, default=8000, help="default 8000")
+    serve_parser.add_argument(
+        "--workers", type=_at_least_one, default=1, metavar="N", help="processes (default 1)"
+    )
     serve_parser.set_defaults(run=serve)
 
     command("migrate", "create or upgrade the database schema", usage.MIGRATE).set_defaults(
@@ -83,7 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         help="default: no scope (a webhook sender's token)",
     )
     token_parser.add_argument(
-        "--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)"
+        "--ttl",
+        type=_seconds,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime in seconds, 1 or more (default 3600)",
     )
     token_parser.set_defaults(run=token)
 
@@ -111,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
     status = command(
         "status",
-        "counts, positions, projection versions and lag, quarantined payloads",
+        "counts, positions, projection versions and lag, quarantined payloads "
+        "(each with the times it came), row conflicts, pullers failing and OFS subscription gaps",
         usage.STATUS,
     )
     status.add_argument("--json", action="store_true", help="print JSON (default: tables)")
@@ -119,8 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _at_least_one(text: str) -> int:
-    number = int(text)
+def _whole(text: str, what: str) -> int:
+    """A whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of processes (1 or more)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} (1 or more)")
     return number
+
+
+def _at_least_one(text: str) -> int:
+    return _whole(text, "a number of processes")
+
+
+def _seconds(text: str) -> int:
+    return _whole(text, "a number of seconds")
+
+
+def _port(text: str) -> int:
+    port = _whole(text, "a TCP port")
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return port

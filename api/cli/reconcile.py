@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.ofs.client import OfsRejected, OfsUnavailable
+from adapters.ofs.client import OfsError
 from api.http.schemas import RunOut
 from api.services.reconciling import Targets, run_reconciliation
 from api.settings import Settings
@@ -19,10 +19,16 @@ EPILOG = """\
 OFS is reached as `invtrack ofs-poll` reaches it (INVTRACK_OFS_URL and the
 credentials: see `invtrack ofs-poll --help`), with the same backoff.
 
+OFS activity ids are integers: --activity takes only those. A quantity OFS
+states as null is reported as missing. One run reads at most
+INVTRACK_VENDOR_MAX_PAGES pages (default 10000), each answer at most
+INVTRACK_VENDOR_MAX_BYTES bytes within INVTRACK_VENDOR_DEADLINE seconds.
+
 Each run is kept: GET /reconciliations lists them, /metrics counts them.
 
-exit status: 0 no difference; 1 differences found; 2 nothing to compare,
-OFS not configured, or OFS refused or could not answer.
+exit status: 0 no difference; 1 differences found; 2 nothing to compare
+(no target, or --all-known on a store that knows no OFS item), a bad
+--activity, OFS not configured, or OFS refused or could not answer.
 """
 
 
@@ -62,17 +68,19 @@ def register(commands: Any) -> None:
 
 def reconcile_ofs(settings: Settings, args: argparse.Namespace) -> int:
     targets = Targets(resources=tuple(args.resource), activities=tuple(args.activity))
-    if not (targets.resources or targets.activities or args.all_known):
-        print("invtrack: name --resource, --activity or --all-known", file=sys.stderr)
-        return 2
+    if not (targets or args.all_known):
+        return _refused("name --resource, --activity or --all-known")
+    not_ids = [activity for activity in targets.activities if not _is_ofs_id(activity)]
+    if not_ids:
+        return _refused(
+            f"--activity {not_ids[0]!r} is not an OFS activity id (OFS activity ids are integers)"
+        )
     try:
         run = asyncio.run(run_reconciliation(settings, targets, everything=args.all_known))
     except ValueError as error:
-        print(f"invtrack: {error}", file=sys.stderr)
-        return 2
-    except (OfsRejected, OfsUnavailable) as error:
-        print(f"invtrack: cannot read OFS's inventory: {error}", file=sys.stderr)
-        return 2
+        return _refused(str(error))
+    except OfsError as error:
+        return _refused(f"cannot read OFS's inventory: {error}")
     if args.json:
         sys.stdout.write(msgspec.json.encode(RunOut.of(run)).decode() + "\n")
     else:
@@ -100,10 +108,20 @@ def report(run: Reconciliation) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refused(message: str) -> int:
+    print(f"invtrack: {message}", file=sys.stderr)
+    return 2
+
+
+def _is_ofs_id(value: str) -> bool:
+    """An OFS id as its API takes it: a whole number without sign or spaces."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def _count(number: int, noun: str) -> str:
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{number} {noun if number == 1 else plural}"
 
 
 def _shown(value: str | None) -> str:
-    return "-" if value is None else value
+    return "missing" if value is None else value

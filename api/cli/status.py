@@ -1,4 +1,5 @@
-"""`invtrack status`: counts, positions, projection versions and lag, the inbox."""
+"""`invtrack status`: counts, positions, projection versions and lag, the
+inbox, the pullers' health and the OFS subscription gaps."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Literal
 
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api.cli.failures import existing_sqlite_file, not_migrated
 from api.services.stores import open_store
+from api.services.vendor_health import VendorHealth, vendor_health
 from api.settings import Settings
 from projections.status import Status, status
 
@@ -28,13 +31,47 @@ async def run_status(settings: Settings, as_json: bool = False) -> int:
         if await store.revision() is None:
             raise not_migrated(settings.database_url)
         report = await status(store)
+        vendors = await vendor_health(store)
     finally:
         await store.close()
     if as_json:
-        print(msgspec.json.format(msgspec.json.encode(report), indent=2).decode())
+        document = msgspec.to_builtins(report) | {"vendors": msgspec.to_builtins(vendors)}
+        print(msgspec.json.format(msgspec.json.encode(document), indent=2).decode())
     else:
-        _print_status(report, Console())
+        console = Console()
+        _print_status(report, console)
+        _print_vendors(vendors, console)
     return 0
+
+
+def _print_vendors(vendors: VendorHealth, console: Console) -> None:
+    """The pullers that fail, and the OFS subscription gaps."""
+    for puller in vendors.pullers:
+        if puller.failing_since is None:
+            console.print(f"{puller.source} puller {puller.name}: reading", markup=False)
+        else:
+            console.print(
+                f"{puller.source} puller {puller.name}: failing since "
+                f"{puller.failing_since.isoformat(timespec='seconds')}: {puller.last_error}",
+                markup=False,
+            )
+    if not vendors.subscription_gaps:
+        return
+    gaps = Table(
+        title=f"OFS subscription gaps: {vendors.subscription_gaps:,} (newest first; "
+        "events in between may be missing, a reconciliation ran after each)",
+        title_justify="left",
+    )
+    for column in ("from", "to", "poller", "subscription"):
+        gaps.add_column(column)
+    for gap in vendors.recent_gaps:
+        gaps.add_row(
+            gap.since.isoformat(timespec="seconds") if gap.since else "the start",
+            gap.until.isoformat(timespec="seconds"),
+            escape(gap.poller),
+            escape(f"{gap.expired_subscription} -> {gap.subscription}"),
+        )
+    console.print(gaps)
 
 
 def _print_status(report: Status, console: Console) -> None:
@@ -62,18 +99,60 @@ def _print_status(report: Status, console: Console) -> None:
         if projection.active is None:
             projections.add_row(projection.name, "", "", "none active", "", "", "stale")
     console.print(projections)
-    counts = ", ".join(f"{name} {count:,}" for name, count in sorted(report.inbox.items()))
-    console.print(f"inbox: {counts or 'empty'}")
+    console.print(f"inbox: {_inbox(report)}")
     if report.quarantined:
-        quarantined = Table(title="quarantined payloads (oldest first)", title_justify="left")
-        for column in ("id", "source", "kind", "received", "reason"):
-            quarantined.add_column(column)
-        for entry in report.quarantined:
-            quarantined.add_row(
-                str(entry.id),
-                entry.source,
-                entry.kind,
-                entry.received_at.isoformat(timespec="seconds"),
-                entry.reason or "",
-            )
-        console.print(quarantined)
+        console.print(_quarantined(report))
+    console.print(f"row conflicts: {report.conflict_count:,}")
+    if report.conflicts:
+        console.print(_conflicts(report))
+
+
+def _inbox(report: Status) -> str:
+    counts = [
+        f"{name} {count:,}"
+        + (
+            f" (received {report.quarantine_received:,} times)"
+            if name == "quarantined" and report.quarantine_received != count
+            else ""
+        )
+        for name, count in sorted(report.inbox.items())
+    ]
+    return ", ".join(counts) or "empty"
+
+
+def _quarantined(report: Status) -> Table:
+    table = Table(title="quarantined payloads (oldest first)", title_justify="left")
+    for column in ("id", "source", "kind", "received", "times", "last", "reason"):
+        table.add_column(column, justify="right" if column == "times" else "left")
+    for entry in report.quarantined:
+        last = entry.last_received_at
+        table.add_row(
+            str(entry.id),
+            entry.source,
+            entry.kind,
+            entry.received_at.isoformat(timespec="seconds"),
+            f"{entry.received_count:,}",
+            last.isoformat(timespec="seconds") if last else "",
+            entry.reason or "",
+        )
+    return table
+
+
+def _conflicts(report: Status) -> Table:
+    table = Table(
+        title="row conflicts, newest first: the row of the counted payload counts, "
+        "the refused one does not",
+        title_justify="left",
+    )
+    for column in ("id", "rowver", "counted payload", "refused payload", "detected", "note"):
+        table.add_column(column)
+    for conflict in report.conflicts:
+        table.add_row(
+            str(conflict.id),
+            conflict.rowver,
+            str(conflict.counted_payload or ""),
+            str(conflict.refused_payload or ""),
+            conflict.detected_at.isoformat(timespec="seconds"),
+            "both counted before the upgrade" if conflict.both_counted else "",
+        )
+    return table

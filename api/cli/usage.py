@@ -37,15 +37,26 @@ SERVE = environment(
     "  INVTRACK_HEADER_TIMEOUT  seconds to send request headers (default 10)\n",
     "  INVTRACK_BODY_TIMEOUT  seconds for a request body, then 408 (default 30)\n",
     "  INVTRACK_KEEP_ALIVE    seconds an idle connection stays open (default 5)\n",
-    "  INVTRACK_MAX_CONNECTIONS  per worker, beyond it 503 (default 1000)\n",
+    "  INVTRACK_MAX_CONNECTIONS  connections each worker holds at once; more wait to be\n"
+    "                         accepted (default 1000, lowered to fit ulimit -n)\n",
     "  INVTRACK_STORE_BUSY_SECONDS  wait for the store's write lock, then 503\n"
     "                         (default 5)\n",
     "  INVTRACK_OFS_POLL_IN_SERVE  also poll OFS in one worker (default false)\n",
     "  INVTRACK_SM_POLL_IN_SERVE  also pull the Export API in one worker (default false)\n",
     "  INVTRACK_SESSION_SECRET  dashboard cookie key (default: created in the data\n"
     "                         directory)\n",
-    "  INVTRACK_SESSION_HOURS  longest dashboard session (default 12)\n",
+    "  INVTRACK_SESSION_HOURS  how long a dashboard session lasts, whatever the\n"
+    "                         token's lifetime (default 12)\n",
     "  INVTRACK_SECURE_COOKIES  session cookie over HTTPS only (default false)\n",
+    "  INVTRACK_OIDC_ISSUER   single sign-on: the OpenID provider's issuer URL\n"
+    "                         (default: not set, token sign-in only)\n",
+    "  INVTRACK_OIDC_CLIENT_ID, INVTRACK_OIDC_CLIENT_SECRET  invtrack's client at the\n"
+    "                         provider (the secret: none for a public client)\n",
+    "  INVTRACK_OIDC_ROLE_MAP  provider roles to scopes, e.g.\n"
+    "                         stock-controller=read,integrator=write,ops=admin\n",
+    "  INVTRACK_OIDC_ROLES_CLAIM  the ID token claim with the roles (default roles)\n",
+    "  INVTRACK_OIDC_REDIRECT_URI  callback URL (default: this site's\n"
+    "                         /ui/oidc/callback as the browser reached it)\n",
     LOGS,
 )
 MIGRATE = environment(DATABASE, LOGS)

@@ -1,11 +1,13 @@
 """Every request, once it is answered: its id, its access line and its
-request metrics (api.services.metrics). Only method, path, status, timing and
-the request id are logged, never a header or the query string, so tokens and
-secrets never reach a log line."""
+request metrics (api.services.metrics). Only method, path, status, timing, the
+request id and the pid of the process that answered (one of the workers of
+`serve --workers N`) are logged, never a header or the query string, so
+tokens and secrets never reach a log line."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -47,7 +49,13 @@ class RequestLogMiddleware:
         finally:
             seconds = time.perf_counter() - started
             method, path = scope["method"], scope["path"]
-            fields = {"request_id": request_id, "method": method, "path": path, "status": status}
+            fields = {
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "pid": os.getpid(),
+            }
             ms = round(seconds * 1000, 2)
             access.info("%s %s %s", method, path, status, extra={**fields, "duration_ms": ms})
             count_request(method, scope.get("path_template"), status, seconds)

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from adapters.store import ItemRecord, StoredEvent
+from api.services.vendor_health import VendorHealth
 from domain.reconciliation import Reconciliation
 
 
@@ -22,13 +23,28 @@ class Accepted(msgspec.Struct, frozen=True):
     events: Annotated[int, Meta(examples=[2])]
 
 
-class OfsAccepted(msgspec.Struct, frozen=True):
-    """OFS events committed: how many came, how many were repeats, how many were appended."""
+class OfsAccepted(msgspec.Struct, frozen=True, omit_defaults=True):
+    """OFS events committed: how many came, how many were repeats, how many
+    were appended, and (only when some were) how many were quarantined on
+    their own, with why: `received` = `events` + `duplicates` + `quarantined`."""
 
     status: Annotated[str, Meta(examples=["accepted"])]
     received: Annotated[int, Meta(examples=[9])]
     duplicates: Annotated[int, Meta(examples=[0])]
     events: Annotated[int, Meta(examples=[9])]
+    quarantined: Annotated[
+        int, Meta(description="events that could not be taken, each kept in quarantine")
+    ] = 0
+    errors: Annotated[
+        list[EventError], Meta(description="why each quarantined event could not be taken")
+    ] = msgspec.field(default_factory=list)
+
+
+class EventError(msgspec.Struct, frozen=True):
+    """An event of a pushed body that was quarantined: where it is, and why."""
+
+    field: Annotated[str, Meta(examples=["items[3].time"])]
+    message: str
 
 
 class ItemList(msgspec.Struct, frozen=True, rename="camel"):
@@ -75,6 +91,14 @@ class Readiness(msgspec.Struct, frozen=True):
     status: Annotated[str, Meta(examples=["ready"])]
     database: bool
     stale: list[str]
+    vendors: Annotated[
+        VendorHealth | None,
+        Meta(
+            description="the pullers (failing since when, the last error) and the OFS "
+            "subscription gaps; details only, they do not make the service unready; "
+            "null when the store did not answer in time"
+        ),
+    ] = None
 
 
 class DriftOut(msgspec.Struct, frozen=True):

@@ -4,15 +4,17 @@ item, and for the operators who run invtrack."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from litestar import Router, get
-from litestar.datastructures import CacheControlHeader, ResponseHeader
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from adapters.store import DashboardSessions
+from api.pages.conflicts import ConflictsController
 from api.pages.counts import CountsController
 from api.pages.errors import HANDLERS, PageNotFound
 from api.pages.items import ItemController
@@ -22,25 +24,13 @@ from api.pages.overview import OverviewController, home
 from api.pages.owners import OwnersController
 from api.pages.rendering import STATIC, template_config
 from api.pages.session import same_session, session_middleware
+from api.pages.sessions import SessionsController
+from api.pages.sso import SingleSignOn, SingleSignOnController
 from api.services.dashboard import Dashboard
 from api.services.rebuilds import Rebuilds
 from api.settings import Settings
 
-__all__ = ["dashboard_routes", "template_config"]
-
-POLICY: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-"""Pages load only invtrack's own script and style: an injected script or
-style would not run even if a value escaped its escaping."""
-
-HEADERS: Final = [
-    ResponseHeader(name="Content-Security-Policy", value=POLICY),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    ResponseHeader(name="Referrer-Policy", value="same-origin"),
-    ResponseHeader(name="X-Frame-Options", value="DENY"),
-]
+__all__ = ["SingleSignOn", "dashboard_routes", "template_config"]
 
 
 @get("/{rest:path}", name="no-such-page")
@@ -49,9 +39,15 @@ async def no_such_page(rest: FromPath[str]) -> None:
 
 
 def dashboard_routes(
-    settings: Settings, dashboard: Dashboard, rebuilds: Rebuilds
+    settings: Settings,
+    dashboard: Dashboard,
+    rebuilds: Rebuilds,
+    sessions: DashboardSessions,
+    sso: SingleSignOn | None,
 ) -> list[ControllerRouterHandler]:
-    """The redirect from `/`, the pages under /ui/ and their static files."""
+    """The redirect from `/`, the pages under /ui/ and their static files.
+    Their security headers are set around the whole app (`api.pages.headers`),
+    so error answers made before routing carry them too."""
 
     def provide(value: Any) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
@@ -60,23 +56,26 @@ def dashboard_routes(
         path="/ui",
         route_handlers=[
             LoginController,
+            SingleSignOnController,
+            SessionsController,
             OverviewController,
             OwnersController,
             ItemController,
             CountsController,
             QuarantineController,
+            ConflictsController,
             ProjectionsController,
             no_such_page,
         ],
-        middleware=[session_middleware(settings)],
+        middleware=[session_middleware(settings, sessions)],
         guards=[same_session],
         dependencies={
             "dashboard": provide(dashboard),
             "rebuilds": provide(rebuilds),
             "settings": provide(settings),
+            "sso": provide(sso),
         },
         exception_handlers=HANDLERS,
-        response_headers=[*HEADERS, ResponseHeader(name="Cache-Control", value="no-store")],
         include_in_schema=False,
     )
     static = create_static_files_router(

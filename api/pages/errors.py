@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.response import Redirect
 
 from adapters.auth import KeysUnavailable
+from adapters.oidc import ProviderUnavailable, SignOnRefused
 from adapters.store import NotReady
 from api.pages.params import BadInput
 from api.pages.rendering import render
@@ -69,6 +70,26 @@ def on_form_expired(request: AnyRequest, _: FormExpired) -> Response[Any]:
     )
 
 
+def on_sign_on_refused(request: AnyRequest, exc: SignOnRefused) -> Response[Any]:
+    return _page(
+        request,
+        400,
+        "Single sign-on did not work",
+        f"You are not signed in: {exc.reason}. Start again from the sign-in page.",
+    )
+
+
+def on_provider_unavailable(request: AnyRequest, exc: ProviderUnavailable) -> Response[Any]:
+    log.warning("identity provider unavailable: %s", exc)
+    return _page(
+        request,
+        503,
+        "Try again shortly",
+        "The identity provider cannot be reached or answered what it should not; "
+        "the problem was logged. Signing in with a token still works.",
+    )
+
+
 def on_unavailable(request: AnyRequest, exc: KeysUnavailable | NotReady) -> Response[Any]:
     message = (
         "The token signing keys cannot be fetched right now."
@@ -98,6 +119,8 @@ HANDLERS: dict[type[Exception] | int, Any] = {
     NotAllowed: on_not_allowed,
     FormExpired: on_form_expired,
     KeysUnavailable: on_unavailable,
+    SignOnRefused: on_sign_on_refused,
+    ProviderUnavailable: on_provider_unavailable,
     NotReady: on_unavailable,
     HTTPException: on_http,
     Exception: on_error,

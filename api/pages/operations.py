@@ -12,9 +12,9 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 
-from adapters.store import InboxRecord, Store
+from adapters.store import KeptPayload, Store
 from api.pages import params
 from api.pages.errors import PageNotFound
 from api.pages.rendering import notify, render
@@ -34,19 +34,21 @@ BODY_SHOWN: Final = 64 * 1024
 class Kept(msgspec.Struct, frozen=True, kw_only=True):
     """A quarantined payload as the page shows it."""
 
-    record: InboxRecord
+    record: KeptPayload
     body: str
     """The body, JSON pretty-printed when it is JSON, as text otherwise."""
     cut: bool
 
 
-def kept(record: InboxRecord) -> Kept:
-    raw = record.body[:BODY_SHOWN]
-    text = raw.decode("utf-8", errors="replace")
-    if len(record.body) <= BODY_SHOWN:
+def kept(record: KeptPayload) -> Kept:
+    """What the page shows of a payload: the store gave only its first
+    BODY_SHOWN bytes, pretty-printed when that is the whole of it."""
+    text = record.head.decode("utf-8", errors="replace")
+    cut = record.size > len(record.head)
+    if not cut:
         with contextlib.suppress(ValueError, RecursionError):
-            text = json.dumps(json.loads(record.body), indent=2, ensure_ascii=False)
-    return Kept(record=record, body=text, cut=len(record.body) > BODY_SHOWN)
+            text = json.dumps(json.loads(record.head), indent=2, ensure_ascii=False)
+    return Kept(record=record, body=text, cut=cut)
 
 
 class RebuildForm(msgspec.Struct, kw_only=True):
@@ -65,7 +67,9 @@ class QuarantineController(Controller):
         cursor: Query = None,
     ) -> Template:
         after = params.position_cursor(cursor) or 0
-        found = await store.inbox_entries("quarantined", after=after, limit=QUARANTINE_PAGE + 1)
+        found = await store.kept_payloads(
+            "quarantined", after=after, limit=QUARANTINE_PAGE + 1, head=BODY_SHOWN
+        )
         shown = found[:QUARANTINE_PAGE]
         more = len(found) > QUARANTINE_PAGE
         return render(
@@ -73,7 +77,21 @@ class QuarantineController(Controller):
             "quarantine.html",
             payloads=[kept(record) for record in shown],
             counts=await store.inbox_counts(),
+            received=(await store.quarantine_totals())[1],
+            conflicts=await store.conflict_count(),
             next_cursor=params.encode_cursor(shown[-1].id) if more else None,
+        )
+
+    @get("/quarantine/{inbox_id:int}/body", name="quarantine-body")
+    async def body(self, inbox_id: FromPath[int], store: NamedDependency[Store]) -> Stream:
+        """The whole body as kept, streamed a chunk at a time."""
+        size = await store.body_size(inbox_id)
+        if size is None:
+            raise PageNotFound(f"No payload has the id {inbox_id}.")
+        return Stream(
+            store.body_chunks(inbox_id, size),
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="payload-{inbox_id}.bin"'},
         )
 
     @post("/quarantine/{inbox_id:int}/replay", guards=[admin], status_code=303)

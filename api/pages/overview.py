@@ -15,6 +15,7 @@ from api.pages.params import text
 from api.pages.rendering import render
 from api.pages.session import signed_in
 from api.services.dashboard import Dashboard
+from api.services.vendor_health import vendor_health
 from projections.status import status
 
 CHART_HOURS: Final = 3
@@ -47,6 +48,7 @@ class OverviewController(Controller):
             first=minutes[0].start,
             last=minutes[-1].start,
             reconciliation=await dashboard.last_reconciliation(),
+            vendors=await vendor_health(store, gaps=3),
         )
 
     @get("/find", name="find")

@@ -18,13 +18,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
-from api.pages.session import current_user, form_token, session_of
+from api.pages.session import current_user, form_token, leave_notice, take_notice
 from domain.quantities import decimal_text
 
 HERE: Final = Path(__file__).parent
 TEMPLATES: Final = HERE / "templates"
 STATIC: Final = HERE / "static"
-NOTICE: Final = "notice"
 
 
 def segment(value: object) -> str:
@@ -90,23 +89,19 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 def notify(request: Request[Any, Any, Any], text: str) -> None:
     """A message for the next page this session sees (after a redirect)."""
-    request.set_session({**session_of(request), NOTICE: text})
+    leave_notice(request, text)
 
 
 def render(
     request: Request[Any, Any, Any], name: str, *, status_code: int = 200, **context: Any
 ) -> Template:
     """A page, with the signed-in user, the form token and a pending notice."""
-    data = session_of(request)
-    notice = data.get(NOTICE)
-    if notice is not None:
-        request.set_session({key: value for key, value in data.items() if key != NOTICE})
     return Template(
         template_name=name,
         context={
             "user": current_user(request),
             "csrf": form_token(request),
-            "notice": notice if isinstance(notice, str) else None,
+            "notice": take_notice(request),
             "params": dict(request.query_params),
             **context,
         },

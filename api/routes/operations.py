@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Final
+
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -9,7 +13,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from adapters.store import Store
 from api.http.schemas import Health, Readiness
 from api.services.group_commit import Ingestor
+from api.services.vendor_health import VendorHealth, vendor_health
 from projections.setup import Stale
+
+DETAILS_SECONDS: Final = 1.0
+"""How long /ready waits for the pullers' details before it answers without them."""
 
 
 class OperationsController(Controller):
@@ -38,9 +46,21 @@ class OperationsController(Controller):
         stale: NamedDependency[list[Stale]],
     ) -> Response[Readiness]:
         """Ready when the store takes writes (its append lock can be had within
-        a second) and every projection is this build's version."""
+        a second) and every projection is this build's version. The pullers'
+        health and the OFS subscription gaps come as details."""
         writable = await store.writable(wait=1.0) and not ingestor.busy
         names = [f"{s.name} v{s.active} (wanted v{s.wanted})" for s in stale]
         ready = writable and not names
-        body = Readiness(status="ready" if ready else "not ready", database=writable, stale=names)
+        body = Readiness(
+            status="ready" if ready else "not ready",
+            database=writable,
+            stale=names,
+            vendors=await _vendors(store) if writable else None,
+        )
         return Response(body, status_code=200 if ready else 503)
+
+
+async def _vendors(store: Store) -> VendorHealth | None:
+    with contextlib.suppress(Exception):
+        return await asyncio.wait_for(vendor_health(store), DETAILS_SECONDS)
+    return None

@@ -21,7 +21,7 @@ from api.http.openapi import (
     problems,
 )
 from api.http.paths import path_text
-from api.http.schemas import Accepted, OfsAccepted
+from api.http.schemas import Accepted, EventError, OfsAccepted
 from api.services.receiving import Receiver
 
 
@@ -87,7 +87,9 @@ class WebhookController(Controller):
         security=RELAY,
         summary="Receive OFS events pushed by a relay",
         description="One OFS event, an array of them, or a whole Events API page. "
-        "Token in `Authorization: Bearer` or `x-access-token`, scope write or admin.",
+        "Token in `Authorization: Bearer` or `x-access-token`, scope write or admin. "
+        "An event that cannot be taken is quarantined on its own and named in `errors`; "
+        "the others are committed. A body none of whose events can be taken is a 400.",
         responses={
             200: ResponseSpec(
                 data_container=OfsAccepted,
@@ -96,7 +98,24 @@ class WebhookController(Controller):
                     Example(
                         summary="a page of nine events",
                         value={"status": "accepted", "received": 9, "duplicates": 0, "events": 9},
-                    )
+                    ),
+                    Example(
+                        summary="a page with one bad event, quarantined on its own",
+                        value={
+                            "status": "accepted",
+                            "received": 9,
+                            "duplicates": 0,
+                            "events": 8,
+                            "quarantined": 1,
+                            "errors": [
+                                {
+                                    "field": "items[3].time",
+                                    "message": 'must be a "YYYY-MM-DD HH:MM:SS" time (UTC), '
+                                    "not '2026-11-20T09:00:00Z'",
+                                }
+                            ],
+                        },
+                    ),
                 ],
             ),
             **problems(*SENDER_PROBLEMS),
@@ -109,7 +128,9 @@ class WebhookController(Controller):
         done = await receiver.ofs(request.body, request.headers)
         return OfsAccepted(
             status="accepted",
-            received=done.facts,
+            received=done.facts + len(done.set_aside),
             duplicates=done.facts - done.appended,
             events=done.appended,
+            quarantined=len(done.set_aside),
+            errors=[EventError(field=bad.field, message=bad.message) for bad in done.set_aside],
         )

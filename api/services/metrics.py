@@ -8,7 +8,12 @@ outcome}`, `invtrack_events_appended_total{source}` and
 scrape: `invtrack_store_up` (0, and nothing more of the store, when it does
 not answer in two seconds), `invtrack_events_head_position`,
 `invtrack_projection_checkpoint` and `invtrack_projection_lag_events`
-`{projection, slot, state}`, and api.services.reconciliation_metrics.
+`{projection, slot, state}`, `invtrack_quarantined_payloads` and
+`invtrack_quarantined_received` (each content is kept once; the second counts
+its repeats), `invtrack_row_conflicts`, api.services.reconciliation_metrics and
+api.services.vendor_metrics.
+`invtrack_row_conflicts_refused_total{source}` counts the rows refused as
+conflicts as they arrive.
 
 Not Litestar's Prometheus plugin: its request labels are `path`, `status_code`
 and `app_name` where dashboards use `route` and `status`, and its route has no
@@ -19,6 +24,7 @@ prometheus_client in multiprocess mode, so any worker answers with the totals.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Iterator
@@ -39,6 +45,9 @@ from prometheus_client.registry import Collector
 from adapters.store import Delivery, Reader, Receipt
 from api.services.group_commit import CommitFailed, Ingestor
 from api.services.reconciliation_metrics import reconciliation_families
+from api.services.vendor_metrics import vendor_families
+
+log = logging.getLogger("invtrack.deliveries")
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 SCRAPE_TIMEOUT_SECONDS: Final = 2.0
@@ -60,6 +69,11 @@ DELIVERIES: Final = Counter(
     ["source", "outcome"],
 )
 APPENDED: Final = Counter("invtrack_events_appended", "Events appended to the store", ["source"])
+CONFLICTS: Final = Counter(
+    "invtrack_row_conflicts_refused",
+    "Rows not counted because their row version counts with other ledger content",
+    ["source"],
+)
 DUPLICATE_EVENTS: Final = Counter(
     "invtrack_events_duplicate",
     "Events of accepted payloads that were stored before and were skipped",
@@ -111,6 +125,14 @@ def record(source: str, receipt: Receipt) -> None:
         return
     DELIVERIES.labels(source, "duplicate" if receipt.duplicate else "accepted").inc()
     DUPLICATE_EVENTS.labels(source).inc(receipt.skipped)
+    if receipt.conflicts:
+        CONFLICTS.labels(source).inc(receipt.conflicts)
+        log.warning(
+            "%d row(s) of payload %s came under a row version that counts with other "
+            "ledger content: not counted, recorded as conflicts",
+            receipt.conflicts,
+            receipt.inbox_id,
+        )
     if not receipt.duplicate:
         APPENDED.labels(source).inc(receipt.appended)
 
@@ -150,12 +172,29 @@ async def _store_families(store: Reader) -> list[Metric]:
         if row.state != "retired":
             checkpoint.add_metric([row.name, str(row.slot), row.state], row.position)
             lag.add_metric([row.name, str(row.slot), row.state], max(head - row.position, 0))
+    payloads, received = await store.quarantine_totals()
     return [
         GaugeMetricFamily(
             "invtrack_events_head_position", "Highest position in the store", value=head
         ),
         checkpoint,
         lag,
+        GaugeMetricFamily(
+            "invtrack_quarantined_payloads",
+            "Payloads in quarantine, each content kept once",
+            value=payloads,
+        ),
+        GaugeMetricFamily(
+            "invtrack_quarantined_received",
+            "Times the payloads in quarantine came, repeats included",
+            value=received,
+        ),
+        GaugeMetricFamily(
+            "invtrack_row_conflicts",
+            "ServiceMobility row versions that came with other ledger content than they "
+            "count with (each recorded once)",
+            value=await store.conflict_count(),
+        ),
     ]
 
 
@@ -170,6 +209,7 @@ async def exposition(store: Reader) -> bytes:
         "invtrack_store_up", "1 when the store answered this scrape", value=int(stored is not None)
     )
     reconciliations = await _in_time(reconciliation_families(store))
+    vendors = await _in_time(vendor_families(store))
     scraped = CollectorRegistry()
-    scraped.register(_Families([up, *(stored or []), *(reconciliations or [])]))
+    scraped.register(_Families([up, *(stored or []), *(reconciliations or []), *(vendors or [])]))
     return generate_latest(counted) + generate_latest(scraped)

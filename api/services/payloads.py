@@ -22,6 +22,7 @@ import msgspec
 from adapters import servicemobility
 from adapters.ofs import TranslationError as OfsTranslationError
 from adapters.ofs import translate as translate_ofs
+from adapters.ofs.pages import BadEvent, read_pushed
 from adapters.servicemobility_export.translate import EXPORT_KIND
 from adapters.servicemobility_export.translate import translate_page as translate_export_page
 from domain.events import Fact
@@ -32,6 +33,7 @@ CLOUDEVENT_ATTRIBUTES: Final = ("id", "type", "specversion", "source", "subject"
 """The envelope attributes a binary-mode CloudEvent carries as `ce-*` headers."""
 
 OFS_KINDS: Final = ("events", "events-api")
+TOO_DEEP: Final = "the body is nested too deeply"
 """Inbox kinds of OFS payloads: pushed to /ofs/events, and polled pages."""
 
 
@@ -132,6 +134,27 @@ def read_ofs(body: bytes, sender: str | None) -> Translated:
     return _read_by_content(body, sender, "ofs", translate_ofs)
 
 
+def read_ofs_pushed(body: bytes, sender: str | None) -> tuple[Translated, list[BadEvent]]:
+    """OFS events pushed by a relay, read one by one: the facts of the good
+    ones, and the bad ones set aside (each to be quarantined on its own).
+    Unreadable when no event can be taken, or the body as a whole is wrong."""
+    _check_body(body)
+    with _translating():
+        read = read_pushed(body)
+    if read.bad and not read.facts:
+        first = read.bad[0]
+        raise Unreadable(first.message, first.field)
+    try:
+        _check_unique_keys(body)
+    except Unreadable as error:
+        # A body too deep for this check has its deep event among the bad ones.
+        if error.message != TOO_DEEP or not read.bad:
+            raise
+    message_id = content_id(body)
+    metadata = {"source": "ofs", "messageId": message_id, "sender": sender}
+    return Translated(facts=tuple(read.facts), message_id=message_id, metadata=metadata), read.bad
+
+
 def _read_by_content(
     body: bytes, sender: str | None, source: str, translate: Callable[[bytes], Iterable[Fact]]
 ) -> Translated:
@@ -200,7 +223,7 @@ def _check_unique_keys(body: bytes) -> None:
     except _RepeatedKey as error:
         raise Unreadable(f"the key {error.key!r} appears twice in one object", "$") from None
     except RecursionError:
-        raise Unreadable("the body is nested too deeply", "$") from None
+        raise Unreadable(TOO_DEEP, "$") from None
     except ValueError as error:
         raise Unreadable(f"the body cannot be read: {error}", "$") from None
 

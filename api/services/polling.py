@@ -5,90 +5,25 @@ ofs-poll`, `invtrack sm-poll`) or inside `serve`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from pathlib import Path
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from adapters.ofs.oauth import GRANTS, OfsCredentials
-from adapters.ofs.poller import OfsPoller, OfsPollerConfig
-from adapters.servicemobility_export.auth import SmCredentials
+import httpx
+
+from adapters.ofs.poller import OfsPoller, OfsPollerConfig, OnGap
+from adapters.pulling import brief
 from adapters.servicemobility_export.client import Pace
-from adapters.servicemobility_export.poller import SOURCES, SmPoller, SmPollerConfig
+from adapters.servicemobility_export.poller import SmPoller, SmPollerConfig
 from adapters.store import Store
 from api.services.group_commit import Ingestor
-from api.services.stores import open_store
-from api.settings import OfsSettings, Settings, SmSettings
-from projections.setup import prepare
+from api.services.reconciling import reconcile_after_gap
+from api.services.vendors import own_store, poller_config, sm_poller_configs
+from api.settings import Settings
+from domain.events import OfsSubscriptionGap
 
 log = logging.getLogger("invtrack.polling")
-
-
-# --------------------------------------------------------------------------
-# Configuration
-
-
-def ofs_credentials(ofs: OfsSettings) -> OfsCredentials:
-    """The OFS credentials configured; raises ValueError naming what is wrong."""
-    if ofs.auth is not None and ofs.auth not in GRANTS:
-        raise ValueError(f"INVTRACK_OFS_AUTH must be one of {', '.join(GRANTS)}, not {ofs.auth!r}")
-    private_key = None
-    if ofs.private_key_file is not None:
-        try:
-            private_key = Path(ofs.private_key_file).read_text()
-        except OSError as error:
-            raise ValueError(
-                f"INVTRACK_OFS_PRIVATE_KEY_FILE cannot be read: {error.strerror}"
-            ) from None
-    return OfsCredentials(
-        client_id=ofs.client_id,
-        instance=ofs.instance,
-        client_secret=ofs.client_secret,
-        token=ofs.token,
-        private_key=private_key,
-        user=ofs.user,
-        grant=ofs.auth,
-    )
-
-
-def poller_config(ofs: OfsSettings) -> OfsPollerConfig:
-    """The OFS poller's configuration; raises ValueError naming what is missing."""
-    if not ofs.url:
-        raise ValueError("INVTRACK_OFS_URL is not set")
-    return OfsPollerConfig(
-        base_url=ofs.url, credentials=ofs_credentials(ofs), idle_seconds=ofs.idle_seconds
-    )
-
-
-def sm_poller_configs(sm: SmSettings) -> list[SmPollerConfig]:
-    """One Export API poller configuration per `src`; raises ValueError naming
-    what is missing or wrong."""
-    if not sm.url:
-        raise ValueError("INVTRACK_SM_URL is not set")
-    unknown = [src for src in sm.sources if src not in SOURCES]
-    if unknown or not sm.sources:
-        raise ValueError(f"INVTRACK_SM_SOURCES must name some of {', '.join(SOURCES)}")
-    credentials = SmCredentials(
-        token=sm.token,
-        username=sm.username,
-        password=sm.password,
-        customer_id=sm.customer_id,
-        customer_code=sm.customer_code,
-        login_path=sm.login_path,
-    )
-    return [
-        SmPollerConfig(
-            base_url=sm.url,
-            credentials=credentials,
-            src=src,
-            start=sm.start_rowver,
-            limit=sm.limit,
-            idle_seconds=sm.idle_seconds,
-        )
-        for src in sm.sources
-    ]
 
 
 # --------------------------------------------------------------------------
@@ -125,7 +60,8 @@ async def poll_until_stopped(
     OfsRejected when OFS refuses us."""
     async with own_store(settings) as store:
         log.info("polling %s as %s", config.base_url, config.cursor_name)
-        async with OfsPoller(config, store, Ingestor(store).submit) as poller:
+        gaps = reconciling_gaps(store, config, settings.ofs.gap_days)
+        async with OfsPoller(config, store, Ingestor(store).submit, on_gap=gaps) as poller:
             await poller.run(stop, once=once)
     log.info("stopped")
 
@@ -146,16 +82,26 @@ async def pull_servicemobility(
         await run_all(pollers, stop, once=once)
 
 
-@contextlib.asynccontextmanager
-async def own_store(settings: Settings) -> AsyncIterator[Store]:
-    """A store of the command's own, migrated, its projections set up."""
-    store = open_store(settings, pool_size=2)
-    try:
-        await store.migrate()
-        await prepare(store)
-        yield store
-    finally:
-        await store.close()
+def reconciling_gaps(
+    store: Store,
+    config: OfsPollerConfig,
+    days: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OnGap:
+    """After a subscription gap, reconcile what changed in the `days` before it;
+    a reconciliation that fails is logged, polling goes on."""
+
+    async def reconcile(gap: OfsSubscriptionGap) -> None:
+        try:
+            await reconcile_after_gap(store, config, gap, days=days, transport=transport)
+        except Exception as error:
+            log.error(
+                "could not reconcile after the OFS subscription gap (%s): "
+                "run `invtrack reconcile ofs --all-known`",
+                brief(error),
+            )
+
+    return reconcile
 
 
 # --------------------------------------------------------------------------
@@ -171,7 +117,9 @@ def start_poller(
     `serve` elect the poller with a lock file in the data directory. Run
     `invtrack ofs-poll` once per installation when serving from several hosts.
     """
-    poller = OfsPoller(poller_config(settings.ofs), store, ingestor.submit)
+    config = poller_config(settings)
+    gaps = reconciling_gaps(store, config, settings.ofs.gap_days)
+    poller = OfsPoller(config, store, ingestor.submit, on_gap=gaps)
 
     async def run() -> None:
         async with poller:
@@ -185,7 +133,7 @@ def start_sm_poller(
 ) -> asyncio.Task[None] | None:
     """Run the Export API pollers in this process if no other worker on this
     host does (a lock file elects one, as for OFS)."""
-    pollers = sm_pollers(sm_poller_configs(settings.sm), store, ingestor)
+    pollers = sm_pollers(sm_poller_configs(settings), store, ingestor)
     return _elected(settings, "sm-poll", lambda: run_all(pollers, stop, once=False))
 
 

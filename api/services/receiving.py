@@ -17,6 +17,7 @@ import msgspec
 
 from adapters import servicemobility
 from adapters.auth import Claims
+from adapters.ofs.pages import BadEvent
 from adapters.store import Delivery, InboxEntry, Receipt
 from api.services.access import Verifier, authenticate, require, require_sender
 from api.services.group_commit import LARGE, Ingestor
@@ -25,8 +26,9 @@ from api.services.payloads import (
     Translated,
     Unreadable,
     check_content_type,
+    content_id,
     ofs_message_id,
-    read_ofs,
+    read_ofs_pushed,
     read_servicemobility,
 )
 
@@ -53,12 +55,14 @@ class UnknownKind(Exception):
 
 
 class Accepted(msgspec.Struct, frozen=True, kw_only=True):
-    """A delivery committed: how many facts it held, how many were new."""
+    """A delivery committed: how many facts it held, how many were new, and
+    the events of it that were quarantined on their own (OFS)."""
 
     message_id: str
     duplicate: bool
     facts: int
     appended: int
+    set_aside: tuple[BadEvent, ...] = ()
 
 
 Body = Callable[[], Awaitable[bytes]]
@@ -96,7 +100,10 @@ class Receiver:
             return await self._commit(entry, translated)
 
     async def ofs(self, body: Body, headers: Mapping[str, str]) -> Accepted:
-        """OFS events pushed by a relay: its token needs the write scope."""
+        """OFS events pushed by a relay: its token needs the write scope. An
+        event that cannot be taken is quarantined on its own (its bytes, the
+        reason) and the others are committed; a body none of whose events can
+        be taken is quarantined whole."""
         token = _bearer(headers.get("authorization")) or headers.get("x-access-token")
         claims = await authenticate(self.verifier, token)
         require(claims, "write", "pushing OFS events")
@@ -105,8 +112,17 @@ class Receiver:
             entry = msgspec.structs.replace(
                 _entry("ofs", "events", raw, headers, claims), message_id=ofs_message_id(raw)
             )
-            translated = await self._read(entry, lambda: read_ofs(raw, entry.sender))
-            return await self._commit(entry, translated)
+            bad: list[BadEvent] = []
+
+            def read() -> Translated:
+                translated, bad[:] = read_ofs_pushed(raw, entry.sender)
+                return translated
+
+            translated = await self._read(entry, read)
+            for event in bad:
+                await self.ingestor.submit(_set_aside(entry, event))
+            accepted = await self._commit(entry, translated)
+            return msgspec.structs.replace(accepted, set_aside=tuple(bad))
 
     @contextlib.asynccontextmanager
     async def _admitted(self, headers: Mapping[str, str]) -> AsyncIterator[None]:
@@ -143,6 +159,17 @@ class Receiver:
             facts=len(translated.facts),
             appended=receipt.appended,
         )
+
+
+def _set_aside(entry: InboxEntry, event: BadEvent) -> Delivery:
+    """One bad event of a pushed body, quarantined on its own with the reason."""
+    kept = msgspec.structs.replace(
+        entry,
+        body=event.raw,
+        message_id=content_id(event.raw),
+        headers={"content-type": entry.headers.get("content-type", "application/json")},
+    )
+    return Delivery(inbox=kept, rejected=f"{event.reason} (an event of {entry.message_id})")
 
 
 def _entry(

@@ -6,6 +6,11 @@ An item on one side only is looked up on the other wherever it is (OFS by its
 `inventoryId`, invtrack by its key), so an item held elsewhere is reported as
 the pool and owner it differs in, not as missing. Each item is compared once,
 and every run is kept. Nothing here changes stock.
+
+After an OFS subscription gap (`OfsSubscriptionGap`: events may have been
+lost), `reconcile_after_gap` compares every resource and activity whose OFS
+items changed in the days before the gap, so the drift the lost events left
+is found and reported like any other run.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import msgspec
 
 from adapters.ofs.client import OfsClient
 from adapters.ofs.inventory import InventoryReader
-from adapters.ofs.poller import ofs_client
+from adapters.ofs.poller import OfsPollerConfig, ofs_client
+from adapters.store import Store
 from adapters.store.queries import ItemFilter, OwnerKind
-from api.services.polling import own_store, poller_config
+from api.services.vendors import own_store, poller_config
 from api.settings import Settings
+from domain.events import OfsSubscriptionGap
 from domain.items import Item, Pool
 from domain.reconciliation import (
     ACTIVITY_POOLS,
@@ -38,11 +46,25 @@ from projections.queries import Queries
 log = logging.getLogger("invtrack.reconcile")
 
 
+class NothingToCompare(ValueError):
+    """No resource or activity to compare (`--all-known` on a store that knows
+    no OFS item yet)."""
+
+
 class Targets(msgspec.Struct, frozen=True, kw_only=True):
     """What to compare: resources' pools and activities' pools, by id."""
 
     resources: tuple[str, ...] = ()
     activities: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.resources or self.activities)
+
+    def __or__(self, other: Targets) -> Targets:
+        return Targets(
+            resources=tuple(dict.fromkeys(self.resources + other.resources)),
+            activities=tuple(dict.fromkeys(self.activities + other.activities)),
+        )
 
 
 async def reconcile_ofs(
@@ -72,12 +94,44 @@ async def reconcile_ofs(
     )
 
 
-async def all_known(queries: Queries) -> Targets:
-    """Every resource and activity invtrack has known an OFS item at."""
+async def all_known(queries: Queries, *, since: datetime | None = None) -> Targets:
+    """Every resource and activity invtrack has known an OFS item at (only of
+    items changed at or after `since`, when given)."""
     return Targets(
-        resources=tuple(await queries.known_owners("resource", "ofs")),
-        activities=tuple(await queries.known_owners("activity", "ofs")),
+        resources=tuple(await queries.known_owners("resource", "ofs", since=since)),
+        activities=tuple(await queries.known_owners("activity", "ofs", since=since)),
     )
+
+
+async def reconcile_after_gap(
+    store: Store,
+    config: OfsPollerConfig,
+    gap: OfsSubscriptionGap,
+    *,
+    days: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Reconciliation | None:
+    """A run over the resources and activities whose OFS items changed in the
+    `days` before the gap began, kept in the store; None when there are none."""
+    begun = gap.since or gap.occurred_at
+    queries = Queries(store)
+    targets = await all_known(queries, since=begun - timedelta(days=days))
+    if not targets:
+        log.info("no OFS item changed in the %g days before the gap: nothing to reconcile", days)
+        return None
+    async with _client(ofs_client(config, transport)) as client:
+        run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
+    kept = await store.record(run)
+    log.warning(
+        "reconciliation %s after the OFS subscription gap from %s to %s: "
+        "%d items compared, %d differ",
+        kept.id,
+        gap.since or "the start",
+        gap.occurred_at,
+        kept.compared,
+        kept.drifted,
+    )
+    return kept
 
 
 async def run_reconciliation(
@@ -86,17 +140,18 @@ async def run_reconciliation(
     """A run against the configured OFS instance, kept in the store; with
     `everything`, over every resource and activity invtrack knows besides the targets.
 
-    Raises ValueError when OFS is not configured, OfsRejected when it refuses
-    us and OfsUnavailable when it cannot answer.
+    Raises ValueError when OFS is not configured (NothingToCompare when there
+    is no target), OfsRejected when it refuses us, OfsUnavailable when it
+    cannot answer and TooManyPages when its listings do not end.
     """
-    config = poller_config(settings.ofs)
+    config = poller_config(settings)
     async with own_store(settings) as store, _client(ofs_client(config)) as client:
         queries = Queries(store)
         if everything:
-            known = await all_known(queries)
-            targets = Targets(
-                resources=tuple(dict.fromkeys(targets.resources + known.resources)),
-                activities=tuple(dict.fromkeys(targets.activities + known.activities)),
+            targets = targets | await all_known(queries)
+        if not targets:
+            raise NothingToCompare(
+                "nothing to compare: invtrack knows no OFS resource or activity yet"
             )
         run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
         kept = await store.record(run)

@@ -5,8 +5,9 @@
 -- events it says were appended (`"events":N`) and counts a repeat when it says
 -- the payload or some of its events were stored before.
 --
--- `sent` counts the calls of request(): the requests written, plus the one
--- wrk builds in thread 0 to check the script before the run and never sends.
+-- `sent` counts the requests written: the calls of request(), less the one
+-- wrk makes in thread 0 to check the script before the run, whose request it
+-- never sends (wrk.c: script_verify_request, for the first thread only).
 
 local threads = {}
 local next_id = 0
@@ -41,6 +42,7 @@ function done(summary, latency, requests)
       totals[name] = value + thread:get(name)
     end
   end
+  totals.sent = totals.sent - 1  -- the request built to check the script
   local e = summary.errors
   io.write(string.format(
     'BENCH_JSON {"ok":%d,"failed":%d,"sent":%d,"events":%d,"repeats":%d,"requests":%d,' ..

@@ -1,7 +1,8 @@
 """The dashboard as a person uses it, in Chromium against a real server on
 each backend: sign in through the form, look at a van's stock now and as of a
 time, an activity's pools, an item's timeline, counts, download a CSV, replay
-a quarantined payload, run a rebuild and watch it finish. Every page is
+a quarantined payload, run a rebuild and watch it finish, look at a row
+conflict. Every page is
 saved as a screenshot at 1280 and 390 pixels wide."""
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from tests.harness.dashboard import (
     SLASHED_LOCATION,
     SLASHED_WORK_ORDER,
 )
+from tests.harness.fixtures import fixture
 from tests.harness.locks import appends_held
 from tests.harness.server import Server
-from tests.harness.tokens import reader, token
+from tests.harness.tokens import reader, sender, token
 
 QUANTITY = 1
 """Column of the quantity in a table of one pool's items."""
@@ -285,3 +287,32 @@ def test_bad_input_gets_a_page_saying_why(page: Page, server: Server) -> None:
         assert response.status == status, path
         expect(page.locator("h1")).to_be_visible()
     shoot(page, server, "not-found")
+
+
+def test_a_row_conflict_shows_both_rows(page: Page, server: Server) -> None:
+    load = fixture("servicemobility", "01_load_then_work_order.json")[0]
+    again = {**load, "id": "load-with-fewer-lines"}
+    row = {**load["data"]["rows"][0]}
+    usage = row["InventoryUsage"]
+    location = usage["StorageLocations"][0]
+    row["InventoryUsage"] = {
+        **usage,
+        "StorageLocations": [{**location, "Items": location["Items"][:1]}],
+    }
+    again["data"] = {**load["data"], "rows": [row]}
+    sent = httpx.post(f"{server.url}/servicemobility/InventoryUsage/", json=again, headers=sender())
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["events"] == 0
+
+    sign_in(page, then="/ui/quarantine")
+    page.get_by_role("link", name=re.compile("row conflict")).click()
+    expect(page.get_by_role("heading", name="Row conflicts")).to_be_visible()
+    shoot(page, server, "conflicts")
+    page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
+    expect(page.get_by_role("heading", name="The row counted")).to_be_visible()
+    counted = page.locator("section", has=page.get_by_role("heading", name="The row counted"))
+    refused = page.locator("section", has=page.get_by_role("heading", name="The row refused"))
+    expect(counted).to_contain_text("ONT-G240")
+    expect(refused).to_contain_text("CBL-CAT6")
+    expect(refused).not_to_contain_text("ONT-G240")
+    shoot(page, server, "conflict")

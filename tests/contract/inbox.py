@@ -140,7 +140,7 @@ class InboxContract:
 
     async def test_quarantine_does_not_block_a_later_accepted_delivery(self, store: Store) -> None:
         quarantined = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "bad payload")
-        second_quarantine = await quarantine(store, inbox_entry("msg-1", body=b"bad"), "again")
+        second_quarantine = await quarantine(store, inbox_entry("msg-1", body=b"worse"), "again")
         (accepted,) = await receive(store, inbox_entry("msg-1", body=b"good"))
         (repeated,) = await receive(store, inbox_entry("msg-1", body=b"good"))
 

@@ -1,10 +1,16 @@
 """The `invtrack` command line as a user meets it: failures are one line and
-exit 1, `token` never makes a secret, and every command explains itself."""
+exit 1, a command line or setting that cannot be used is one line and exit 2,
+`token` never makes a secret, only `serve` and `migrate` create a store, and
+every command explains itself."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import re
+import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +19,13 @@ import jwt
 import pytest
 
 from adapters.auth import load_or_create_secret
+from api import logs
 from api.cli.main import main
 
 Cli = Callable[..., "Ran"]
 COMMANDS = ("serve", "migrate", "token", "rebuild", "ofs-poll", "replay-quarantine", "status")
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECRET = "a-cli-test-secret-0123456789abcdef0123456789"
 
 
 @dataclass
@@ -53,8 +62,8 @@ def cli(
     root.setLevel(level)
 
 
-def one_line_failure(ran: Ran) -> str:
-    assert ran.code == 1, ran
+def one_line_failure(ran: Ran, code: int = 1) -> str:
+    assert ran.code == code, ran
     lines = ran.err.strip().splitlines()
     assert len(lines) == 1, ran.err
     assert "Traceback" not in ran.err
@@ -131,11 +140,106 @@ def test_debug_shows_the_traceback(cli: Cli) -> None:
         cli("--debug", "status", DATABASE_URL=url)
 
 
-def test_version(cli: Cli) -> None:
+def test_version_is_the_one_the_readme_upgrades_to(cli: Cli) -> None:
     ran = cli("--version")
 
     assert ran.code == 0
-    assert ran.out.strip() == "invtrack 0.1.0"
+    upgrading = README.read_text().split("- **Upgrading.**", 1)[1].split("\n- **", 1)[0]
+    documented = re.search(r"This is invtrack (\d+\.\d+\.\d+)", upgrading)
+    assert documented is not None, upgrading
+    assert ran.out.strip() == f"invtrack {documented[1]}"
+
+
+@pytest.mark.parametrize("ttl", ["-5", "0", "soon"])
+def test_a_ttl_that_is_not_a_positive_number_is_one_line_naming_the_flag(
+    cli: Cli, ttl: str
+) -> None:
+    line = one_line_failure(cli("token", "--ttl", ttl, JWT_SECRET=SECRET), code=2)
+
+    assert "--ttl" in line
+    assert repr(ttl) in line
+    assert "Error" not in line
+    assert "secret" not in line
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_creates_nothing(cli: Cli, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        line = one_line_failure(cli("serve", "--port", str(port), JWT_SECRET=SECRET))
+
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line
+    assert not (tmp_path / "var").exists()
+
+
+STORE_COMMANDS = (
+    ("rebuild",),
+    ("rebuild", "items"),
+    ("replay-quarantine",),
+    ("status",),
+    ("ofs-poll", "--once"),
+    ("sm-poll", "--once"),
+    ("reconcile", "ofs", "--all-known"),
+)
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS, ids=" ".join)
+def test_only_serve_and_migrate_create_a_store(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    mistyped = tmp_path / "invtrak.db"
+
+    line = one_line_failure(cli(*command, DATABASE_URL=f"sqlite+aiosqlite:///{mistyped}"))
+
+    assert str(mistyped) in line
+    assert "invtrack migrate" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS[:4], ids=" ".join)
+def test_a_file_without_the_schema_is_not_taken_for_a_store(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    (tmp_path / "empty.db").touch()
+
+    line = one_line_failure(cli(*command, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}"))
+
+    assert "invtrack migrate" in line
+    with sqlite3.connect(tmp_path / "empty.db") as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("LOG_FORMAT", "xml"), ("LOG_FORMAT", ""), ("LOG_LEVEL", "LOUD")]
+)
+def test_an_unknown_log_setting_is_refused(cli: Cli, name: str, value: str) -> None:
+    ran = cli("status", **{name: value})
+
+    if value == "":
+        assert ran.code == 1  # unset: the default, and status then finds no store
+        return
+    line = one_line_failure(ran, code=2)
+    assert f"INVTRACK_{name}" in line
+    assert repr(value) in line
+
+
+def test_a_text_log_line_ends_with_its_own_fields_once() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.TextFormatter())
+    logger = logging.getLogger("invtrack.test.text")
+    logger.addHandler(handler)
+    try:
+        logger.warning("stored %d", 3, extra={"inbox_id": 7})
+    finally:
+        logger.removeHandler(handler)
+
+    (line,) = stream.getvalue().splitlines()
+    assert line.endswith("WARNING invtrack.test.text: stored 3 inbox_id=7"), line
+    assert "asctime" not in line
 
 
 @pytest.mark.parametrize("command", COMMANDS)

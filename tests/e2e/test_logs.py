@@ -172,6 +172,9 @@ async def served_requests(server: Server) -> str:
     access = access_lines(entries)[-len(answers) :]  # after the harness's /health polls
     assert [line["status"] for line in access] == [a.status_code for a in answers]
     assert [line["request_id"] for line in access] == [a.headers["x-request-id"] for a in answers]
+    # One process served them all: its pid is on every line.
+    assert server.process is not None
+    assert {line["pid"] for line in access} == {server.process.pid}
     assert any("development secret" in entry["message"] for entry in entries)
     for value in [*tokens, secret]:
         assert value not in text
@@ -226,13 +229,19 @@ def test_every_worker_writes_request_lines(tmp_path: Path) -> None:
         workdir=tmp_path / "workers",
         workers=2,
     )
+    ids: list[str] = []
     try:
         server.start()
-        ids = [f"worker-check-{n}" for n in range(40)]
-        for request_id in ids:
-            # A new connection each time, so both workers get some of them.
-            answer = httpx.get(f"{server.url}/health", headers={"x-request-id": request_id})
-            assert answer.status_code == 200
+        # A new connection each time, so both workers get some of them: in
+        # rounds, until both have logged answers (the kernel picks the worker).
+        for _ in range(25):
+            for _ in range(20):
+                request_id = f"worker-check-{len(ids)}"
+                answer = httpx.get(f"{server.url}/health", headers={"x-request-id": request_id})
+                assert answer.status_code == 200
+                ids.append(request_id)
+            if len(worker_pids(server.log())) == 2:
+                break
         server.stop()
     finally:
         server.kill()
@@ -240,5 +249,17 @@ def test_every_worker_writes_request_lines(tmp_path: Path) -> None:
     entries = parse(text)
     logged = [line["request_id"] for line in access_lines(entries)]
     assert [request_id for request_id in logged if request_id.startswith("worker-")] == ids
+    # Both workers answered: two processes wrote the lines.
+    assert len(worker_pids(text)) == 2, text[-2000:]
     assert "color_message" not in text
     assert "\x1b" not in text
+
+
+def worker_pids(text: str) -> set[int]:
+    """The pids on the access lines of the worker checks written so far."""
+    complete = [line for line in text.splitlines() if line.startswith("{") and line.endswith("}")]
+    return {
+        entry["pid"]
+        for entry in map(json.loads, complete)
+        if entry["logger"] == "invtrack.access" and entry["request_id"].startswith("worker-check-")
+    }

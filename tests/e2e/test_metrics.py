@@ -4,6 +4,7 @@ counters move with the requests served, also summed over `--workers 2`."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -109,6 +110,7 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
         INVTRACK_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'invtrack.db'}",
         INVTRACK_JWT_SECRET=SECRET,
         INVTRACK_DATA_DIR=str(tmp_path),
+        INVTRACK_LOG_FORMAT="json",
     )
     command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
     with (tmp_path / "serve.log").open("wb") as log:
@@ -128,7 +130,19 @@ def two_workers(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=60)
 
 
-def test_workers_share_their_counts(two_workers: str) -> None:
+def answered_by(log: Path) -> dict[str, int]:
+    """The pid of the worker that answered each scrape, from the access
+    lines written so far."""
+    lines = [line for line in log.read_text().splitlines() if line.startswith('{"')]
+    entries = [json.loads(line) for line in lines if line.endswith("}")]
+    return {
+        entry["request_id"]: entry["pid"]
+        for entry in entries
+        if entry["logger"] == "invtrack.access" and entry["request_id"].startswith("scrape-")
+    }
+
+
+def test_workers_share_their_counts(two_workers: str, tmp_path: Path) -> None:
     envelope = fixture("servicemobility", "04_load_inventory_document.json")
     for number in range(12):
         envelope["id"] = f"metrics-{number}"
@@ -138,15 +152,21 @@ def test_workers_share_their_counts(two_workers: str) -> None:
         )
         assert answer.status_code == 200, answer.text
     accepted = ("invtrack_deliveries_total", {"source": "servicemobility", "outcome": "accepted"})
-    for _ in range(6):
-        # A new connection each time: either worker may answer, and both must
-        # tell the same totals.
-        text = httpx.get(f"{two_workers}/metrics").text
-        samples = {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-        assert value(samples, accepted[0], **accepted[1]) == 12
-        assert value(samples, "invtrack_events_appended_total", source="servicemobility") == 12
-        assert not any(dict(labels).get("pid") for _, labels in samples)
+    scrapes: list[str] = []
+    # A new connection each time: either worker may answer, and both must
+    # tell the same totals. In rounds, until both have answered scrapes.
+    while len(scrapes) < 300 and len(set(answered_by(tmp_path / "serve.log").values())) < 2:
+        for _ in range(6):
+            scrapes.append(f"scrape-{len(scrapes)}")
+            answer = httpx.get(f"{two_workers}/metrics", headers={"x-request-id": scrapes[-1]})
+            samples = {
+                (s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(answer.text)
+                for s in family.samples
+            }
+            assert value(samples, accepted[0], **accepted[1]) == 12
+            assert value(samples, "invtrack_events_appended_total", source="servicemobility") == 12
+            assert not any(dict(labels).get("pid") for _, labels in samples)
+    # Both workers answered scrapes with those totals.
+    assert set(answered_by(tmp_path / "serve.log")) <= set(scrapes)
+    assert len(set(answered_by(tmp_path / "serve.log").values())) == 2

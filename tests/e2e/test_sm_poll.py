@@ -136,6 +136,10 @@ async def test_sigterm_stops_the_process_cleanly(
         PYTHONUNBUFFERED="1",
     )
     log_path = tmp_path / "sm-poll.log"
+    migrated = await asyncio.create_subprocess_exec(
+        *_invtrack(), "migrate", env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await asyncio.wait_for(migrated.wait(), GUARD) == 0
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
             *_invtrack(), "sm-poll", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log_file

@@ -2,6 +2,9 @@
 asked, answers injected faults (an error status, optionally with
 `Retry-After`, or a slow answer) before its own routes, and speaks JSON.
 
+A fake with `contracts` (the vendor's OpenAPI files, `tests.fakes.contract`)
+checks every request invtrack sends it, and every answer it gives, against them.
+
 `FlakyTransport` adds broken connections and timeouts on the client side, and
 `serving()` runs any ASGI app on a real socket with uvicorn.
 """
@@ -20,6 +23,8 @@ from urllib.parse import parse_qs
 import httpx
 import msgspec
 import uvicorn
+
+from tests.fakes.contract import Contract, check_answer, check_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -70,6 +75,12 @@ class FakeServer(ABC):
 
     seen: list[Seen] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    held: list[str] = field(default_factory=list)
+    """The paths of the requests a stall is holding the answer of, now."""
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once a stall holds an answer."""
+    contracts: tuple[Contract, ...] = ()
+    """The vendor's OpenAPI files that requests and answers are checked against."""
 
     def fail(
         self,
@@ -113,10 +124,22 @@ class FakeServer(ABC):
             ).items()
         }
         body = await _read_body(receive)
+        if self.contracts:
+            check_request(
+                self.contracts,
+                header(scope, b"user-agent"),
+                method,
+                path,
+                scope["query_string"].decode(),
+                header(scope, b"content-type"),
+                body,
+            )
         status, payload, headers = await self._respond(scope, receive, method, path, query, body)
         self.seen.append(Seen(method, path, query, status))
         if status == 0:
             return  # the client went away while the answer was stalled
+        if self.contracts:
+            check_answer(self.contracts, method, path, status, payload)
         content = b"" if payload is None else _encoder.encode(payload)
         header_list = [(b"content-type", b"application/json; charset=utf-8")] if content else []
         header_list += [(name.encode(), value.encode()) for name, value in headers.items()]
@@ -133,12 +156,15 @@ class FakeServer(ABC):
         body: bytes,
     ) -> Answer:
         fault = self._next_fault(path)
-        if (
-            fault is not None
-            and fault.delay
-            and not await _wait_or_disconnect(receive, fault.delay)
-        ):
-            return 0, None, {}
+        if fault is not None and fault.delay:
+            self.held.append(path)
+            self.holding.set()
+            try:
+                answered = await _wait_or_disconnect(receive, fault.delay)
+            finally:
+                self.held.remove(path)
+            if not answered:
+                return 0, None, {}
         if fault is not None and fault.status is not None:
             extra = {"retry-after": fault.retry_after} if fault.retry_after else {}
             return fault.status, self.error(fault.status, "injected failure"), extra

@@ -48,6 +48,10 @@ class FakeInventory:
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
     """List pages served."""
+    null_quantities: set[int] = field(default_factory=set)
+    """Records whose `quantity` is written as `null` (the file allows it: `x-nullable`)."""
+    misdirected: dict[int, int] = field(default_factory=dict)
+    """`GET /inventories/{a}` answers the record `b` (a broken instance)."""
 
     def put(self, **record: Any) -> None:
         """Hold this record now (replacing one with its inventoryId)."""
@@ -73,10 +77,11 @@ class FakeInventory:
             return self._page(query, lambda r: r.get("activityId") == activity, match.group(2))
         if match := _RECORD.fullmatch(path):
             _get(method)
-            record = self.records.get(_integer(match.group(1), "inventoryId"))
+            wanted = _integer(match.group(1), "inventoryId")
+            record = self.records.get(self.misdirected.get(wanted, wanted))
             if record is None:
                 raise Problem(404, f"Inventory '{match.group(1)}' not found")
-            return _shown(record)
+            return self._shown(record)
         return None
 
     def _page(self, query: dict[str, str], owned: Any, status: str) -> dict[str, Any]:
@@ -87,12 +92,18 @@ class FakeInventory:
         if not 1 <= limit <= MAX_PAGE:
             limit = MAX_PAGE
         matching = [
-            _shown(record)
+            self._shown(record)
             for _, record in sorted(self.records.items())
             if record.get("status") == status and owned(record)
         ]
         self.pages += 1
         return {"items": matching[offset : offset + limit]}
+
+    def _shown(self, record: dict[str, Any]) -> dict[str, Any]:
+        shown = _shown(record)
+        if record["inventoryId"] in self.null_quantities:
+            shown["quantity"] = None
+        return shown
 
 
 def _shown(record: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class FakeTokenService:
     public_key: str = field(default_factory=lambda: key_pair()[1])
     users: frozenset[str] = frozenset({"jsmith"})
     lifetime: int = 3600
+    stated_lifetime: int | None = None
+    """`expires_in` as the answers state it, when not the real lifetime."""
+    omit_lifetime: bool = False
+    """Answer without `expires_in` (the file does not require it)."""
     issued: dict[str, datetime] = field(default_factory=dict)
     """Access token -> when it expires."""
     revoked: set[str] = field(default_factory=set)
@@ -101,7 +105,11 @@ class FakeTokenService:
         token = secrets.token_urlsafe(24)
         self.issued[token] = self.clock() + timedelta(seconds=self.lifetime)
         self.grants.append(grant_type)
-        return {"access_token": token, "token_type": "bearer", "expires_in": self.lifetime}
+        granted: dict[str, Any] = {"access_token": token, "token_type": "bearer"}
+        if not self.omit_lifetime:
+            stated = self.stated_lifetime
+            granted["expires_in"] = self.lifetime if stated is None else stated
+        return granted
 
     def _check_basic(self, authorization: str) -> None:
         scheme, _, credentials = authorization.partition(" ")

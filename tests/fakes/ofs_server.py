@@ -1,6 +1,8 @@
 """A fake Oracle Field Service Core Events API, as a plain ASGI app.
 
-It follows the vendor's spec (tests/fixtures/vendor/ofs-core-events-and-inventory.openapi.json):
+It follows the vendor's spec (tests/fixtures/vendor/ofs-core-events-and-inventory.openapi.json),
+and checks every request invtrack sends and every answer it gives against the
+loadable copies of the Core API and token service files (`tests.fakes.contract`):
 
 - `POST /rest/ofscCore/v1/events/subscriptions` with `events` or
   `subscriptionConfig` (never both), answering `{subscriptionId, nextPage}`; a
@@ -38,6 +40,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
+from tests.fakes.contract import ofs_contracts
 from tests.fakes.http import Answer, FakeServer, Problem, Scope, header
 from tests.fakes.ofs_inventory import FakeInventory
 from tests.fakes.ofs_oauth import TOKEN_PATH, FakeTokenService
@@ -134,6 +137,7 @@ class FakeOfs(FakeServer):
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
+        self.contracts = ofs_contracts()
         self.oauth = FakeTokenService(
             client_id=self.client_id,
             instance=self.instance,

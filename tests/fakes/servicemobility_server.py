@@ -15,6 +15,9 @@
 - At most 15 requests per one-second window to the export endpoint; beyond
   that 429 with `Retry-After`. Every export answer carries
   `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+- invtrack's requests carry the standard headers (`Content-Type:
+  application/json`, also on a GET); one without is noted as a drift from the
+  vendor's notes (`tests.fakes.contract.VIOLATIONS`).
 - Errors are the Standard Response Object (`type`, `title`, `status`,
   `detail`, `invalidParams`), or with `legacy_errors` the older
   `{"code", "detail": {"message", "params", "dataPath"}}`.
@@ -36,6 +39,7 @@ from typing import Any, Final
 
 import jwt
 
+from tests.fakes.contract import PRODUCT_AGENT, VIOLATIONS
 from tests.fakes.http import Answer, FakeServer, Problem, Scope, header
 
 EXPORT_PATH: Final = "/seiapi/v3/export/InventoryUsage"
@@ -125,6 +129,7 @@ class FakeServiceMobility(FakeServer):
         self._count()
         if method != "GET":
             raise Problem(405, "export APIs accept GET only")
+        _standard_headers(scope)
         self._authenticate(header(scope, b"x-access-token"), query)
         return 200, self._page(query), {}
 
@@ -252,3 +257,12 @@ def _row(row: Exported) -> dict[str, Any]:
         shown["UserID"] = row.usage["UserID"]
     shown["InventoryUsage"] = row.usage
     return shown
+
+
+def _standard_headers(scope: Scope) -> None:
+    """Note a request of invtrack's without the standard JSON content type."""
+    if not header(scope, b"user-agent").startswith(PRODUCT_AGENT):
+        return
+    kind = header(scope, b"content-type").split(";")[0].strip().lower()
+    if kind != "application/json":
+        VIOLATIONS.append(f"GET {EXPORT_PATH} without Content-Type: application/json ({kind!r})")

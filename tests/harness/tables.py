@@ -1,5 +1,6 @@
 """What a projection slot's tables hold, and what a replay of the stored events
-says they should hold."""
+says they should hold: the items the domain's fold gives, and the links,
+owners and counts tests.harness.reference derives apart from the projections."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from adapters.store.projection_tables import (
     links_table,
 )
 from domain.events import DomainEvent, from_data
-from domain.fold import annotate, apply, fold, named_owners, touched_keys
+from domain.fold import annotate, apply, fold
 from domain.items import Item
 from projections import counts, history, items
-from projections.items import owner_rows, stored_item
+from projections.items import stored_item
 from projections.projection import Projection
 from projections.reading import Part
+from tests.harness import reference
 
 
 async def stored_events(store: Store) -> list[StoredEvent]:
@@ -43,27 +45,17 @@ def replay(events: Sequence[StoredEvent]) -> dict[str, Item]:
 
 
 def links_of(events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
-    return sorted(
-        (key, position) for position, event in applied(events) for key in touched_keys(event)
-    )
+    return reference.links(applied(events))
 
 
 def owners_of(events: Sequence[StoredEvent]) -> set[tuple[str, str, str]]:
     """Every owner an event named, and of every state each item went through."""
-    state: dict[str, Item] = {}
-    owners: set[tuple[str, str, str]] = set()
-    for position, event in applied(events):
-        owners.update(named_owners(event))
-        for item in apply(state, event, position):
-            state[item.key] = item
-            owners.update(owner_rows(item))
-    return owners
+    return reference.owners(applied(events))
 
 
 def counts_of(events: Sequence[StoredEvent]) -> list[Row]:
     """The count rows the stored (annotated) events give."""
-    events_at = applied(events)
-    return counts.rows_of(events_at, [touched_keys(event) for _, event in events_at])
+    return reference.counts(applied(events))
 
 
 def annotated(events: Sequence[tuple[int, DomainEvent]]) -> list[tuple[int, DomainEvent]]:

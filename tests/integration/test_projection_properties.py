@@ -7,17 +7,24 @@ payloads that cannot be translated) go through the Ingestor as deliveries.
 Afterwards the live projection, the pure fold of the facts the store should
 have kept (in arrival order) and a replay of the stored events from zero are
 the same state; item histories and "as of" answers agree with the events.
+
+The properties run few examples on a workstation and at least 100 in CI
+(tests.harness.profiles); each reports the shapes of its history
+(tests.harness.shapes) as Hypothesis events, and a coverage test checks that
+the strategies give many items, many owners and late events often.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import hypothesis
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +44,8 @@ from projections.items import item_of, stored_item
 from projections.items import lookup as items_lookup
 from projections.queries import Queries
 from projections.rebuild import rebuild
+from tests.harness.profiles import examples
+from tests.harness.shapes import BOTH_SOURCES, SHAPES, shapes
 from tests.harness.tables import items_in, links_in, owners_in
 from tests.strategies import (
     REF_MODULES,
@@ -53,11 +62,11 @@ from tests.strategies import (
 )
 
 EXAMPLES = settings(
-    max_examples=15,
+    max_examples=examples(15),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-FEWER_EXAMPLES = settings(EXAMPLES, max_examples=8)
+FEWER_EXAMPLES = settings(EXAMPLES, max_examples=examples(8))
 RECEIVED = T0 + timedelta(days=1)
 
 
@@ -150,10 +159,13 @@ def expect(sent: Sequence[Delivery]) -> Expected:
     messages: set[tuple[str, str | None]] = set()
     keys: set[str] = set()
     expected = Expected(kept=[], answers=[], accepted=0, quarantined=0)
+    unreadable: set[bytes] = set()
     for delivery in sent:
         assert delivery.inbox is not None
         if delivery.rejected is not None:
-            expected.quarantined += 1
+            # Kept once per content: a repeat raises the count of the first.
+            expected.quarantined += delivery.inbox.body not in unreadable
+            unreadable.add(delivery.inbox.body)
             expected.answers.append(("quarantined", 0, 0))
             continue
         message = (delivery.inbox.source, delivery.inbox.message_id)
@@ -263,6 +275,48 @@ def some_moments_of(history: Sequence[tuple[int, DomainEvent]]) -> list[datetime
 
 
 # --------------------------------------------------------------------------
+# The shapes the histories take
+
+
+def report_shapes(history: Iterable[DomainEvent]) -> None:
+    for shape in sorted(shapes(history)):
+        hypothesis.event(shape)
+
+
+SHAPED: dict[str, tuple[st.SearchStrategy[Any], tuple[str, ...]]] = {
+    "deliveries": (
+        deliveries().map(lambda sent: [fact.event for fact in expect(sent).kept]),
+        SHAPES,
+    ),
+    "ofs histories": (
+        ofs_histories(min_size=1, max_size=12),
+        tuple(shape for shape in SHAPES if shape != BOTH_SOURCES),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPED))
+def test_the_generated_histories_take_every_shape_often(name: str) -> None:
+    """Two hundred histories as the properties draw them: each shape in at
+    least a tenth of them, so 100 examples in CI replay a dozen or more of each."""
+    strategy, wanted = SHAPED[name]
+    seen: Counter[str] = Counter()
+
+    @settings(
+        max_examples=200, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(history=strategy)
+    def draw(history: list[DomainEvent]) -> None:
+        seen["histories"] += 1
+        seen.update(shapes(history))
+
+    draw()
+    assert seen["histories"] == 200
+    rare = {shape: seen[shape] for shape in wanted if seen[shape] < seen["histories"] // 10}
+    assert not rare, (rare, seen)
+
+
+# --------------------------------------------------------------------------
 # The property
 
 
@@ -273,6 +327,7 @@ async def test_live_projection_equals_the_fold_and_a_replay(
 ) -> None:
     await wipe(store)
     expected = expect(sent)
+    report_shapes(fact.event for fact in expected.kept)
 
     receipts = await submit(store, sent, grouped)
 
@@ -323,6 +378,7 @@ async def test_an_ofs_history_in_any_batching_gives_the_fold_of_its_arrival(
 ) -> None:
     """The same events sent one by one, or as pages of any size: the same state."""
     await wipe(store)
+    report_shapes(history)
     raw = [ofs_vendor_event(event) for event in history]
     cuts = sorted(data.draw(st.sets(st.integers(1, len(raw)), max_size=4), label="cuts"))
     pages = [
@@ -453,6 +509,7 @@ async def test_owners_as_of_a_time_list_what_they_had_then(
     timed.sort(key=lambda pair: pair[0])
     await submit(store, [delivery for _, delivery in timed], grouped=False)
     stored = await read_everything(store)
+    report_shapes(from_data(e.data) for e in stored)
     await assert_owners_as_of(store, [(e.position, from_data(e.data)) for e in stored])
 
 

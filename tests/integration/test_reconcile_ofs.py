@@ -156,9 +156,17 @@ async def test_an_outage_is_waited_out_and_a_lasting_one_reported(
     fake.fail(429, path="/rest/ofscCore/v1/activities")
     run = await reconcile_ofs(queries, reader(fake), TARGETS)
     assert run.drifts == ()
+    # Every injected answer was served, each to the path it was meant for.
+    assert not fake.faults
+    errors = [(seen.path.split("/")[4], seen.status) for seen in fake.seen if seen.status >= 400]
+    assert sorted(errors) == [("activities", 429), ("resources", 503), ("resources", 503)]
+    fake.seen.clear()
     fake.fail(503, times=50)
     with pytest.raises(OfsUnavailable):
         await reconcile_ofs(queries, reader(fake), TARGETS)
+    # It gave up after several 503s, every request answered with one.
+    assert [seen.status for seen in fake.seen] == [503] * (50 - len(fake.faults))
+    assert len(fake.seen) > 1
 
 
 async def test_runs_are_kept_and_listed_newest_first(

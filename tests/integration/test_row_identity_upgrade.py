@@ -2,129 +2,95 @@
 upgraded, keeps every stored row deduplicated against new arrivals, whichever
 channel they take: a webhook of another source, or the Export API.
 
-The old store is written the way the previous release wrote it: ledger lines
-keyed by the hash of the webhook source, the rowver and the whole row.
+What the previous release wrote comes from tests/fixtures/upgrade, made with
+that release's own code (see make_fixture.py there): a SQLite store its
+service wrote, the keys it gave the ledger lines of two webhooks, and the keys
+its translator gives the lines of generated envelopes. Nothing here rebuilds
+the old keys.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
+import json
+import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 import msgspec
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 
 from adapters import servicemobility
-from adapters.store import Delivery, InboxEntry, Store, connect
+from adapters.store import Delivery, InboxEntry, Store, connect, row_keys
 from adapters.store.queries import ItemFilter
 from api.services.group_commit import Ingestor
 from domain.events import Fact
 from projections.live import LiveProjector
 from projections.queries import Queries
+from projections.rebuild import rebuild
 from projections.setup import prepare
-from tests.harness.deliveries import Line, UsageRow, usage_envelope
+from tests.harness.deliveries import Line, UsageRow
+from tests.harness.old_store import OldStore
 from tests.harness.reading import all_events
-from tests.strategies import REF_MODULES, encode, sm_histories
+from tests.strategies import encode
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "adapters" / "store" / "migrations"
-
-R1 = UsageRow("AAAAAAAB9x0=", (Line("VAN-07", "CBL-CAT6", quantity_in="100"),), "1001", "LOAD-1")
-R2 = UsageRow("AAAAAAAB9x1=", (Line("VAN-07", "CBL-CAT6", quantity_out="3.5"),), "1002", "WO-1")
-R3 = UsageRow(
-    "AAAAAAAB9x2=",
-    (Line("VAN-07", "ONT-G240", quantity_in="2"), Line("VAN-09", "ONT-G240", quantity_in="1")),
-    "1008",
-)
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "adapters" / "store" / "migrations"
+FIXTURES = ROOT / "tests" / "fixtures" / "upgrade"
+PREVIOUS: Final[dict[str, Any]] = json.loads((FIXTURES / "previous_release.json").read_text())
+FIRST, SECOND = (body.encode() for body in PREVIOUS["webhooks"])
+"""Webhook `webhook-a` sent rows R1 and R2, webhook `webhook-b` R2 and R3."""
+STORED_KEYS: Final[list[str]] = PREVIOUS["stored_keys"]
+"""The keys the previous release gave their five ledger lines, in order."""
 R4 = UsageRow("AAAAAAAB9x3=", (Line("VAN-09", "FUSE-10A", quantity_in="5"),), "1008")
+BEFORE: Final = {
+    "VAN-07/CBL-CAT6": Decimal("93.0"),
+    "VAN-07/ONT-G240": Decimal(2),
+    "VAN-09/ONT-G240": Decimal(1),
+}
+"""The balances the previous release showed: R2 counted twice."""
 
 
-def previous_release_key(source: str | None, row: dict[str, Any]) -> str:
-    """How revision 0002's build keyed a row: webhook source, rowver, whole row."""
-
-    def canonical(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: canonical(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [canonical(item) for item in value]
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            number = Decimal(value)
-            if number.is_finite():
-                return {"#": format(number.normalize(), "f")}
-        return value
-
-    rowver = row.get("rowver")
-    material = b"\x1f".join(
-        (
-            (source or "").encode(),
-            str(rowver if rowver is not None else "").encode(),
-            msgspec.json.encode(canonical(row), order="sorted"),
-        )
-    )
-    return "sm:" + hashlib.sha256(material).hexdigest()
-
-
-def vendor_rows(envelope: dict[str, Any]) -> list[dict[str, Any]]:
+def rows_of(body: bytes) -> list[dict[str, Any]]:
     """The rows as the translator reads them (numbers as Decimals)."""
-    decoded = servicemobility.decode_json(encode(envelope))
-    rows: list[dict[str, Any]] = decoded["data"]["rows"]
+    rows: list[dict[str, Any]] = servicemobility.decode_json(body)["data"]["rows"]
     return rows
 
 
-def previous_release_facts(envelope: dict[str, Any]) -> list[Fact]:
-    """The ledger lines of an envelope, keyed as the previous release keyed them."""
-    facts = translated(envelope)
-    old_keys = [
-        previous_release_key(envelope["source"], row)
-        for row in vendor_rows(envelope)
-        for location in row["InventoryUsage"]["StorageLocations"]
-        for _ in location["Items"]
-    ]
-    return [
-        msgspec.structs.replace(fact, dedupe_key=f"{old}:{fact.dedupe_key.split(':', 2)[2]}")
-        for fact, old in zip(facts, old_keys, strict=True)
-    ]
+def translated(body: bytes) -> list[Fact]:
+    return servicemobility.translate(servicemobility.read_envelope(body, "InventoryUsage"))
 
 
-def translated(envelope: dict[str, Any]) -> list[Fact]:
-    return servicemobility.translate(
-        servicemobility.read_envelope(encode(envelope), "InventoryUsage")
-    )
+def webhook(envelope_id: str, source: str, rows: list[dict[str, Any]]) -> bytes:
+    envelope = json.loads(FIRST)
+    envelope.update(id=envelope_id, source=source)
+    envelope["data"]["rows"] = rows
+    return encode(envelope)
 
 
-def webhook(envelope_id: str, source: str, rows: list[UsageRow]) -> dict[str, Any]:
-    envelope = usage_envelope(envelope_id, rows)
-    envelope["source"] = source
-    return envelope
-
-
-def delivery(envelope: dict[str, Any], facts: list[Fact]) -> Delivery:
+def delivery(body: bytes, facts: list[Fact]) -> Delivery:
+    message_id = json.loads(body)["id"]
     return Delivery(
         inbox=InboxEntry(
             source="servicemobility",
             kind="InventoryUsage",
-            body=encode(envelope),
+            body=body,
             received_at=datetime(2026, 11, 20, 9, 20, tzinfo=UTC),
-            message_id=envelope["id"],
+            message_id=message_id,
             content_type="application/json",
         ),
         facts=tuple(facts),
-        metadata={"source": "servicemobility", "messageId": envelope["id"]},
+        metadata={"source": "servicemobility", "messageId": message_id},
     )
 
 
-def export_delivery(page_id: str, rows: list[UsageRow]) -> Delivery:
+def export_delivery(page_id: str, rows: list[dict[str, Any]]) -> Delivery:
     """Rows as the Export API hands them out: a row-level `UserID` beside the object."""
-    page = {
-        "rowver": rows[-1].rowver,
-        "rows": [{**row.as_json(), "UserID": "tech"} for row in rows],
-    }
+    page = {"rowver": rows[-1]["rowver"], "rows": [{**row, "UserID": "tech"} for row in rows]}
     facts = servicemobility.usage_facts(servicemobility.decode_json(encode(page))["rows"], "$.rows")
     return Delivery(
         inbox=InboxEntry(
@@ -148,46 +114,77 @@ async def balances(store: Store) -> dict[str, Decimal]:
     return found
 
 
+async def arrive_again_after_the_upgrade(store: Store) -> list[str]:
+    """The rows the old store holds, sent again by another webhook and by the
+    Export API, change nothing; a new row does. The stored keys after."""
+    r1, r2 = rows_of(FIRST)
+    _, r3 = rows_of(SECOND)
+    ingestor = Ingestor(store)
+    stored = len(await all_events(store))
+
+    again = webhook("env-3", "webhook-c", [r3, r2, r1])
+    receipt = await ingestor.submit(delivery(again, translated(again)))
+    assert (receipt.appended, receipt.skipped) == (0, 4)
+    exported = await ingestor.submit(export_delivery("page-1", [r1, r2, r3]))
+    assert (exported.appended, exported.skipped) == (0, 4)
+    assert await balances(store) == BEFORE
+    assert len(await all_events(store)) == stored
+
+    fresh = await ingestor.submit(export_delivery("page-2", [r3, R4.as_json()]))
+    assert (fresh.appended, fresh.skipped) == (1, 2)
+    return [event.dedupe_key for event in await all_events(store)]
+
+
+def assert_rekeyed(keys: list[str]) -> None:
+    """Every line has its row's key but the second copy of R2 (the third line
+    stored), kept as the previous release wrote it."""
+    assert sum(key.startswith("smrow2:") for key in keys) == 5
+    assert [key for key in keys if not key.startswith("smrow2:")] == [STORED_KEYS[2]]
+
+
 async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) -> None:
+    """On each backend: the two webhooks' lines stored at revision 0003 as the
+    previous release stored them (each payload kept, each line under the key
+    that release gave it, a line whose key was stored skipped), then the upgrade."""
     store = connect(database_url, projection=LiveProjector())
     try:
         await store.migrate("0003")
-        await prepare(store)
-        ingestor = Ingestor(store)
-        first = webhook("env-1", "webhook-a", [R1, R2])
-        # The old keys let the same row in twice when two webhooks sent it.
-        second = webhook("env-2", "webhook-b", [R2, R3])
-        for envelope in (first, second):
-            await ingestor.submit(delivery(envelope, previous_release_facts(envelope)))
-        before = await balances(store)
-        assert before == {
-            "VAN-07/CBL-CAT6": Decimal("93.0"),
-            "VAN-07/ONT-G240": Decimal(2),
-            "VAN-09/ONT-G240": Decimal(1),
-        }
-        stored = len(await all_events(store))
+        old = OldStore(store)
+        saved = translated(FIRST) + translated(SECOND)
+        keyed = [
+            msgspec.structs.replace(fact, dedupe_key=key)
+            for fact, key in zip(saved, STORED_KEYS, strict=True)
+        ]
+        await old.accept(json.loads(FIRST), keyed[:2])
+        await old.accept(json.loads(SECOND), keyed[2:])
 
         await store.migrate()
+        await prepare(store)
         assert await store.revision() is not None
-
-        again = webhook("env-3", "webhook-c", [R3, R2, R1])
-        receipt = await ingestor.submit(delivery(again, translated(again)))
-        assert (receipt.appended, receipt.skipped) == (0, 4)
-        exported = await ingestor.submit(export_delivery("page-1", [R1, R2, R3]))
-        assert (exported.appended, exported.skipped) == (0, 4)
-        assert await balances(store) == before
-        assert len(await all_events(store)) == stored
-
-        fresh = await ingestor.submit(export_delivery("page-2", [R3, R4]))
-        assert (fresh.appended, fresh.skipped) == (1, 2)
-        keys = [event.dedupe_key for event in await all_events(store)]
+        assert await balances(store) == BEFORE
+        keys = await arrive_again_after_the_upgrade(store)
     finally:
         await store.close()
-    # Every line has its row's key but the second copy of R2, kept as it was.
-    assert sum(key.startswith("smrow:") for key in keys) == 5
-    assert [key for key in keys if not key.startswith("smrow:")] == [
-        previous_release_key("webhook-b", vendor_rows(second)[0]) + ":0:0"
-    ]
+    assert_rekeyed(keys)
+
+
+async def test_the_store_the_previous_release_wrote_upgrades(tmp_path: Path) -> None:
+    """The SQLite store the previous release's service wrote (revision 0002),
+    migrated to this build and its projections rebuilt."""
+    path = tmp_path / "invtrack.db"
+    shutil.copyfile(FIXTURES / "previous_release.db", path)
+    store = connect(f"sqlite+aiosqlite:///{path}", projection=LiveProjector())
+    try:
+        assert await store.revision() == "0002"
+        assert [event.dedupe_key for event in await all_events(store)] == STORED_KEYS
+        await store.migrate()
+        await prepare(store)
+        await rebuild(store, reader_grace=0)
+        assert await balances(store) == BEFORE
+        keys = await arrive_again_after_the_upgrade(store)
+    finally:
+        await store.close()
+    assert_rekeyed(keys)
 
 
 @functools.cache
@@ -201,14 +198,21 @@ def migration_module() -> ModuleType:
     return module
 
 
-@settings(max_examples=100, deadline=None)
-@given(rows=sm_histories(REF_MODULES), source=st.sampled_from(["", "webhook-a", "5ad0"]))
-def test_the_migration_keys_rows_as_the_translator_does(
-    rows: list[dict[str, Any]], source: str
-) -> None:
-    migration = migration_module()
-    envelope = {"id": "e", "type": "InventoryUsage", "source": source, "data": {"rows": rows}}
-    decoded = servicemobility.decode_json(encode(envelope))["data"]["rows"]
-    assert migration._prefixes(encode(envelope)) == {
-        previous_release_key(source, row): servicemobility.row_identity(row) for row in decoded
-    }
+@pytest.mark.parametrize("number", range(len(PREVIOUS["corpus"])))
+def test_the_migrations_key_rows_as_the_translator_does(number: int) -> None:
+    """Generated envelopes and the keys the previous release gave their lines:
+    0004 maps each old row key to the key the builds in between gave, 0006 maps
+    either to the row's identity now, and the translator of this build keys
+    the lines by those identities."""
+    saved = PREVIOUS["corpus"][number]
+    body = saved["body"].encode()
+    old_rows = list(dict.fromkeys(key.rsplit(":", 2)[0] for key in saved["keys"]))
+    between = migration_module()._prefixes(body)
+    now = row_keys.rows_by_old_key(body, None)
+    assert list(between) == old_rows
+    assert [now[key].identity for key in old_rows] == [
+        now[between[key]].identity for key in old_rows
+    ]
+    assert [fact.dedupe_key.rsplit(":", 2)[0] for fact in translated(body)] == [
+        now[key.rsplit(":", 2)[0]].identity for key in saved["keys"]
+    ]

@@ -17,6 +17,7 @@ from adapters.store import Delivery, InboxEntry
 from api.services.group_commit import Ingestor
 from api.services.payloads import read_servicemobility, read_servicemobility_export
 from tests.harness.databases import migrated_store
+from tests.harness.profiles import examples
 from tests.harness.servicemobility import balances, ledger_lines
 from tests.strategies import COUNT_FREE, sm_histories
 from tests.unit.test_sm_channels import channels
@@ -55,7 +56,7 @@ async def deliver_all(rows: list[dict[str, Any]], arrivals: list[tuple[str, byte
             assert await store.count() == ledger_lines(rows)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_store_counts_every_row_once_whichever_way_it_came(data: st.DataObject) -> None:
     rows = data.draw(sm_histories(COUNT_FREE, max_size=5), label="rows")

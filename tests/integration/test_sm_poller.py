@@ -288,7 +288,7 @@ async def test_an_untranslatable_page_is_quarantined_and_passed(
     assert replayed.reasons == {kept.id: kept.reason}
 
 
-async def test_an_answer_that_is_not_a_page_is_read_again(
+async def test_an_answer_that_is_not_a_page_is_kept_and_read_again(
     store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     answers = 0
@@ -302,8 +302,12 @@ async def test_an_answer_that_is_not_a_page_is_read_again(
             return
         await fake(scope, receive, send)
 
+    # The answer is kept, and the run stops as when caught up; the next one reads on.
     await pull(fake, store, ingestor.submit, transport=httpx.ASGITransport(app=garbled))
     assert answers == 1
+    (kept,) = await store.inbox_entries("quarantined")
+    assert kept.body == b"<html>proxy</html>"
+    await pull(fake, store, ingestor.submit, transport=httpx.ASGITransport(app=garbled))
     await assert_webhook_balances(store, fake)
 
 

@@ -61,16 +61,24 @@ def server(servers: Callable[..., Server], pg_databases: Callable[[], str]) -> S
 
 async def wave(client: httpx.AsyncClient, first: int, pages: int) -> list[str]:
     """Send large pages, and small deliveries and health checks while they go
-    in; what finished, in order."""
+    in: the n-th small one once n + 1 large pages are answered (and before
+    the last is); what finished, in order."""
     finished: list[str] = []
+    answered = [asyncio.Event() for _ in range(pages)]
 
     async def large(number: int) -> None:
         answer = await client.post("/ofs/events", content=large_page(number), headers=relay())
         assert answer.status_code == 200, answer.text
+        answered[finished.count("large")].set()
         finished.append("large")
 
+    async def after_large_ones(number: int) -> None:
+        await answered[number].wait()
+        # Sent while large pages still go in.
+        assert finished.count("large") < pages, finished
+
     async def small(number: int) -> None:
-        await asyncio.sleep(0.5 + 0.3 * number)
+        await after_large_ones(number)
         body = json.dumps(envelope_for("InventoryUsage", f"small-{first}-{number}"))
         answer = await client.post(
             "/servicemobility/InventoryUsage/", content=body, headers=sender()
@@ -79,7 +87,7 @@ async def wave(client: httpx.AsyncClient, first: int, pages: int) -> list[str]:
         finished.append("small")
 
     async def health(number: int) -> None:
-        await asyncio.sleep(0.5 + 0.3 * number)
+        await after_large_ones(number)
         assert (await client.get("/health")).status_code == 200
         finished.append("health")
 

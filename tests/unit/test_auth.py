@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
+import math
 import stat
 import string
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import jwt
 import pytest
 import time_machine
@@ -30,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from adapters.auth import (
     MAX_TOKEN_LENGTH,
@@ -43,6 +45,7 @@ from adapters.auth import (
     load_or_create_secret,
     mint,
 )
+from tests.harness.profiles import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -504,12 +507,93 @@ def test_token_shaped_text_is_at_most_an_invalid_token(token: str) -> None:
         HS.verify(token)
 
 
-@settings(deadline=None)
-@given(st.binary(max_size=300))
-def test_any_signed_payload_verifies_or_is_an_invalid_token(payload: bytes) -> None:
-    token = hand_made({"alg": "HS256"}, payload, SECRET.encode())
-    with contextlib.suppress(InvalidToken):
-        HS.verify(token)
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("a claim is given twice")
+    return dict(pairs)
+
+
+def payload_problems(payload: bytes) -> set[str]:
+    """Why a signed payload must be refused, written from RFC 7519 and the
+    README (the claims, a JSON object in UTF-8: no claim twice, no NaN or
+    Infinity; exp required; exp, nbf and iat finite numbers, not booleans or
+    text, compared in whole seconds with 30 s of leeway); empty when the
+    token must verify."""
+    try:
+        raw = json.loads(
+            payload.decode("utf-8"),
+            object_pairs_hook=_no_repeats,
+            parse_constant=_refuse_constant,
+        )
+    except (ValueError, RecursionError):
+        return {"token is malformed"}
+    if not isinstance(raw, dict):
+        return {"token is malformed"}
+    times = {name: raw[name] for name in ("exp", "nbf", "iat") if name in raw}
+    malformed = {
+        f"token has a malformed {name} claim"
+        for name, value in times.items()
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isinf(value)
+    }
+    if malformed:
+        return malformed
+    problems = set()
+    if "exp" not in raw:
+        problems.add("token has no exp claim")
+    elif int(raw["exp"]) <= T - 30:
+        problems.add("token has expired")
+    if "nbf" in raw and int(raw["nbf"]) > T + 30:
+        problems.add("token is not valid yet")
+    if "iat" in raw and int(raw["iat"]) > T + 30:
+        problems.add("token is issued in the future")
+    return problems
+
+
+near_times = st.one_of(
+    st.integers(T - 90, T + 90),
+    st.floats(T - 90, T + 90),
+    st.sampled_from([True, False, "1", None, 10**30, 1e300]),
+)
+claims_as_json = st.dictionaries(claim_names, near_times | json_values, max_size=6).map(
+    lambda raw: json.dumps(raw).encode()
+)
+payloads = st.one_of(
+    claims_as_json,
+    st.fixed_dictionaries(
+        {"exp": st.integers(T - 60, T + 3600)},
+        optional={"nbf": near_times, "iat": near_times, "sub": json_values, "scope": json_values},
+    ).map(lambda raw: json.dumps(raw).encode()),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=300),
+)
+
+
+def test_any_signed_payload_verifies_exactly_when_its_claims_are_right() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(deadline=None, max_examples=examples(300))
+    @given(payload=payloads)
+    def check(payload: bytes) -> None:
+        token = hand_made({"alg": "HS256"}, payload, SECRET.encode())
+        problems = payload_problems(payload)
+        if problems:
+            outcome = rejected(HS, token)
+            assert outcome in problems, (outcome, problems)
+        else:
+            outcome = "verified"
+            assert HS.verify(token).raw == json.loads(payload)
+        hypothesis.event(outcome)
+        outcomes[outcome] += 1
+
+    check()
+    # Both sides of the rule were reached, and often.
+    total = sum(outcomes.values())
+    assert outcomes["verified"] >= total // 20, outcomes
+    assert total - outcomes["verified"] >= total // 20, outcomes
 
 
 @settings(deadline=None)
@@ -527,15 +611,80 @@ def test_any_signed_claims_verify_only_when_their_times_are_right(raw: dict[str,
     assert isinstance(result.scopes, frozenset)
 
 
-@settings(deadline=None)
-@given(st.dictionaries(st.sampled_from(["alg", "kid", "typ", "crit", "b64", "jwk"]), json_values))
-def test_any_header_verifies_only_with_the_configured_algorithm(header: dict[str, Any]) -> None:
-    token = hand_made(header, json.dumps(claims()).encode(), SECRET.encode())
-    try:
-        HS.verify(token)
-    except InvalidToken:
-        return
-    assert header["alg"] == "HS256"
+ALGORITHMS = sorted(get_default_algorithms())
+"""Every algorithm PyJWT knows, `none` included."""
+NEAR_MISSES = (
+    "hs256",
+    "Hs256",
+    "HS256 ",
+    " HS256",
+    "HS 256",
+    "HS-256",
+    "HS256\x00",
+    "HS2560",
+    "HS25",
+    "None",
+    "NONE",
+    "",
+)
+ABSENT = object()
+alg_values = st.one_of(
+    st.just("HS256"), st.sampled_from([*ALGORITHMS, *NEAR_MISSES]), json_values, st.just(ABSENT)
+)
+headers = st.builds(
+    lambda others, alg: others if alg is ABSENT else {**others, "alg": alg},
+    st.just({})
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "kid": st.text(max_size=8) | json_values,
+            "typ": st.just("JWT") | json_values,
+            "crit": json_values,
+            "b64": json_values,
+            "jwk": json_values,
+        },
+    ),
+    alg_values,
+)
+
+
+def header_problem(header: dict[str, Any]) -> str | None:
+    """Why a token with this header and good claims is refused (RFC 7515), in
+    the order the header is read: a `crit` (we implement no extension) or a
+    `kid` that is not text; an algorithm other than exactly the configured
+    HS256; `b64: false` (RFC 7797), which the token does not follow.
+    None: it verifies."""
+    if "crit" in header or ("kid" in header and not isinstance(header["kid"], str)):
+        return "token is malformed"
+    if header.get("alg", ABSENT) != "HS256":
+        return "token algorithm is not allowed"
+    if header.get("b64") is False:
+        return "token is malformed"
+    return None
+
+
+def test_any_header_verifies_only_with_the_configured_algorithm() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(deadline=None)
+    @given(header=headers)
+    def check(header: dict[str, Any]) -> None:
+        token = hand_made(header, json.dumps(claims()).encode(), SECRET.encode())
+        problem = header_problem(header)
+        if problem is None:
+            outcome = "verified"
+            assert HS.verify(token).subject == "tech7"
+        else:
+            outcome = rejected(HS, token)
+            assert outcome == problem, header
+        hypothesis.event(outcome)
+        outcomes[outcome] += 1
+
+    check()
+    # HS256 verified often, near misses refused often.
+    total = sum(outcomes.values())
+    assert outcomes["verified"] >= total // 20, outcomes
+    assert outcomes["token algorithm is not allowed"] >= total // 20, outcomes
 
 
 # Scopes ------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from bench.history import Loaded
 from bench.ingest import Run
 from bench.load import Load
 from bench.machine import Machine
-from bench.plan import QUICK
+from bench.plan import PARTS, QUICK
 from bench.queries import Measured
 from bench.rebuild import Pass
 from bench.report import markdown, write
 from bench.results import Results
+from bench.run import results_name
 from bench.stores import Grown
 from bench.targets import targets
 
@@ -170,3 +171,15 @@ def test_the_report_is_written_as_markdown_and_json(tmp_path: Path) -> None:
     data = msgspec.json.decode(as_json.read_bytes())
     assert data["summary"]["targets"] == 10
     assert len(data["summary"]["ingest"]) == 6
+
+
+def test_a_quick_or_partial_run_never_writes_over_the_committed_results(tmp_path: Path) -> None:
+    (tmp_path / "latest.md").write_text("committed")
+    for quick, parts, name in ((True, set(PARTS), "quick"), (False, {"ingest"}, "partial")):
+        as_markdown, as_json = write(results(), tmp_path, results_name(quick, parts))
+        assert (as_markdown.name, as_json.name) == (f"{name}.md", f"{name}.json")
+    assert (tmp_path / "latest.md").read_text() == "committed"
+    assert not (tmp_path / "latest.json").exists()
+    assert results_name(False, set(PARTS)) == "latest"
+    ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
+    assert {"bench/results/quick.*", "bench/results/partial.*"} <= set(ignored)

@@ -31,8 +31,8 @@ from adapters.store import (
     Slot,
     TableWrite,
 )
-from adapters.store.decide import Batch, decide
-from adapters.store.found import Decision, Found
+from adapters.store.decide import decide
+from adapters.store.found import Batch, Decision, Found
 from projections.catalog import PROJECTIONS
 from projections.live import LiveProjector
 from tests.harness.histories import delivery as history_delivery
@@ -300,14 +300,13 @@ def test_a_decision_leaves_its_payloads_keys_versions_and_rows() -> None:
     }
     assert after.known == {event.dedupe_key for event in appended}
     assert after.streams == {event.stream_id: event.version for event in appended}
-    (lookup,) = found.lookups
+    *_, lookup = found.lookups
     written_keys = {
         row[0] for write in decision.writes if write.table is lookup.table for row in write.rows
     }
-    (rows,) = after.rows
     assert written_keys
-    assert {row[0] for row in rows} == written_keys
-    assert (found.head, found.rows) == (0, [[]])  # the state read is left as it was
+    assert {row[0] for row in after.rows[-1]} == written_keys
+    assert (found.head, found.rows) == (0, [[], [], []])  # the state read is left as it was
 
 
 @pytest.mark.parametrize("readable", [True, False])

@@ -54,3 +54,14 @@ def test_the_image_installs_pinned_versions_of_every_dependency() -> None:
     for requirement in project["dependencies"]:
         name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
         assert name in pins, name
+
+
+def test_the_open_files_limit_fits_the_default_connection_bound() -> None:
+    from api.cli.gate import connection_bound
+    from api.settings import Settings
+
+    soft = compose()["services"]["invtrack"]["ulimits"]["nofile"]["soft"]
+    defaults = Settings()
+    bound = connection_bound(defaults.max_connections, defaults.pool_size, soft)
+    assert bound == defaults.max_connections
+    assert connection_bound(1000, 10, 256) == 172  # the README's example

@@ -39,6 +39,7 @@ from domain.fold import annotate, apply, fold, touched_keys
 from domain.items import POOLS, Item, ofs_key
 from domain.ofs_rules import is_delete
 from projections.reading import Part
+from tests.harness.profiles import examples
 from tests.strategies import (
     OFS_NOT_DELETES,
     REF_MODULES,
@@ -95,7 +96,7 @@ def without_position(items: dict[str, Item]) -> dict[str, Item]:
 # Any history
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(events=mixed_histories())
 def test_folding_is_deterministic(events: list[DomainEvent]) -> None:
     before = [to_data(event) for event in events]
@@ -105,7 +106,7 @@ def test_folding_is_deterministic(events: list[DomainEvent]) -> None:
     assert [to_data(event) for event in events] == before
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(events=mixed_histories(), data=st.data())
 def test_a_prefix_then_the_rest_is_the_whole(
     events: list[DomainEvent], data: st.DataObject
@@ -116,7 +117,7 @@ def test_a_prefix_then_the_rest_is_the_whole(
     assert apply_one_by_one(history) == fold(history)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(events=mixed_histories())
 def test_stored_events_fold_to_the_same_state(events: list[DomainEvent]) -> None:
     """Replay reads events back from their stored JSON: nothing may change on the way."""
@@ -429,7 +430,7 @@ def test_a_deleted_customer_record_is_in_no_pool() -> None:
     assert (item.deleted, item.pool) == (True, None)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(events=mixed_histories(), count=st.integers(2, 4))
 def test_the_items_folded_in_parts_are_the_items_folded_whole(
     events: list[DomainEvent], count: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.ofs.translate import TranslationError, dedupe_key, page_next, translate
+from adapters.ofs.translate import TranslationError, page_next, translate
 from domain.events import (
     OFS_INVENTORY_EVENTS,
     CustomerInventoryUpdated,
@@ -174,7 +175,13 @@ def test_other_event_types_are_kept_raw_and_not_projected() -> None:
         event_type="activityCompleted",
         body=raw,
     )
-    assert fact.dedupe_key == dedupe_key(raw)
+    # `ofs:` and the SHA-256 of the event's JSON with sorted keys, no spaces,
+    # numbers as written.
+    canonical = (
+        b'{"activityDetails":{"activityId":4225599,"date":null,"travelKm":12.5},'
+        b'"eventType":"activityCompleted","time":"2026-11-20 11:00:00","user":"jsmith"}'
+    )
+    assert fact.dedupe_key == "ofs:" + hashlib.sha256(canonical).hexdigest()
 
 
 def test_details_custom_properties_and_optional_fields() -> None:

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from adapters import servicemobility
 from adapters.servicemobility_export.translate import read_page, translate_page
 from domain.events import Fact
-from domain.fold import fold
 from tests.strategies import COUNT_FREE, encode, sm_arrivals, sm_envelope, sm_histories
-from tests.unit.test_sm_translate import expected_balances, facts_of
+from tests.unit.test_sm_translate import Receiver, expected_balances, facts_of
 
 WEBHOOK_SOURCES = ("5ad09380-8258-4d84-a440-e2d35043ae92", "webhook-b", "")
 
@@ -62,22 +61,14 @@ def translated(channel: str, body: bytes) -> tuple[str, list[Fact]]:
 def test_every_row_counts_once_whichever_way_it_came(data: st.DataObject) -> None:
     rows = data.draw(sm_histories(COUNT_FREE), label="rows")
     arrivals = data.draw(channels(rows), label="arrivals")
-    messages: set[str] = set()
-    keys: set[str] = set()
-    kept: list[Fact] = []
+    receiver = Receiver()
     for channel, body in arrivals:
-        message_id, facts = translated(channel, body)
-        if message_id in messages:
-            continue
-        messages.add(message_id)
-        for fact in facts:
-            if fact.dedupe_key not in keys:
-                keys.add(fact.dedupe_key)
-                kept.append(fact)
-    items = fold(enumerate((fact.event for fact in kept), start=1))
+        receiver.receive_facts(*translated(channel, body))
+    items = receiver.items()
     assert {key: item.quantity for key, item in items.items()} == expected_balances(rows)
     once = facts_of(sm_envelope("once", rows))
-    assert sorted(fact.dedupe_key for fact in kept) == sorted(fact.dedupe_key for fact in once)
+    assert sorted(f.dedupe_key for f in receiver.kept) == sorted(f.dedupe_key for f in once)
+    assert receiver.conflicts == set()
 
 
 @settings(max_examples=100, deadline=None)

@@ -14,7 +14,7 @@ from sqlalchemy import Row as SqlRow
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store.records import Cursor, InboxRecord, InboxStatus, StoredEvent, Upcast
+from adapters.store.records import Cursor, InboxRecord, InboxStatus, Received, StoredEvent, Upcast
 from adapters.store.schema import EVENT_COLUMNS, cursors, events, inbox, inbox_minutes
 
 _decode = msgspec.json.decode
@@ -102,6 +102,30 @@ async def inbox_counts(conn: AsyncConnection) -> dict[str, int]:
     return {str(status): int(found) for status, found in rows}
 
 
+async def inbox_head(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.coalesce(func.max(inbox.c.id), 0))) or 0)
+
+
+async def received_from(
+    conn: AsyncConnection, sender: str, after_id: int, after_position: int
+) -> Received:
+    accepted_after = (inbox.c.id > after_id) & (inbox.c.status == "accepted")
+    theirs = inbox.c.sender == sender
+    query = select(
+        select(func.count())
+        .select_from(events.join(inbox, inbox.c.id == events.c.inbox_id))
+        .where(events.c.position > after_position, inbox.c.id > after_id, theirs)
+        .scalar_subquery(),
+        select(func.count()).select_from(inbox).where(accepted_after, theirs).scalar_subquery(),
+        select(func.count())
+        .select_from(inbox)
+        .where(accepted_after, inbox.c.sender.is_(None) | (inbox.c.sender != sender))
+        .scalar_subquery(),
+    )
+    found, accepted, others = (await conn.execute(query)).one()
+    return Received(events=int(found), accepted=int(accepted), others=int(others))
+
+
 async def received_per_minute(conn: AsyncConnection, since: datetime) -> dict[datetime, int]:
     query = select(inbox_minutes).where(inbox_minutes.c.minute >= since)
     return {row.minute: int(row.received) for row in await conn.execute(query)}
@@ -110,6 +134,16 @@ async def received_per_minute(conn: AsyncConnection, since: datetime) -> dict[da
 async def cursor(conn: AsyncConnection, name: str) -> Cursor | None:
     row = (await conn.execute(select(cursors).where(cursors.c.name == name))).first()
     return None if row is None else Cursor(name=row.name, state=_decode(row.state))
+
+
+async def cursors_named(conn: AsyncConnection, prefix: str) -> list[Cursor]:
+    """Every saved cursor whose name starts with `prefix`, by name."""
+    query = (
+        select(cursors)
+        .where(func.substr(cursors.c.name, 1, len(prefix)) == prefix)
+        .order_by(cursors.c.name)
+    )
+    return [Cursor(name=row.name, state=_decode(row.state)) for row in await conn.execute(query)]
 
 
 def _inbox_record(row: SqlRow[Any]) -> InboxRecord:
@@ -125,4 +159,6 @@ def _inbox_record(row: SqlRow[Any]) -> InboxRecord:
         received_at=row.received_at,
         status=row.status,
         reason=row.reason,
+        received_count=row.received_count,
+        last_received_at=row.last_received_at,
     )

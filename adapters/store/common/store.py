@@ -14,22 +14,26 @@ from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.store.common import migrating, reads, registry
+from adapters.store.common import conflicts as conflict_rows
+from adapters.store.common import kept, migrating, reads, registry, sessions
 from adapters.store.common.maintenance import CoreMaintenance
 from adapters.store.common.reconciliations import ReconciliationLog
-from adapters.store.decide import Batch
 from adapters.store.errors import NotReady
-from adapters.store.found import Decision
+from adapters.store.found import Batch, Decision
 from adapters.store.queries import Query
 from adapters.store.records import (
     Cursor,
     Delivery,
     InboxRecord,
     InboxStatus,
+    KeptPayload,
     NewEvent,
     Receipt,
+    Received,
     ReconciliationSummary,
     Registered,
+    RowConflict,
+    SessionRecord,
     Slot,
     StoreAddress,
     StoredEvent,
@@ -39,6 +43,9 @@ from adapters.store.rows import LiveProjection
 from domain.reconciliation import Reconciliation
 
 T = TypeVar("T")
+
+CHUNK: int = 64 * 1024
+"""Bytes read per round trip while a kept body is streamed."""
 
 SWITCHES: int = 3
 """How often a query is asked again when its tables were switched meanwhile."""
@@ -113,6 +120,32 @@ class SqlStore(ABC):
 
     async def record(self, run: Reconciliation) -> Reconciliation:
         return await self._reconciliations.record(run)
+
+    # ---- dashboard sessions --------------------------------------------------------
+
+    async def open_session(self, record: SessionRecord) -> None:
+        async with self.engine.begin() as conn:
+            await sessions.open_session(conn, record)
+
+    async def session(self, key: str) -> SessionRecord | None:
+        async with self.engine.connect() as conn:
+            return await sessions.find(conn, key)
+
+    async def end_session(self, key: str, now: datetime) -> bool:
+        async with self.engine.begin() as conn:
+            return await sessions.end(conn, sessions.by_key(key), now) > 0
+
+    async def end_sessions_of(self, subject: str, now: datetime) -> int:
+        async with self.engine.begin() as conn:
+            return await sessions.end(conn, sessions.by_subject(subject), now)
+
+    async def open_sessions(self, now: datetime, *, limit: int = 500) -> list[SessionRecord]:
+        async with self.engine.connect() as conn:
+            return await sessions.open_sessions(conn, now, limit)
+
+    async def count_open_sessions(self, now: datetime) -> int:
+        async with self.engine.connect() as conn:
+            return await sessions.count_open(conn, now)
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -195,6 +228,14 @@ class SqlStore(ABC):
         async with self.engine.connect() as conn:
             return await reads.inbox_counts(conn)
 
+    async def inbox_head(self) -> int:
+        async with self.engine.connect() as conn:
+            return await reads.inbox_head(conn)
+
+    async def received_from(self, sender: str, *, after_id: int, after_position: int) -> Received:
+        async with self.engine.connect() as conn:
+            return await reads.received_from(conn, sender, after_id, after_position)
+
     async def received_per_minute(self, since: datetime) -> dict[datetime, int]:
         async with self.engine.connect() as conn:
             return await reads.received_per_minute(conn, since)
@@ -210,3 +251,42 @@ class SqlStore(ABC):
 
     async def reconciliation_summary(self) -> list[ReconciliationSummary]:
         return await self._reconciliations.summary()
+
+    async def cursors(self, prefix: str) -> list[Cursor]:
+        async with self.engine.connect() as conn:
+            return await reads.cursors_named(conn, prefix)
+
+    async def kept_payloads(
+        self, status: InboxStatus, *, after: int = 0, limit: int = 100, head: int
+    ) -> list[KeptPayload]:
+        async with self.engine.connect() as conn:
+            return await kept.kept_payloads(conn, status, after=after, limit=limit, head=head)
+
+    async def body_size(self, inbox_id: int) -> int | None:
+        async with self.engine.connect() as conn:
+            return await kept.body_size(conn, inbox_id)
+
+    async def body_chunks(self, inbox_id: int, size: int) -> AsyncIterator[bytes]:
+        """A connection of its own for each chunk, given back between them."""
+        for start in range(0, size, CHUNK):
+            async with self.engine.connect() as conn:
+                data = await kept.body_piece(conn, inbox_id, start, min(CHUNK, size - start))
+            if not data:
+                return
+            yield data
+
+    async def quarantine_totals(self) -> tuple[int, int]:
+        async with self.engine.connect() as conn:
+            return await kept.quarantine_totals(conn)
+
+    async def conflict_count(self) -> int:
+        async with self.engine.connect() as conn:
+            return await conflict_rows.count(conn)
+
+    async def conflicts(self, *, before: int | None = None, limit: int = 20) -> list[RowConflict]:
+        async with self.engine.connect() as conn:
+            return await conflict_rows.newest(conn, before=before, limit=limit)
+
+    async def conflict(self, conflict_id: int) -> RowConflict | None:
+        async with self.engine.connect() as conn:
+            return await conflict_rows.one(conn, conflict_id)

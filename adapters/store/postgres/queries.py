@@ -131,15 +131,15 @@ def _owners(query: OwnersQuery, slot: Slot, p: Parameters) -> Statement:
 
 def _known_owners(query: KnownOwnersQuery, slot: Slot, p: Parameters) -> Statement:
     items, owners = (table.name for table in items_tables(slot))
-    kind = p(query.kind)
-    of_source = (
-        f"JOIN {items} AS i ON i.key = o.key AND i.source = {p(query.source)} "
-        if query.source
-        else ""
-    )
+    conditions = [f"o.kind = {p(query.kind)}"]
+    if query.source is not None:
+        conditions.append(f"i.source = {p(query.source)}")
+    if query.since is not None:
+        conditions.append(f"i.updated_at >= {p(query.since)}")
+    join = f"JOIN {items} AS i ON i.key = o.key " if len(conditions) > 1 else ""
     return (
-        f"SELECT DISTINCT o.owner FROM {owners} AS o {of_source}"  # noqa: S608
-        f"WHERE o.kind = {kind} ORDER BY o.owner",
+        f"SELECT DISTINCT o.owner FROM {owners} AS o {join}"  # noqa: S608  # schema names
+        f"WHERE {' AND '.join(conditions)} ORDER BY o.owner",
         _firsts,
     )
 

@@ -32,9 +32,9 @@ import msgspec
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
-from adapters.store.decide import Batch, decide
+from adapters.store.decide import decide
 from adapters.store.errors import StoreBusy
-from adapters.store.found import Decision, Found
+from adapters.store.found import Batch, Decision, Found
 from adapters.store.postgres.locks import APPEND_LOCK
 from adapters.store.records import Slot
 from adapters.store.rows import LiveProjection, Lookup, TableWrite

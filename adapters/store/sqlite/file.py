@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Final, TypeVar
 
-from adapters.store.decide import Batch, decide
-from adapters.store.found import Decision
+from adapters.store.decide import decide
+from adapters.store.found import Batch, Decision
 from adapters.store.rows import LiveProjection
 from adapters.store.sqlite.statements import active_slots, begin_immediately, read, write
 

@@ -13,9 +13,8 @@ from typing import Any, Final
 
 from sqlalchemy import Boolean, DateTime, Table
 
-from adapters.store.decide import Batch
 from adapters.store.errors import StoreBusy
-from adapters.store.found import Found
+from adapters.store.found import Batch, Found
 from adapters.store.records import Slot
 from adapters.store.rows import Lookup, Row, TableWrite
 
