@@ -1,9 +1,10 @@
 """The batch decision (`adapters.store.decide`) on its own, without a store:
 deciding batch A and then batch B from the state A leaves (`Found.after`) is
 deciding A and B as one batch, for any deliveries (repeated message ids and
-dedupe keys, quarantined payloads and their replays, cursors) and any appends
-(stale expected versions), with the live projections folding them. And the
-state A leaves is what a read after A's writes finds.
+dedupe keys, quarantined payloads, repeats of their content and their
+replays, ServiceMobility row versions with their first content or another,
+cursors) and any appends (stale expected versions), with the live projections
+folding them. And the state A leaves is what a read after A's writes finds.
 
 The store is a model here: tables as dictionaries, which the decisions' table
 writes change as their modes say, and from which a batch's `Found` is read as
@@ -33,6 +34,7 @@ from adapters.store import (
 )
 from adapters.store.decide import decide
 from adapters.store.found import Batch, Decision, Found
+from domain.events import RowClaim
 from projections.catalog import PROJECTIONS
 from projections.live import LiveProjector
 from tests.harness.histories import delivery as history_delivery
@@ -153,20 +155,58 @@ def _entry(message_id: str | None) -> InboxEntry:
     )
 
 
+BODIES = (b"{}", b"[", b'{"a": 1}')
+
+
+def bad(index: int, content: int) -> Delivery:
+    """A payload that cannot be read, with one of a few contents (body,
+    content type, CloudEvents headers): one of another message may repeat it."""
+    entry = msgspec.structs.replace(
+        _entry(f"bad-{index}"),
+        body=BODIES[content % len(BODIES)],
+        content_type=None if content % 2 else "application/json",
+        headers={"ce-type": "x", "ce-id": f"bad-{index}"} if content >= len(BODIES) else {},
+    )
+    return Delivery(inbox=entry, rejected="unreadable")
+
+
+def claimed(chosen: Delivery, version: int, content: int) -> Delivery:
+    """The delivery's facts as the lines of ServiceMobility row version
+    `version` with ledger content `content` (other content under one version
+    is a conflict), in a payload of its own."""
+    claim = RowClaim(version=f"v{version}", identity=f"v{version}/c{content}", rowver=f"r{version}")
+    facts = tuple(
+        msgspec.structs.replace(fact, row=claim, dedupe_key=f"{fact.dedupe_key}/c{content}")
+        for fact in chosen.facts
+    )
+    assert chosen.inbox is not None
+    message = f"{chosen.inbox.message_id}/v{version}/c{content}"
+    entry = msgspec.structs.replace(chosen.inbox, message_id=message)
+    return Delivery(inbox=entry, facts=facts, metadata=chosen.metadata)
+
+
 Make = Callable[[list[int]], Delivery]
 """A delivery, given the inbox ids of the payloads the first batch quarantined."""
+
+KINDS = ["pool", "pool", "pool", "bad", "bad", "anonymous", "replay", "cursor", "row", "row"]
 
 
 @st.composite
 def makers(draw: st.DrawFn, pool: Sequence[Delivery]) -> Make:
     """A delivery of the pool (repeated: a duplicate), a payload that cannot be
-    read, one without a message id, a replay of a quarantined payload (read
-    now, or still not), or a page that only moves a cursor."""
-    kind = draw(st.sampled_from(["pool", "pool", "pool", "bad", "anonymous", "replay", "cursor"]))
+    read (its content perhaps kept before), one without a message id, a
+    replay of a quarantined payload (read now, or still not), a page that only
+    moves a cursor, or the lines of a row version (with the content it counts
+    with, or another)."""
+    kind = draw(st.sampled_from(KINDS))
     index = draw(st.integers(0, len(pool) - 1))
     chosen = pool[index]
     if kind == "bad":
-        return lambda _: Delivery(inbox=_entry(f"bad-{index}"), rejected="unreadable")
+        content = draw(st.integers(0, 2 * len(BODIES) - 1))
+        return lambda _: bad(index, content)
+    if kind == "row":
+        version, content = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+        return lambda _: claimed(chosen, version, content)
     if kind == "anonymous":
         return lambda _: Delivery(inbox=_entry(None), facts=chosen.facts)
     if kind == "cursor":
@@ -300,7 +340,8 @@ def test_a_decision_leaves_its_payloads_keys_versions_and_rows() -> None:
     }
     assert after.known == {event.dedupe_key for event in appended}
     assert after.streams == {event.stream_id: event.version for event in appended}
-    *_, lookup = found.lookups
+    *own, lookup = found.lookups
+    assert [own_lookup.table.name for own_lookup in own] == ["row_versions", "inbox"]
     written_keys = {
         row[0] for write in decision.writes if write.table is lookup.table for row in write.rows
     }
@@ -328,3 +369,66 @@ def test_a_payload_replayed_twice_in_one_batch_settles_as_in_two(readable: bool)
     assert_split_decides_as_one(
         model, Batch(deliveries=[replay]), Batch(deliveries=[replay]), Batch([replay, replay])
     )
+
+
+def test_a_row_version_counts_with_the_first_content_it_came_with() -> None:
+    chosen = history_delivery(random.Random(3), 1)
+    first, other, again = claimed(chosen, 0, 0), claimed(chosen, 0, 1), claimed(chosen, 0, 1)
+    again = msgspec.structs.replace(
+        again, inbox=msgspec.structs.replace(_entry("again"), body=b"[]")
+    )
+    batch = Batch(deliveries=[first, other, again])
+    decision = decide(batch, read(empty_store(), batch), PROJECTOR, NOW)
+
+    lines = len(chosen.facts)
+    assert [(r.appended, r.skipped, r.conflicts) for r in decision.receipts] == [
+        (lines, 0, 0),
+        (0, 0, 1),
+        (0, 0, 1),
+    ]
+    model = written(empty_store(), decision.writes)
+    assert list(model["row_versions"].values()) == [
+        {"version": "v0", "identity": "v0/c0", "inbox_id": 1}
+    ]
+    (conflict,) = model["row_conflicts"].values()  # recorded once
+    assert (conflict["counted"], conflict["counted_inbox_id"]) == ("v0/c0", 1)
+    assert (conflict["identity"], conflict["inbox_id"]) == ("v0/c1", 2)
+    assert_split_decides_as_one(
+        empty_store(), Batch([first, other]), Batch([again]), Batch([first, other, again])
+    )
+
+
+def test_a_bad_payload_is_kept_once_per_content_with_its_count() -> None:
+    model = empty_store()
+    first = Batch([bad(0, 0)])
+    one = decide(first, read(model, first), PROJECTOR, NOW)
+    model = written(model, one.writes)
+    # The same content again (twice), and another content type.
+    second = Batch([bad(1, 0), bad(2, 1), bad(3, 0)])
+    two = decide(second, read(model, second), PROJECTOR, NOW)
+    model = written(model, two.writes)
+
+    assert [(r.inbox_id, r.quarantined, r.repeated) for r in one.receipts + two.receipts] == [
+        (1, True, False),
+        (1, True, True),
+        (2, True, False),
+        (1, True, True),
+    ]
+    assert {key[0]: row["received_count"] for key, row in model["inbox"].items()} == {1: 3, 2: 1}
+    (minute,) = model["inbox_minutes"].values()
+    assert minute["received"] == 4
+
+
+def test_a_payload_replayed_out_of_quarantine_is_not_counted_again() -> None:
+    """Once a replay accepted the kept copy, its content coming again unread
+    is kept anew, in the same batch as in the next."""
+    model = empty_store()
+    zeroth = Batch([bad(0, 0)])
+    model = written(model, decide(zeroth, read(model, zeroth), PROJECTOR, NOW).writes)
+    facts = history_delivery(random.Random(4), 1).facts
+    replay = Delivery(inbox=_entry("fixed"), facts=facts, replaying=1)
+    batch = Batch([replay, bad(1, 0)])
+    decision = decide(batch, read(model, batch), PROJECTOR, NOW)
+
+    assert [(r.inbox_id, r.repeated) for r in decision.receipts] == [(1, False), (2, False)]
+    assert_split_decides_as_one(model, Batch([replay]), Batch([bad(1, 0)]), batch)
