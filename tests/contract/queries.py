@@ -156,6 +156,15 @@ class QueriesContract:
             "TECH_2",
         ]
         assert await store.fetch(KnownOwnersQuery(kind="customer")) == ["C-9"]
+        # Only owners of items changed since a time (ofs-1 was installed last).
+        assert await store.fetch(
+            KnownOwnersQuery(kind="resource", source="ofs", since=T0 + 2 * HOUR)
+        ) == ["TECH_1"]
+        assert await store.fetch(KnownOwnersQuery(kind="resource", since=T0 + 3 * HOUR)) == [
+            "VAN-1",
+            "VAN-2",
+        ]
+        assert await store.fetch(KnownOwnersQuery(kind="activity", since=T0 + 5 * HOUR)) == []
 
     async def test_history_and_linked_events(self, store: Store) -> None:
         events = await stored_history(store)

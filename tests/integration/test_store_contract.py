@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from tests.contract.appending import AppendingContract
 from tests.contract.inbox import InboxContract
+from tests.contract.kept import KeptContract
 from tests.contract.maintenance import MaintenanceContract
 from tests.contract.queries import QueriesContract
+from tests.contract.sessions import SessionsContract
 from tests.contract.values import ValuesContract
 
 
 class TestStoreContract(
-    AppendingContract, InboxContract, ValuesContract, QueriesContract, MaintenanceContract
+    AppendingContract,
+    InboxContract,
+    KeptContract,
+    ValuesContract,
+    QueriesContract,
+    MaintenanceContract,
+    SessionsContract,
 ):
     """Everything a backend of the store does alike."""
