@@ -16,29 +16,31 @@ from litestar.di import Provide
 
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.oidc import OidcClient
-from adapters.store import Database, EventStore, ReconciliationLog, SessionStore
+from adapters.store import Store
 from api import logs
 from api import settings as settings_module
+from api.http.openapi import openapi_config, viewer_assets
+from api.http.paths import EncodedSlashes
+from api.http.problems import HANDLERS, PLUGIN
+from api.http.request_log import RequestLogMiddleware
+from api.http.timeouts import BodyDeadline
 from api.pages import SingleSignOn, dashboard_routes, template_config
 from api.pages.headers import DashboardHeaders
 from api.pages.session import session_keys
 from api.routes.inventory import InventoryController
-from api.routes.metrics import MeteredIngestor, metrics_route
-from api.routes.openapi import openapi_config, viewer_assets
+from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
-from api.routes.paths import EncodedSlashes
-from api.routes.problems import HANDLERS, PLUGIN
 from api.routes.reconciliations import ReconciliationController
-from api.routes.request_log import RequestLogMiddleware
-from api.routes.timeouts import BodyDeadline
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
 from api.services.dashboard import Dashboard
 from api.services.group_commit import Ingestor, Limits
+from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
 from api.services.stores import open_store
 from api.settings import Settings
+from projections.live import LiveProjector
 from projections.queries import Queries
 from projections.setup import Stale, prepare, rebuild_stale
 
@@ -67,15 +69,14 @@ def with_key(settings: Settings) -> Settings:
 @dataclass
 class Services:
     settings: Settings
-    database: Database
-    store: EventStore
+    store: Store
+    projector: LiveProjector
     ingestor: Ingestor
     queries: Queries
     verifier: VerifiedTokens
     receiver: Receiver
     dashboard: Dashboard
     rebuilds: Rebuilds
-    sessions: SessionStore
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -84,8 +85,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         settings = with_key(settings)
-        store = open_store(settings)
-        database = store.database
+        projector = LiveProjector()
+        store = open_store(settings, projector=projector)
         ingestor = MeteredIngestor(store, limits=Limits(deliveries=settings.commit_batch))
         verifier = VerifiedTokens(TokenVerifier(settings.auth))
         queries = Queries(store)
@@ -102,21 +103,20 @@ class Services:
         )
         return cls(
             settings=settings,
-            database=database,
             store=store,
+            projector=projector,
             ingestor=ingestor,
             queries=queries,
             verifier=verifier,
             receiver=Receiver(ingestor, verifier),
             dashboard=Dashboard(store, queries),
             rebuilds=Rebuilds(store, stale),
-            sessions=SessionStore(database),
             sso=sso,
             stale=stale,
         )
 
     async def start(self) -> None:
-        await self.database.migrate()
+        await self.store.migrate()
         self.stale[:] = await prepare(self.store)
         for stale in self.stale:
             log.warning(
@@ -156,7 +156,7 @@ class Services:
         await self.ingestor.stop()
         if self.sso is not None:
             await self.sso.client.close()
-        await self.database.dispose()
+        await self.store.close()
 
 
 def settle_garbage_collector() -> None:
@@ -186,7 +186,7 @@ def create_app(settings: Settings) -> Litestar:
                 services.settings,
                 services.dashboard,
                 services.rebuilds,
-                services.sessions,
+                services.store,
                 services.sso,
             ),
         ],
@@ -196,7 +196,6 @@ def create_app(settings: Settings) -> Litestar:
             "verifier": provide(services.verifier),
             "store": provide(services.store),
             "ingestor": provide(services.ingestor),
-            "reconciliations": provide(ReconciliationLog(services.database)),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

@@ -17,7 +17,8 @@ The parts, in the order they run (bench/plan.py says what each measures in
 the full and the quick run):
 
 - load (bench/history.py, bench/dataset.py): a generated history of
-  ServiceMobility and OFS events (1M; 100k quick), COPY'd into the store.
+  ServiceMobility and OFS events (1M; 100k quick), loaded through the
+  store's port (`Store.load_history`: COPY on PostgreSQL).
 - rebuild (bench/rebuild.py): `projections.rebuild.rebuild` over the whole
   history in a subprocess (events/s, peak RSS), next to its ceiling: reading
   and decoding the same events the same way without projecting them.
@@ -33,6 +34,10 @@ the full and the quick run):
   is counted (bench/stores.py), by the run's own sender: every acknowledged
   event stored, each payload once.
 - sqlite: the same against `invtrack serve` on a new SQLite file.
+
+The servers, tokens and throwaway PostgreSQL databases are the tests' own
+(tests/harness/server.py, tokens.py, postgres.py); the bench reaches the
+store through its port only (an import contract says so).
 
 The targets and the baseline they start from are in bench/targets.py. wrk
 drives the HTTP load when installed; otherwise a Python load generator

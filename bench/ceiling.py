@@ -19,7 +19,7 @@ from adapters.store import Delivery, Receipt
 from api import logs
 from api.app import Services, create_app
 from api.cli.serve import serve_app
-from api.routes.metrics import MeteredIngestor
+from api.services.metrics import MeteredIngestor
 from api.settings import from_env
 
 

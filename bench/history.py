@@ -1,19 +1,22 @@
 """A generated history: a realistic mix of ServiceMobility stock lines and
-documents and OFS inventory events over a few thousand items, written as
-PostgreSQL COPY text for bench/dataset.py (`python -m bench.history COUNT SEED
-SUMMARY`).
+documents and OFS inventory events over a few thousand items, loaded into a
+store for bench/dataset.py (`python -m bench.history COUNT SEED SUMMARY URL`:
+a process of its own, which the measured processes that follow never carry
+the memory of), through the store's port.
 
 The events are the domain's own (built with its event classes, stored as
-`to_data` gives them), in store order, with the stream ids, versions and
-dedupe keys the store would give them. Counts carry the expected balance and
-variance the live path records. The same seed gives the same history.
+`to_data` gives them), in store order from position 1, with the stream ids,
+versions and dedupe keys the store would give them. Counts carry the expected
+balance and variance the live path records. The same seed gives the same
+history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
+from adapters.store import StoredEvent, connect
 from bench.bodies import PRODUCTS
 from domain.events import (
     SCHEMA_VERSION,
@@ -53,9 +57,7 @@ TECHNICIANS: Final = 200
 OFS_ITEMS: Final = 3_000
 WORK_ORDERS_PER_TECHNICIAN: Final = 8
 CUSTOMERS: Final = 1_500
-CHUNK: Final = 50_000
-
-Row = tuple[str, int, str, int, str, str, datetime, datetime, str, None]
+CHUNK: Final = 20_000
 
 USAGE_MODULES: Final = ("1001", "1002", "1003", "1004", "1008")
 USAGE_WEIGHTS: Final = (15, 50, 10, 10, 15)
@@ -65,8 +67,6 @@ LOADS: Final = tuple(Decimal(n) for n in (5, 10, 20, 50))
 USES: Final = tuple(Decimal(n) for n in ("1", "1", "2", "3", "0.5"))
 SMALL: Final = tuple(Decimal(n) for n in range(1, 6))
 WEBHOOK: Final = "5ad09380-8258-4d84-a440-e2d35043ae92"
-
-_encode = msgspec.json.encode
 
 
 class Loaded(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,7 +92,7 @@ class _History:
         self.versions: dict[str, int] = {}
         self.mix: dict[str, int] = {}
         self.keys: set[str] = set()
-        self.metadata = ""
+        self.metadata: dict[str, Any] = {}
         self.left_in_delivery = 0
         self.recorded_at = datetime.now(UTC)
         self.resource_keys: dict[tuple[int, str], str] = {}
@@ -103,7 +103,7 @@ class _History:
     def below(self, n: int) -> int:
         return int(self.rng.random() * n)
 
-    def rows(self, count: int) -> Iterator[Row]:
+    def events(self, count: int) -> Iterator[StoredEvent]:
         rng = self.rng
         for _ in range(count):
             self.n += 1
@@ -127,17 +127,17 @@ class _History:
             stream = self.stream
             version = self.versions.get(stream, 0) + 1
             self.versions[stream] = version
-            yield (
-                stream,
-                version,
-                kind,
-                SCHEMA_VERSION,
-                _encode(to_data(event)).decode(),
-                self._metadata(source),
-                event.occurred_at,
-                self.recorded_at,
-                dedupe,
-                None,
+            yield StoredEvent(
+                position=self.n,
+                stream_id=stream,
+                version=version,
+                type=kind,
+                schema_version=SCHEMA_VERSION,
+                data=to_data(event),
+                metadata=self._metadata(source),
+                occurred_at=event.occurred_at,
+                recorded_at=self.recorded_at,
+                dedupe_key=dedupe,
             )
 
     def _digest(self) -> str:
@@ -151,9 +151,9 @@ class _History:
             self.resource_keys[(technician, product)] = key
         return key
 
-    def _metadata(self, source: str) -> str:
+    def _metadata(self, source: str) -> dict[str, Any]:
         """Consecutive events share a delivery, as they do when received."""
-        if self.left_in_delivery <= 0 or f'"{source}"' not in self.metadata:
+        if self.left_in_delivery <= 0 or self.metadata.get("source") != source:
             self.left_in_delivery = self.rng.randrange(1, 40)
             message = self._digest()
             fields: dict[str, Any] = (
@@ -166,7 +166,7 @@ class _History:
                 if source == "servicemobility"
                 else {"source": source, "messageId": f"sha256:{message}", "sender": "ofs-relay"}
             )
-            self.metadata = _encode(fields).decode()
+            self.metadata = fields
         self.left_in_delivery -= 1
         return self.metadata
 
@@ -340,30 +340,23 @@ class _History:
         )
 
 
-def _copy_text(value: object) -> str:
-    """A value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t")
-        text = text.replace("\n", "\\n").replace("\r", "\\r")
-    return text
+async def _load(history: _History, count: int, url: str) -> None:
+    async def batches() -> AsyncIterator[list[StoredEvent]]:
+        for start in range(0, count, CHUNK):
+            yield list(history.events(min(CHUNK, count - start)))
+
+    store = connect(url)
+    try:
+        await store.load_history(batches())
+    finally:
+        await store.close()
 
 
-def generate(count: int, seed: int, summary: Path) -> None:
-    """Write `count` events to stdout as COPY text, then what they hold to `summary`."""
+def generate(count: int, seed: int, summary: Path, url: str) -> None:
+    """Load `count` events into the (migrated, empty) store at `url`, then
+    write what they hold to `summary`."""
     history = _History(seed)
-    out = sys.stdout.buffer
-    for start in range(0, count, CHUNK):
-        lines = [
-            "\t".join(map(_copy_text, row)) + "\n"
-            for row in history.rows(min(CHUNK, count - start))
-        ]
-        out.write("".join(lines).encode())
-    out.flush()
+    asyncio.run(_load(history, count, url))
     keys = sorted(history.keys)
     summary.write_bytes(
         msgspec.json.encode(
@@ -379,4 +372,4 @@ def generate(count: int, seed: int, summary: Path) -> None:
 
 
 if __name__ == "__main__":
-    generate(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+    generate(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])

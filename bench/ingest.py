@@ -23,12 +23,13 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from adapters.auth import mint
 from bench import bodies
 from bench.ids import RunNumbers
 from bench.load import Load, run_python, run_wrk
-from bench.servers import SECRET, Server, running
+from bench.servers import running
 from bench.stores import Counter, Grown, settled
+from tests.harness import tokens
+from tests.harness.server import Server
 
 
 class Workload(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,7 +129,7 @@ def drive(
     """One run of the workload against the server at `url`, with ids of its
     own; its load and the sender its payloads are stored with."""
     run = RUNS.next()
-    token = mint(SECRET, scope="write", ttl_seconds=4 * 3600, subject=sender(run))
+    token = tokens.token("write", ttl=4 * 3600, subject=sender(run))
     if settings.generator == "wrk":
         load = run_wrk(
             url,

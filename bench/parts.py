@@ -20,8 +20,8 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.store import EventStore, connect
-from bench import dataset, pg
+from adapters.store import connect
+from bench import dataset
 from bench.history import Loaded
 from bench.ingest import Group, Lane
 from bench.ingest import Settings as IngestSettings
@@ -34,8 +34,9 @@ from bench.queries import run_queries
 from bench.rebuild import measure as measure_pass
 from bench.results import Results
 from bench.servers import ceiling_serve, invtrack_serve
-from bench.stores import PostgresCounter, SqliteCounter
+from bench.stores import StoreCounter
 from projections.setup import prepare
+from tests.harness import postgres
 
 STORE_PARTS = frozenset({"rebuild", "queries", "growth", "ingest"})
 
@@ -48,11 +49,11 @@ def log(message: str) -> None:
 @contextlib.contextmanager
 def database(admin: str, label: str) -> Iterator[str]:
     """A throwaway PostgreSQL database for a `with` block; its URL."""
-    url = asyncio.run(pg.create(admin, label))
+    url = asyncio.run(postgres.create(admin, postgres.unique_name(f"invtrack_bench_{label}")))
     try:
         yield url
     finally:
-        asyncio.run(pg.drop(admin, url))
+        asyncio.run(postgres.drop(admin, url))
 
 
 class Bench:
@@ -108,7 +109,7 @@ class Bench:
             )
             if measured:
                 self.results.rebuild.append(done)
-        dead = asyncio.run(pg.vacuum(url))
+        dead = asyncio.run(postgres.vacuum(url))
         log("  vacuumed; dead rows: " + ", ".join(f"{t} {n:,}" for t, n in dead.items()))
         if measured:
             self.results.dead_rows_after_rebuild = dead
@@ -135,7 +136,7 @@ class Bench:
         with database(self.admin, "small") as small:
             self.results.small_dataset = _load(small, self.plan.small_events)
             measure_pass("rebuild", small)
-            asyncio.run(pg.vacuum(small))
+            asyncio.run(postgres.vacuum(small))
             before, after = self._lane(small, GROWTH_SMALL), self._lane(url, GROWTH_LARGE)
             # Each store twice, in half runs, the second pair in reverse order:
             # a machine getting busier or quieter weighs on both alike.
@@ -155,24 +156,20 @@ class Bench:
         url = f"sqlite:///{path}"
         lane = Lane(
             group,
-            invtrack_serve(url, group.workers, directory, directory / "invtrack.log"),
-            ceiling_serve(url, group.workers, directory, directory / "ceiling.log"),
-            SqliteCounter(str(path)),
+            invtrack_serve(url, group.workers, directory),
+            ceiling_serve(url, group.workers, directory),
+            StoreCounter(url),
         )
         self.results.ingest += measure_ingest([lane], self._settings(), log)
 
     def _lane(self, url: str, group: Group) -> Lane:
         directory = self._directory(f"{group.part}-{group.store}-{group.workers}w")
-        ceiling = (
-            ceiling_serve(url, group.workers, directory, directory / "ceiling.log")
-            if group.with_ceiling
-            else None
-        )
+        ceiling = ceiling_serve(url, group.workers, directory) if group.with_ceiling else None
         return Lane(
             group,
-            invtrack_serve(url, group.workers, directory, directory / "invtrack.log"),
+            invtrack_serve(url, group.workers, directory),
             ceiling,
-            PostgresCounter(url),
+            StoreCounter(url),
         )
 
     def _settings(self) -> IngestSettings:
@@ -190,12 +187,12 @@ def _load(url: str, events: int) -> Loaded:
     """A migrated store at `url` with `events` generated events."""
 
     async def setup() -> Loaded:
-        database = connect(url)
+        store = connect(url)
         try:
-            await database.migrate()
-            await prepare(EventStore(database))
+            await store.migrate()
+            await prepare(store)
         finally:
-            await database.dispose()
+            await store.close()
         return await dataset.load(url, events)
 
     loaded = asyncio.run(setup())

@@ -18,11 +18,11 @@ from typing import Final
 
 import msgspec
 
-from adapters.auth import mint
 from bench import bodies
 from bench.ingest import RUNS
 from bench.load import Load, run_python, run_wrk
-from bench.servers import SECRET, invtrack_serve, running
+from bench.servers import invtrack_serve, running
+from tests.harness import tokens
 
 CLIENTS: Final = 100
 THREADS: Final = 2
@@ -63,7 +63,7 @@ def queries(resources: list[str], item_keys: list[str]) -> list[Query]:
 def _drive(
     url: str, query: Query, paths_file: Path, think_ms: float, seconds: float, generator: str
 ) -> Load:
-    token = mint(SECRET, scope="read", ttl_seconds=4 * 3600)
+    token = tokens.token("read", ttl=4 * 3600)
     if generator == "wrk":
         script = "get_paced.lua" if think_ms else "get.lua"
         args = [token, str(paths_file), f"{think_ms:.0f}", str(RUNS.next())]
@@ -93,7 +93,7 @@ def run_queries(
         files[query.name] = scratch / f"{query.name}.paths"
         files[query.name].write_text("\n".join(query.paths) + "\n")
     for n in workers:
-        server = invtrack_serve(database_url, n, scratch, scratch / f"queries-{n}w.log")
+        server = invtrack_serve(database_url, n, scratch / f"queries-{n}w")
         with running(server):
             for query in found:
                 for one in _saturated_and_paced(server.url, query, files[query.name], settings):

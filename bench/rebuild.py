@@ -10,7 +10,7 @@ child). The rebuild may fold in several processes at once, so the bench also
 samples the resident memory of the subprocess and all its descendants
 together (bench/memory.py); the peak RSS reported is the higher of the two.
 
-The ceiling reads as the rebuild reads: `EventStore.read_raw` in the
+The ceiling reads as the rebuild reads: `Store.read_raw` in the
 rebuild's batch size, `decode_chunk` with the rebuild's decoder, the next
 batch read while one is decoded; nothing is folded or written.
 """
@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.store import EventStore, connect
+from adapters.store import Store, connect
 from bench.memory import Sampler
 
 PARTS = 2
@@ -76,7 +76,7 @@ def _rss_mb() -> float:
     return (own + children) / 1024
 
 
-async def _rebuild(store: EventStore, processes: int) -> int:
+async def _rebuild(store: Store, processes: int) -> int:
     from projections.catalog import PROJECTIONS
     from projections.rebuild import rebuild
 
@@ -85,7 +85,7 @@ async def _rebuild(store: EventStore, processes: int) -> int:
     return max(int(item.events) for item in done)
 
 
-async def _read(store: EventStore) -> int:
+async def _read(store: Store) -> int:
     """Every event read and decoded as the rebuild reads them."""
     from projections.reading import decode_chunk, decoder
     from projections.rebuild import BATCH
@@ -100,8 +100,7 @@ async def _read(store: EventStore) -> int:
 
 
 async def _main(mode: str, url: str) -> Pass:
-    database = connect(url)
-    store = EventStore(database)
+    store = connect(url)
     try:
         await store.head()  # connected, and the pool warm
         start_rss = _rss_mb()
@@ -112,7 +111,7 @@ async def _main(mode: str, url: str) -> Pass:
             events = await _rebuild(store, PARTS if mode == "parts" else 1)
         seconds = time.perf_counter() - started
     finally:
-        await database.dispose()
+        await store.close()
     return Pass(
         mode=mode,
         events=events,

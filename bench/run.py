@@ -14,12 +14,13 @@ from typing import Final
 
 import msgspec
 
-from bench import pg, report
+from bench import report
 from bench.load import wrk_path
 from bench.machine import describe, load_average
 from bench.parts import Bench, log
 from bench.plan import FULL, PARTS, QUICK, Plan
 from bench.results import Results, now
+from tests.harness import postgres
 
 RESULTS: Final = Path(__file__).resolve().parent / "results"
 
@@ -46,7 +47,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--pg",
-        default=pg.admin_url(),
+        default=postgres.admin_url("INVTRACK_BENCH_PG"),
         help="PostgreSQL admin URL (INVTRACK_BENCH_PG); throwaway databases are made there",
     )
     parser.add_argument(
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results(
         started=now(),
         quick=args.quick,
-        machine=describe(asyncio.run(pg.server_settings(args.pg)), label),
+        machine=describe(asyncio.run(postgres.server_settings(args.pg)), label),
         plan=plan,
     )
     results.load_average["start"] = load_average()

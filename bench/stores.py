@@ -1,4 +1,5 @@
-"""What an ingest run added to a store, read from outside the server.
+"""What an ingest run added to a store, read from outside the server through
+the store's port.
 
 A mark is the store's last event position and last inbox id. Before and after
 a measured run the bench waits until the store stops growing, marks it, and
@@ -13,29 +14,12 @@ is queued in the server, and those payloads are counted apart (`strays`).
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-from typing import Final, Protocol
+from typing import Protocol
 
-import asyncpg
 import msgspec
 
-from bench.pg import plain
-
-_HEAD: Final = (
-    "SELECT (SELECT coalesce(max(position), 0) FROM events), "
-    "(SELECT coalesce(max(id), 0) FROM inbox)"
-)
-_GROWN: Final = (
-    "SELECT "
-    "(SELECT count(*) FROM events AS e JOIN inbox AS i ON i.id = e.inbox_id "
-    " WHERE e.position > {0} AND i.id > {1} AND i.sender = {2}), "
-    "(SELECT count(*) FROM inbox WHERE id > {1} AND status = 'accepted' AND sender = {2}), "
-    "(SELECT count(*) FROM inbox WHERE id > {1} AND status = 'accepted' "
-    " AND (sender IS NULL OR sender <> {2}))"
-)
-_GROWN_PG: Final = _GROWN.format("$1", "$2", "$3")
-_GROWN_SQLITE: Final = _GROWN.format("?1", "?2", "?3")
+from adapters.store import connect
 
 
 class Mark(msgspec.Struct, frozen=True):
@@ -58,50 +42,34 @@ class Counter(Protocol):
     def grown(self, since: Mark, sender: str) -> Grown: ...
 
 
-class PostgresCounter:
+class StoreCounter:
+    """Counts a store at a URL, on a connection of its own each time."""
+
     def __init__(self, url: str) -> None:
-        self.url = plain(url)
+        self.url = url
 
     def mark(self) -> Mark:
-        position, inbox_id = asyncio.run(self._fetch(_HEAD))
-        return Mark(position, inbox_id)
+        return asyncio.run(self._mark())
 
     def grown(self, since: Mark, sender: str) -> Grown:
-        found = asyncio.run(self._fetch(_GROWN_PG, since.position, since.inbox_id, sender))
-        events, deliveries, strays = found
-        return Grown(events=events, deliveries=deliveries, strays=strays)
+        return asyncio.run(self._grown(since, sender))
 
-    async def _fetch(self, query: str, *args: int | str) -> tuple[int, ...]:
-        conn = await asyncpg.connect(self.url, timeout=10)
+    async def _mark(self) -> Mark:
+        store = connect(self.url, pool_size=1)
         try:
-            row = await conn.fetchrow(query, *args)
+            return Mark(await store.head(), await store.inbox_head())
         finally:
-            await conn.close()
-        assert row is not None
-        return tuple(int(value) for value in row)
+            await store.close()
 
-
-class SqliteCounter:
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def mark(self) -> Mark:
-        position, inbox_id = self._fetch(_HEAD)
-        return Mark(position, inbox_id)
-
-    def grown(self, since: Mark, sender: str) -> Grown:
-        events, deliveries, strays = self._fetch(
-            _GROWN_SQLITE, since.position, since.inbox_id, sender
-        )
-        return Grown(events=events, deliveries=deliveries, strays=strays)
-
-    def _fetch(self, query: str, *args: int | str) -> tuple[int, ...]:
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+    async def _grown(self, since: Mark, sender: str) -> Grown:
+        store = connect(self.url, pool_size=1)
         try:
-            row = conn.execute(query, args).fetchone()
+            found = await store.received_from(
+                sender, after_id=since.inbox_id, after_position=since.position
+            )
         finally:
-            conn.close()
-        return tuple(int(value) for value in row)
+            await store.close()
+        return Grown(events=found.events, deliveries=found.accepted, strays=found.others)
 
 
 def settled(counter: Counter, *, every: float = 0.25, limit: float = 30.0) -> Mark:

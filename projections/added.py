@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Table
 
-from adapters.store import Lookup, Slot, TableWrite
-from adapters.store.rows import Row
+from adapters.store import Lookup, Row, Slot, TableWrite
 from domain.events import DomainEvent
 from domain.fold import touched_keys
-from projections.projection import Chunk, Folded, ReadRows, tables_of
+from projections.projection import Chunk, Folded, ReadRows
 
 Rows = Callable[[Sequence[tuple[int, Any]], Sequence[tuple[str, ...]]], list[Row]]
 """The rows some events add, given (position, event) pairs and the keys of the
@@ -28,21 +27,18 @@ class AddedRows:
         self,
         name: str,
         version: int,
-        define: Callable[[Slot, MetaData], Sequence[Table]],
+        table: Callable[[Slot], Table],
         columns: tuple[str, ...],
         rows: Rows,
     ) -> None:
         self.name = name
         self.version = version
+        self.table = table
         self.columns = columns
         self.rows = rows
-        self._tables = tables_of(define)
 
     def tables(self, slot: Slot) -> list[Table]:
-        return self._tables(slot)
-
-    def table(self, slot: Slot) -> Table:
-        return self._tables(slot)[0]
+        return [self.table(slot)]
 
     def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
         return []

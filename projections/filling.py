@@ -16,8 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
-from adapters.store import EventStore, TableWrite
-from adapters.store.reads import LAST
+from adapters.store import LAST, Store, TableWrite
 from projections.projection import Builder
 from projections.reading import WHOLE, EventChunk, Part, decode_chunk, decoder
 
@@ -31,7 +30,7 @@ GC_THRESHOLD: Final = 50_000
 class Prefetch:
     """Reads the next batch while the current one is folded and written."""
 
-    def __init__(self, store: EventStore, after: int, size: int, through: int = LAST) -> None:
+    def __init__(self, store: Store, after: int, size: int, through: int = LAST) -> None:
         self.store = store
         self.after = after
         self.size = size
@@ -61,7 +60,7 @@ class Prefetch:
 
 
 async def fill(
-    store: EventStore,
+    store: Store,
     builders: Sequence[Builder],
     report: Report,
     position: int,
@@ -105,7 +104,7 @@ async def fill(
 
 
 async def _commit(
-    store: EventStore,
+    store: Store,
     builders: Sequence[Builder],
     writes: Sequence[list[TableWrite]],
     through: int,

@@ -5,28 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import Column, MetaData, String, Table
-
-from adapters.store import Slot
-from adapters.store.rows import Row
-from adapters.store.types import Position
+from adapters.store import Row, projection_tables
+from adapters.store.projection_tables import LINK_COLUMNS, links_table
 from projections.added import AddedRows
 
-NAME: Final = "history"
+NAME: Final = projection_tables.HISTORY
 VERSION: Final = 1
-
-LINK_COLUMNS: Final = ("key", "position")
-
-
-def define(slot: Slot, metadata: MetaData) -> list[Table]:
-    return [
-        Table(
-            slot.table("item_events"),
-            metadata,
-            Column("key", String(64), primary_key=True),
-            Column("position", Position, primary_key=True),
-        )
-    ]
 
 
 def links(events: Sequence[tuple[int, Any]], keys: Sequence[tuple[str, ...]]) -> list[Row]:
@@ -38,8 +22,4 @@ def links(events: Sequence[tuple[int, Any]], keys: Sequence[tuple[str, ...]]) ->
     ]
 
 
-HISTORY: Final = AddedRows(NAME, VERSION, define, LINK_COLUMNS, links)
-
-
-def links_table(slot: Slot) -> Table:
-    return HISTORY.table(slot)
+HISTORY: Final = AddedRows(NAME, VERSION, links_table, LINK_COLUMNS, links)

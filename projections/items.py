@@ -1,166 +1,99 @@
 """The `items` projection: the current state of every tracked item, and every
 owner an item has had (so "as of" queries know where to look).
 
-An item and its row are mapped in one place: `ITEM_COLUMNS`, `row_of` and
-`item_of`. The columns are in the order the API writes an item, so a query
-can hand a row straight to the response.
+Its tables are the store's (`adapters.store.projection_tables`): an item's
+row is its `ItemRecord`, and `record_of` and `item_of` map the fold's `Item`
+to it and back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
-import msgspec
-from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import Table
 
-from adapters.store import Lookup, Slot, TableWrite
-from adapters.store.rows import Row
-from adapters.store.types import Position, UtcDateTime
+from adapters.store import ItemRecord, Lookup, Row, Slot, TableWrite, projection_tables
+from adapters.store.projection_tables import (
+    ITEM_COLUMNS,
+    OWNER_COLUMNS,
+    item_record,
+    item_row,
+    items_tables,
+)
 from domain.events import DomainEvent
 from domain.fold import annotate, annotated_keys, named_owners, touched_keys
 from domain.fold import apply as fold_apply
-from domain.items import Item
+from domain.items import Item, Pool, Source
 from domain.quantities import decimal_text
-from projections.projection import Chunk, Folded, ReadRows, tables_of
+from projections.projection import Chunk, Folded, ReadRows
 from projections.reading import domain_events
 
-NAME: Final = "items"
+NAME: Final = projection_tables.ITEMS
 VERSION: Final = 2
 
-OWNER_KINDS: Final = ("resource", "activity", "customer")
 
-ITEM_COLUMNS: Final = (
-    "key",
-    "source",
-    "pool",
-    "inventory_id",
-    "inventory_type",
-    "product_number",
-    "serial_number",
-    "batch_number",
-    "quantity",
-    "resource_id",
-    "activity_id",
-    "customer_number",
-    "exchanged_inventory_id",
-    "properties",
-    "updated_at",
-    "position",
-    "deleted",
-)
-"""The items table's columns, in the order of `row_of` and of the API's item."""
-
-OWNER_COLUMNS: Final = ("kind", "owner", "key")
-
-_encode_properties = msgspec.json.Encoder().encode
-_decode_properties = msgspec.json.Decoder(dict[str, Any]).decode
-
-
-def define(slot: Slot, metadata: MetaData) -> list[Table]:
-    name = slot.table("items")
-    items = Table(
-        name,
-        metadata,
-        Column("key", String(64), primary_key=True),
-        Column("source", String(16), nullable=False),
-        Column("pool", String(16)),
-        Column("inventory_id", BigInteger),
-        Column("inventory_type", Text),
-        Column("product_number", Text),
-        Column("serial_number", Text),
-        Column("batch_number", Text),
-        Column("quantity", Text, nullable=False),
-        Column("resource_id", Text),
-        Column("activity_id", Text),
-        Column("customer_number", Text),
-        Column("exchanged_inventory_id", BigInteger),
-        Column("properties", Text, nullable=False),
-        Column("updated_at", UtcDateTime),
-        Column("position", Position, nullable=False),
-        Column("deleted", Boolean, nullable=False),
-        Index(f"{name}_resource", "resource_id", "key"),
-        Index(f"{name}_activity", "activity_id", "key"),
-        Index(f"{name}_customer", "customer_number", "key"),
-        Index(f"{name}_serial", "serial_number"),
+def record_of(item: Item) -> ItemRecord:
+    """The item as the store keeps it and the API writes it."""
+    quantity = decimal_text(item.quantity)
+    return ItemRecord(
+        key=item.key,
+        source=item.source,
+        pool=item.pool,
+        inventory_id=item.inventory_id,
+        inventory_type=item.inventory_type,
+        product_number=item.product_number,
+        serial_number=item.serial_number,
+        batch_number=item.batch_number,
+        quantity=quantity,
+        resource_id=item.resource_id,
+        activity_id=item.activity_id,
+        customer_number=item.customer_number,
+        exchanged_inventory_id=item.exchanged_inventory_id,
+        properties=item.properties,
+        updated_at=item.updated_at,
+        position=item.position,
+        deleted=item.deleted,
+        negative=quantity.startswith("-"),
     )
-    owners = Table(
-        slot.table("item_owners"),
-        metadata,
-        Column("kind", String(16), primary_key=True),
-        Column("owner", Text, primary_key=True),
-        Column("key", String(64), primary_key=True),
+
+
+def item_of(record: ItemRecord) -> Item:
+    """The item a record holds, for the fold."""
+    return Item(
+        key=record.key,
+        source=cast(Source, record.source),
+        pool=cast(Pool | None, record.pool),
+        inventory_id=record.inventory_id,
+        inventory_type=record.inventory_type,
+        product_number=record.product_number,
+        serial_number=record.serial_number,
+        batch_number=record.batch_number,
+        quantity=Decimal(record.quantity),
+        resource_id=record.resource_id,
+        activity_id=record.activity_id,
+        customer_number=record.customer_number,
+        exchanged_inventory_id=record.exchanged_inventory_id,
+        properties=record.properties,
+        deleted=record.deleted,
+        position=record.position,
+        updated_at=record.updated_at,
     )
-    return [items, owners]
-
-
-tables = tables_of(define)
 
 
 def row_of(item: Item) -> Row:
-    """The item as a row of ITEM_COLUMNS."""
-    return (
-        item.key,
-        item.source,
-        item.pool,
-        item.inventory_id,
-        item.inventory_type,
-        item.product_number,
-        item.serial_number,
-        item.batch_number,
-        decimal_text(item.quantity),
-        item.resource_id,
-        item.activity_id,
-        item.customer_number,
-        item.exchanged_inventory_id,
-        _encode_properties(item.properties).decode() if item.properties else "{}",
-        item.updated_at,
-        item.position,
-        item.deleted,
-    )
+    """The item as a row of its table."""
+    return item_row(record_of(item))
 
 
-def item_of(row: Sequence[Any]) -> Item:
-    """The item a row of ITEM_COLUMNS holds."""
-    (
-        key,
-        source,
-        pool,
-        inventory_id,
-        inventory_type,
-        product_number,
-        serial_number,
-        batch_number,
-        quantity,
-        resource_id,
-        activity_id,
-        customer_number,
-        exchanged_inventory_id,
-        properties,
-        updated_at,
-        position,
-        deleted,
-    ) = row
-    return Item(
-        key=key,
-        source=source,
-        pool=pool,
-        inventory_id=inventory_id,
-        inventory_type=inventory_type,
-        product_number=product_number,
-        serial_number=serial_number,
-        batch_number=batch_number,
-        quantity=Decimal(quantity),
-        resource_id=resource_id,
-        activity_id=activity_id,
-        customer_number=customer_number,
-        exchanged_inventory_id=exchanged_inventory_id,
-        properties=_decode_properties(properties) if properties != "{}" else {},
-        deleted=bool(deleted),
-        position=position,
-        updated_at=updated_at,
-    )
+def stored_item(row: Sequence[Any]) -> Item:
+    """The item a row of its table holds."""
+    return item_of(item_record(row))
+
+
+def tables(slot: Slot) -> list[Table]:
+    return list(items_tables(slot))
 
 
 def owner_rows(item: Item) -> list[Row]:
@@ -253,7 +186,7 @@ class ItemsProjection:
         self, slot: Slot, rows: Sequence[Sequence[Row]], appended: Sequence[Any], *, fresh: bool
     ) -> Folded:
         (found,) = rows
-        state = {row[0]: item_of(row) for row in found}
+        state = {row[0]: stored_item(row) for row in found}
         fold = Fold(state, annotating=fresh)
         events = [
             fold.apply(position, event) if isinstance(event, DomainEvent) else event
@@ -284,7 +217,9 @@ class ItemsBuilder:
         state = {key: self._recent[key] for key in keys if key in self._recent}
         missing = keys.difference(state)
         if missing:
-            state.update((row[0], item_of(row)) for row in await read(lookup(self.slot, missing)))
+            state.update(
+                (row[0], stored_item(row)) for row in await read(lookup(self.slot, missing))
+            )
         # Stored counts carry their annotation already.
         fold = Fold(state, annotating=False)
         stored = set(state)

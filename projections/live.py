@@ -9,8 +9,7 @@ from typing import Any
 
 import msgspec
 
-from adapters.store import Lookup, NewEvent, Projected, Slot
-from adapters.store.rows import Row
+from adapters.store import Lookup, NewEvent, Projected, Row, Slot
 from domain.events import DomainEvent
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection

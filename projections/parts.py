@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from adapters.store import EventStore, Slot, connect
+from adapters.store import Slot, Store, connect
 from domain.upcasters import upcast
 from projections.catalog import by_name
 from projections.filling import Report, collecting_less, fill
@@ -79,14 +79,15 @@ class Told(msgspec.Struct, frozen=True, omit_defaults=True):
     failed: str | None = None
 
 
-def can_split(store: EventStore) -> bool:
-    """Whether this store can be filled in parts: PostgreSQL, read with the
-    standard upcasters."""
-    return store.database.is_postgres and store.upcast is upcast
+def can_split(store: Store) -> bool:
+    """Whether this store can be filled in parts: several processes can fill
+    it at once, and it reads with the standard upcasters (which a new process
+    has)."""
+    return store.parallel_fills and store.upcast is upcast
 
 
 async def fill_in_parts(
-    store: EventStore,
+    store: Store,
     starts: Sequence[Start],
     count: int,
     through: int,
@@ -95,12 +96,12 @@ async def fill_in_parts(
 ) -> Counter[str]:
     """Fill the slots up to `through` in `count` processes; returns the events
     each projection folded (the most any part did)."""
-    database = store.database
+    address = store.address
     jobs = []
     for number in range(count):
         part = Part(number, count)
         slices = [Slice(start.name, start.slot, start.at(part)) for start in starts]
-        jobs.append(Job(database.url, database.busy_seconds, slices, part, through, size))
+        jobs.append(Job(address.url, address.busy_seconds, slices, part, through, size))
     workers: list[asyncio.subprocess.Process] = []
     following: list[asyncio.Task[dict[str, int]]] = []
     progress = _Progress(count, report)
@@ -176,8 +177,7 @@ async def _follow(
 
 async def _fill_part(job: Job) -> Counter[str]:
     projections = {projection.name: projection for projection in by_name(None)}
-    database = connect(job.url, pool_size=2, busy_seconds=job.busy_seconds)
-    store = EventStore(database)
+    store = connect(job.url, pool_size=2, busy_seconds=job.busy_seconds)
     try:
         builders = [projections[each.name].builder(each.slot, each.position) for each in job.slices]
 
@@ -190,7 +190,7 @@ async def _fill_part(job: Job) -> Counter[str]:
         )
         return folded
     finally:
-        await database.dispose()
+        await store.close()
 
 
 def _tell(told: Told) -> None:

@@ -3,14 +3,12 @@ bulk builder for rebuilds."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Table
 
-from adapters.store import Lookup, Slot, TableWrite
-from adapters.store.rows import Row
+from adapters.store import Lookup, Row, Slot, TableWrite
 
 Applied = Sequence[tuple[int, Any]]
 """Events with their store positions, in store order (a domain event, or the
@@ -80,7 +78,8 @@ class Projection(Protocol):
     rebuild fills them)."""
 
     def tables(self, slot: Slot) -> list[Table]:
-        """The tables of one slot (the same Table objects on every call)."""
+        """The tables of one slot, from `adapters.store.projection_tables`
+        (the same Table objects on every call)."""
         ...
 
     def lookups(self, slot: Slot, events: Sequence[Any]) -> list[Lookup]:
@@ -98,14 +97,3 @@ class Projection(Protocol):
     def builder(self, slot: Slot, position: int) -> Builder:
         """The bulk builder that rebuilds the slot from `position` on."""
         ...
-
-
-def tables_of(define: Callable[[Slot, MetaData], Sequence[Table]]) -> Callable[[Slot], list[Table]]:
-    """One set of Table objects per slot for the life of the process: the
-    hot paths cache statement text by table."""
-
-    @functools.cache
-    def tables(slot: Slot) -> tuple[Table, ...]:
-        return tuple(define(slot, MetaData()))
-
-    return lambda slot: list(tables(slot))

@@ -28,10 +28,7 @@ from typing import Final
 
 import msgspec
 
-from adapters.store import EventStore, Slot
-from adapters.store.errors import AlreadyRunning
-from adapters.store.maintenance import Maintenance
-from adapters.store.rows import Lookup, Row
+from adapters.store import AlreadyRunning, Lookup, Maintenance, Row, Slot, Store
 from projections import parts
 from projections.catalog import PROJECTIONS, by_name
 from projections.filling import collecting_less, fill
@@ -71,7 +68,7 @@ class Rebuilt(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def rebuild(
-    store: EventStore,
+    store: Store,
     names: Sequence[str] | None = None,
     progress: Progress | None = None,
     *,
@@ -105,7 +102,7 @@ async def rebuild(
 
 
 async def _rebuild(
-    store: EventStore,
+    store: Store,
     projections: Sequence[Projection],
     progress: Progress | None,
     batch_size: int,
@@ -120,7 +117,8 @@ async def _rebuild(
         processes = 1
     # Up to the history as it is now, in parts where it pays; then on from
     # there in this process, which builds the indexes and switches.
-    through = await store.head()
+    async with store.maintaining() as maintenance:
+        through = await maintenance.head()
     folded = await _fill_to(store, starts, processes, through, meter, batch_size)
     builders = [
         projection.builder(start.slot, through)
@@ -151,7 +149,7 @@ class _Meter:
 
 
 async def _start(
-    store: EventStore, projections: Sequence[Projection]
+    store: Store, projections: Sequence[Projection]
 ) -> tuple[list[Start], list[tuple[Projection, Slot]]]:
     """A building slot per projection: the one of this version an earlier run
     left, or a new one. Returns where they stand and the slots whose tables go."""
@@ -190,7 +188,7 @@ async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
 
 
 async def _fill_to(
-    store: EventStore,
+    store: Store,
     starts: Sequence[Start],
     processes: int,
     through: int,
@@ -223,7 +221,7 @@ async def _fill_to(
 
 
 async def _fill_whole(
-    store: EventStore, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
+    store: Store, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
 ) -> Counter[str]:
     """Fill the slots up to `through` in this process."""
     known = {projection.name: projection for projection in PROJECTIONS}
@@ -234,7 +232,7 @@ async def _fill_whole(
 
 
 async def _finish(
-    store: EventStore, projections: Sequence[Projection], builders: Sequence[Builder]
+    store: Store, projections: Sequence[Projection], builders: Sequence[Builder]
 ) -> None:
     """The keys and indexes left out while the slots filled, before they are served."""
     known = {projection.name: projection for projection in projections}
@@ -244,7 +242,7 @@ async def _finish(
 
 
 async def _switch(
-    store: EventStore,
+    store: Store,
     builders: Sequence[Builder],
     meter: _Meter,
     position: int,
@@ -291,7 +289,7 @@ async def _switch(
     return switched
 
 
-async def _drop(store: EventStore, slots: Sequence[tuple[Projection, Slot]]) -> None:
+async def _drop(store: Store, slots: Sequence[tuple[Projection, Slot]]) -> None:
     if not slots:
         return
     async with store.maintaining() as maintenance:

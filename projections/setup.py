@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from adapters.store import EventStore
-from adapters.store.maintenance import Maintenance
+from adapters.store import Maintenance, Store
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
 from projections.rebuild import RebuildBusy, rebuild
@@ -28,7 +27,7 @@ class Stale(msgspec.Struct, frozen=True):
 
 
 async def prepare(
-    store: EventStore, projections: Sequence[Projection] = PROJECTIONS, *, poll: float = 1.0
+    store: Store, projections: Sequence[Projection] = PROJECTIONS, *, poll: float = 1.0
 ) -> list[Stale]:
     """Give every projection an active version and list those whose active
     version is not this build's: they keep being served until `rebuild`
@@ -49,13 +48,13 @@ async def prepare(
     return await find_stale(store, projections)
 
 
-async def _create_if_empty(store: EventStore, projections: Sequence[Projection]) -> list[str]:
+async def _create_if_empty(store: Store, projections: Sequence[Projection]) -> list[str]:
     """Activate empty slots for the missing projections if there is no history;
     the names of those still missing."""
     async with store.maintaining(locked=True) as maintenance:
         active = await maintenance.active_slots()
         missing = [p for p in projections if p.name not in active]
-        if missing and await store.head() > 0:
+        if missing and await maintenance.head() > 0:
             return [p.name for p in missing]
         for projection in missing:
             await _activate_empty(maintenance, projection)
@@ -68,15 +67,13 @@ async def _activate_empty(maintenance: Maintenance, projection: Projection) -> N
     await maintenance.register(projection.name, slot, "active")
 
 
-async def _missing(store: EventStore, projections: Sequence[Projection]) -> list[str]:
+async def _missing(store: Store, projections: Sequence[Projection]) -> list[str]:
     async with store.maintaining() as maintenance:
         active = await maintenance.active_slots()
     return [p.name for p in projections if p.name not in active]
 
 
-async def find_stale(
-    store: EventStore, projections: Sequence[Projection] = PROJECTIONS
-) -> list[Stale]:
+async def find_stale(store: Store, projections: Sequence[Projection] = PROJECTIONS) -> list[Stale]:
     """The projections served from a version other than this build's."""
     async with store.maintaining() as maintenance:
         active = await maintenance.active_slots()
@@ -87,7 +84,7 @@ async def find_stale(
     ]
 
 
-async def rebuild_stale(store: EventStore, stale: list[Stale], *, poll: float = 5.0) -> None:
+async def rebuild_stale(store: Store, stale: list[Stale], *, poll: float = 5.0) -> None:
     """Bring the stale projections to this build's version in the background
     while the old versions keep serving: rebuild them, or, while another
     process rebuilds them, wait for it. `stale` is emptied in place once they

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from adapters.store import EventStore, Registered, RowConflicts
+from adapters.store import Reader, Registered
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
 
@@ -79,7 +79,7 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def status(
-    store: EventStore,
+    store: Reader,
     projections: Sequence[Projection] = PROJECTIONS,
     *,
     quarantined: int = 20,
@@ -91,7 +91,6 @@ async def status(
     head = await store.head()
     wanted = {projection.name: projection.version for projection in projections}
     names = list(wanted) + sorted({row.name for row in rows} - wanted.keys())
-    conflicts = RowConflicts(store.database)
     return Status(
         events=await store.count(),
         head=head,
@@ -116,7 +115,7 @@ async def status(
         ]
         if quarantined > 0
         else [],
-        conflict_count=await conflicts.count(),
+        conflict_count=await store.conflict_count(),
         conflicts=[
             Conflict(
                 id=found.id,
@@ -126,7 +125,7 @@ async def status(
                 detected_at=found.detected_at,
                 both_counted=found.both_counted,
             )
-            for found in await conflicts.newest(limit=quarantined)
+            for found in await store.conflicts(limit=quarantined)
         ]
         if quarantined > 0
         else [],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.store import EventStore
+from adapters.store import Store
 from tests.fakes.contract import VIOLATIONS
 from tests.harness import profiles
 from tests.harness.databases import migrated_store, pg_database_url
@@ -32,17 +32,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EventStore]:
+async def store(database_url: str) -> AsyncIterator[Store]:
     """A migrated store on each backend."""
-    async with migrated_store(database_url) as event_store:
-        yield event_store
+    async with migrated_store(database_url) as migrated:
+        yield migrated
 
 
 @pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[EventStore]:
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
     """A migrated store on PostgreSQL only."""
-    async with migrated_store(pg_url) as event_store:
-        yield event_store
+    async with migrated_store(pg_url) as migrated:
+        yield migrated
 
 
 def pytest_report_header() -> str:

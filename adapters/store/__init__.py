@@ -1,50 +1,75 @@
-"""The event store: inbox of raw payloads, events, stream heads, cursors and the
-projection registry, and the one transaction a batch of deliveries commits in."""
+"""The event store: inbox of raw payloads, events, stream heads, cursors, the
+projections' registry and tables, row versions and their conflicts, dashboard
+sessions, and the one transaction a batch of deliveries commits in. The rest
+of invtrack sees the `Store` port, opened by `connect(url)`, and the records
+and queries that go through it."""
 
-from adapters.store.conflicts import RowConflicts
-from adapters.store.database import Database, UnsupportedDatabase, connect
-from adapters.store.errors import ConcurrencyConflict, StoreBusy
-from adapters.store.event_store import EventStore
-from adapters.store.kept import KeptPayload
-from adapters.store.reconciliations import ReconciliationLog
+from adapters.store.errors import (
+    AlreadyRunning,
+    ConcurrencyConflict,
+    NotReady,
+    StoreBusy,
+    UnsupportedDatabase,
+)
+from adapters.store.opening import check_url, connect, missing, where
+from adapters.store.port import LAST, DashboardSessions, Maintenance, Reader, Store, Writer
 from adapters.store.records import (
+    CountRecord,
     Cursor,
     Delivery,
     InboxEntry,
     InboxRecord,
+    ItemRecord,
+    KeptPayload,
     NewEvent,
+    RawEvent,
     Receipt,
+    Received,
+    ReconciliationSummary,
+    Registered,
     RowConflict,
+    SessionRecord,
+    Slot,
     StoredEvent,
 )
-from adapters.store.registry import Registered, Slot
-from adapters.store.rows import LiveProjection, Lookup, Projected, TableWrite
-from adapters.store.sessions import SessionRecord, SessionStore
+from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
 
 __all__ = [
+    "LAST",
+    "AlreadyRunning",
     "ConcurrencyConflict",
+    "CountRecord",
     "Cursor",
-    "Database",
+    "DashboardSessions",
     "Delivery",
-    "EventStore",
     "InboxEntry",
     "InboxRecord",
+    "ItemRecord",
     "KeptPayload",
     "LiveProjection",
     "Lookup",
+    "Maintenance",
     "NewEvent",
+    "NotReady",
     "Projected",
+    "RawEvent",
+    "Reader",
     "Receipt",
-    "ReconciliationLog",
+    "Received",
+    "ReconciliationSummary",
     "Registered",
+    "Row",
     "RowConflict",
-    "RowConflicts",
     "SessionRecord",
-    "SessionStore",
     "Slot",
+    "Store",
     "StoreBusy",
     "StoredEvent",
     "TableWrite",
     "UnsupportedDatabase",
+    "Writer",
+    "check_url",
     "connect",
+    "missing",
+    "where",
 ]

@@ -18,3 +18,11 @@ class StoreBusy(Exception):
 
 class AlreadyRunning(Exception):
     """Another process holds the exclusive lock asked for (a rebuild, say)."""
+
+
+class NotReady(Exception):
+    """The projections have not been set up (run `invtrack migrate`)."""
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names neither PostgreSQL nor SQLite."""

@@ -86,6 +86,11 @@ class Quarantine:
         """A new copy, kept in this batch."""
         self.kept[key] = (inbox_id, 1)
 
+    def forget(self, inbox_id: int) -> None:
+        """The copy left quarantine (a replay settled it): its content, when
+        it comes again, is kept anew."""
+        self.kept = {key: kept for key, kept in self.kept.items() if kept[0] != inbox_id}
+
     def new_counts(self) -> dict[int, tuple[int, datetime]]:
         """Counts of copies kept in this batch and repeated in it."""
         return {i: counted for i, counted in self.counts.items() if i not in self.stored}

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from domain.events import Fact
 
 InboxStatus = Literal["accepted", "quarantined", "duplicate"]
+State = Literal["active", "building", "retired"]
+
+RawEvent = tuple[int, str, int, str]
+"""An event as stored, for the folds: (position, type, schema version, JSON data)."""
+
+Part = tuple[int, int]
+"""(index, count): one of `count` parts of a slot filled in several processes."""
+
+Upcast = Callable[[str, int, dict[str, Any]], tuple[dict[str, Any], int]]
+"""Lifts stored event data of (type, schema version) to its current shape."""
 
 
 class InboxEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +56,9 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as it reads back: its fields are the events table's columns,
+    in the table's order."""
+
     position: int
     stream_id: str
     version: int
@@ -147,3 +162,156 @@ class RowConflict(msgspec.Struct, frozen=True, kw_only=True):
     """The payload it came in."""
     detected_at: datetime
     both_counted: bool = False
+
+
+class KeptPayload(msgspec.Struct, frozen=True, kw_only=True):
+    """A kept payload with its size and the first bytes of its body."""
+
+    id: int
+    source: str
+    kind: str
+    message_id: str | None
+    content_type: str | None
+    sender: str | None
+    received_at: datetime
+    status: str
+    reason: str | None
+    received_count: int
+    """Times this content came (it is kept once)."""
+    last_received_at: datetime | None
+    size: int
+    """Bytes in the whole body."""
+    head: bytes
+    """The body's first bytes (all of it when it is short enough)."""
+
+
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One dashboard session as stored."""
+
+    key: str
+    subject: str
+    """Whom the session belongs to (a token's or a provider's subject; empty
+    when the token named nobody): what an admin ends sessions by."""
+    name: str
+    """What the dashboard calls the person."""
+    scopes: tuple[str, ...]
+    method: str
+    """`token` (a pasted token) or `sso` (the OpenID Connect provider)."""
+    started_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+    def open_at(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires_at
+
+
+# ---- projections' slots ---------------------------------------------------------
+
+
+class Slot(msgspec.Struct, frozen=True, order=True):
+    """One set of a projection's tables: the version of its rules and which
+    build of that version they hold. Written `v2` for the first build of
+    version 2, `v2_3` for its third; its tables are named `{table}_{slot}`."""
+
+    version: int
+    generation: int = 1
+
+    def __str__(self) -> str:
+        if self.generation == 1:
+            return f"v{self.version}"
+        return f"v{self.version}_{self.generation}"
+
+    def table(self, base: str) -> str:
+        """The name of the slot's copy of a table: `items_v2`, `items_v2_3`."""
+        return f"{base}_{self}"
+
+
+class Registered(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of the projection registry: one slot of one projection and how
+    far it is. `active` is served and kept live, `building` is being rebuilt,
+    `retired` was replaced."""
+
+    name: str
+    slot: Slot
+    state: State
+    position: int
+    started_at: datetime
+    updated_at: datetime
+
+
+# ---- what the queries answer ------------------------------------------------------
+
+
+class ItemRecord(msgspec.Struct, frozen=True, rename="camel"):
+    """An item as the store keeps it and the API writes it. Its fields, in this
+    order, are the items table's columns (but `negative`, which the quantity
+    gives): the table, the rows read back, the API's answers, the CSV
+    downloads and the bench all take them from here."""
+
+    key: Annotated[str, Meta(examples=["ofs-21258547"])]
+    source: Annotated[str, Meta(examples=["ofs"])]
+    pool: Annotated[str | None, Meta(examples=["install"])]
+    inventory_id: Annotated[int | None, Meta(examples=[21258547])]
+    inventory_type: Annotated[str | None, Meta(examples=["MODEM"])]
+    product_number: str | None
+    serial_number: Annotated[str | None, Meta(examples=["SN-0001"])]
+    batch_number: str | None
+    quantity: Annotated[str, Meta(examples=["1"], description="exact decimal")]
+    resource_id: Annotated[str | None, Meta(examples=["TECH_017"])]
+    activity_id: Annotated[str | None, Meta(examples=["4225599"])]
+    customer_number: Annotated[str | None, Meta(examples=["C-1009"])]
+    exchanged_inventory_id: int | None
+    properties: dict[str, Any]
+    updated_at: datetime | None
+    position: Annotated[int, Meta(examples=[42])]
+    deleted: bool = False
+    negative: bool = False
+
+
+class CountRecord(msgspec.Struct, frozen=True):
+    """A ServiceMobility count (RefModule 1004 or 1005) with the balance it
+    found; its fields, in this order, are the counts table's columns."""
+
+    position: int
+    occurred_at: datetime
+    location: str
+    product: str
+    serial: str | None
+    batch: str | None
+    ref_module: str
+    ref_object: str
+    user_id: str | None
+    expected: str | None
+    counted: str
+    variance: str | None
+    key: str
+
+
+class ReconciliationSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A vendor's reconciliation runs: how many found drift and how many did
+    not, and the newest."""
+
+    source: str
+    clean: int
+    drifted_runs: int
+    finished_at: datetime
+    drifted: int
+    """Items that differed in the newest run."""
+
+
+class Received(msgspec.Struct, frozen=True, kw_only=True):
+    """What the payloads of one sender stored after a point of the store."""
+
+    events: int
+    """Events of the sender's payloads after the position."""
+    accepted: int
+    """The sender's payloads accepted after the inbox id."""
+    others: int
+    """Payloads of other senders (or none) accepted after the inbox id."""
+
+
+class StoreAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """What another process needs to open the same store."""
+
+    url: str
+    busy_seconds: float

@@ -15,8 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Table
 
-from adapters.store.records import NewEvent
-from adapters.store.registry import Slot
+from adapters.store.records import NewEvent, Slot
 
 WriteMode = Literal["insert", "ignore", "upsert", "add", "update"]
 """`insert` new rows; `ignore` rows whose key is stored already; `upsert`
@@ -40,21 +39,6 @@ class TableWrite:
 
     def key_columns(self) -> tuple[str, ...]:
         return self.keys or tuple(column.name for column in self.table.primary_key.columns)
-
-
-def on_conflict(table: Table, columns: Sequence[str], keys: Sequence[str], mode: str) -> str:
-    """The conflict clause that ends an insert of this mode (both backends
-    spell it alike)."""
-    target = f" ON CONFLICT ({', '.join(keys)}) DO"
-    others = [column for column in columns if column not in keys]
-    if mode == "ignore":
-        return f"{target} NOTHING"
-    if mode == "upsert":
-        return f"{target} UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
-    if mode == "add":
-        added = (f"{c} = {table.name}.{c} + excluded.{c}" for c in others)
-        return f"{target} UPDATE SET " + ", ".join(added)
-    return ""
 
 
 @dataclass(frozen=True, slots=True)

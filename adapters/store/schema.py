@@ -1,5 +1,8 @@
-"""Tables of the event store, for the store alone. Projection tables live with
-their projection (with the column types of `adapters.store.types`)."""
+"""Tables of the event store, for the store alone: the inbox, the events, the
+stream heads, the projection registry, cursors, deliveries per minute,
+reconciliation runs, ServiceMobility row versions and their conflicts, and
+dashboard sessions. The projections' tables are in
+`adapters.store.projection_tables`."""
 
 from __future__ import annotations
 
@@ -210,3 +213,8 @@ dashboard_sessions = Table(
 carries (the id itself is never stored); `scopes` are separated by spaces;
 `method` is `token` or `sso`. A session is open until `expires_at` unless
 `ended_at` is set (sign-out, or an admin ending it)."""
+
+EVENT_COLUMNS = tuple(column.name for column in events.columns)
+"""The events table's columns, in its order (and `StoredEvent`'s)."""
+
+INBOX_COLUMNS = tuple(column.name for column in inbox.columns)

@@ -9,25 +9,26 @@ from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
 Position = BigInteger().with_variant(Integer(), "sqlite")
-"""Positions: BIGINT on PostgreSQL, the rowid alias on SQLite."""
+"""Positions: BIGINT, and on SQLite the rowid alias INTEGER."""
+
+
+def utc(moment: datetime) -> datetime:
+    """The moment as the store keeps it: timezone-aware UTC, naive taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Timestamps stored in UTC and always read back timezone-aware."""
+    """Timestamps stored in UTC and always read back timezone-aware (a
+    backend that keeps no offset keeps the UTC wall time)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return None if value is None else utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc(value)

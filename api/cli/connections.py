@@ -6,7 +6,7 @@ it waits for a request's headers forever: a client that connects and says
 nothing, or sends its headers a byte at a time, holds a connection and a file
 descriptor for good. `HeaderDeadline` closes a connection whose request
 headers are not complete within INVTRACK_HEADER_TIMEOUT seconds of its
-start. The body has its own deadline (api.routes.timeouts).
+start. The body has its own deadline (api.http.timeouts).
 """
 
 from __future__ import annotations

@@ -34,10 +34,9 @@ def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 async def run_rebuild(settings: Settings, names: Sequence[str], *, processes: int = 1) -> int:
     """Rebuild the named projections (all when none is named) and switch to them."""
     store = open_store(settings, pool_size=4)
-    database = store.database
     started = time.monotonic()
     try:
-        await database.migrate()
+        await store.migrate()
         with _progress_bar() as progress:
             done = await rebuild(store, list(names), progress, processes=processes)
     except KeyError as error:
@@ -50,7 +49,7 @@ async def run_rebuild(settings: Settings, names: Sequence[str], *, processes: in
         print("invtrack: rebuild interrupted; run it again to resume", file=sys.stderr)
         raise
     finally:
-        await database.dispose()
+        await store.close()
     print(_rebuilt(done, time.monotonic() - started))
     return 0
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from adapters.ofs.client import OfsError
-from api.routes.reconciliations import RunOut
+from api.http.schemas import RunOut
 from api.services.reconciling import Targets, run_reconciliation
 from api.settings import Settings
 from domain.reconciliation import Reconciliation

@@ -18,10 +18,10 @@ async def run_replay_quarantine(settings: Settings) -> int:
     """Replay the quarantine and print what happened to it."""
     store = open_store(settings, pool_size=2)
     try:
-        await store.database.migrate()
+        await store.migrate()
         result = await replay_quarantine(store)
     finally:
-        await store.database.dispose()
+        await store.close()
     print(
         f"replayed {result.tried} quarantined payload(s): {result.accepted} accepted "
         f"({result.events} event(s) appended), {result.duplicates} duplicate(s), "

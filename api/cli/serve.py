@@ -31,7 +31,7 @@ def serve_app(
     import uvicorn
 
     from api.cli.connections import HeaderDeadline
-    from api.routes.metrics import multiprocess_dir
+    from api.services.metrics import multiprocess_dir
 
     with multiprocess_dir(workers):
         try:
@@ -92,18 +92,17 @@ async def prepare_database(settings: Settings) -> str | None:
     from projections.setup import prepare
 
     store = open_store(settings, pool_size=2)
-    database = store.database
     try:
-        await database.migrate()
+        await store.migrate()
         for item in await prepare(store):
             print(
                 f"projection {item.name} is at version {item.active}, this build wants "
                 f"{item.wanted}: run `invtrack rebuild {item.name}`",
                 file=sys.stderr,
             )
-        return await database.current_revision()
+        return await store.revision()
     finally:
-        await database.dispose()
+        await store.close()
 
 
 def migrate(settings: Settings, _: argparse.Namespace) -> int:

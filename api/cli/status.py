@@ -28,12 +28,12 @@ async def run_status(settings: Settings, as_json: bool = False) -> int:
     existing_sqlite_file(settings.database_url)
     store = open_store(settings, pool_size=2)
     try:
-        if await store.database.current_revision() is None:
+        if await store.revision() is None:
             raise not_migrated(settings.database_url)
         report = await status(store)
         vendors = await vendor_health(store)
     finally:
-        await store.database.dispose()
+        await store.close()
     if as_json:
         document = msgspec.to_builtins(report) | {"vendors": msgspec.to_builtins(vendors)}
         print(msgspec.json.format(msgspec.json.encode(document), indent=2).decode())

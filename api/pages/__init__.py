@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from adapters.store import SessionStore
+from adapters.store import DashboardSessions
 from api.pages.conflicts import ConflictsController
 from api.pages.counts import CountsController
 from api.pages.errors import HANDLERS, PageNotFound
@@ -42,7 +42,7 @@ def dashboard_routes(
     settings: Settings,
     dashboard: Dashboard,
     rebuilds: Rebuilds,
-    sessions: SessionStore,
+    sessions: DashboardSessions,
     sso: SingleSignOn | None,
 ) -> list[ControllerRouterHandler]:
     """The redirect from `/`, the pages under /ui/ and their static files.
@@ -73,7 +73,6 @@ def dashboard_routes(
             "dashboard": provide(dashboard),
             "rebuilds": provide(rebuilds),
             "settings": provide(settings),
-            "sessions": provide(sessions),
             "sso": provide(sso),
         },
         exception_handlers=HANDLERS,

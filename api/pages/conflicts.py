@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from adapters.store import EventStore, RowConflicts
+from adapters.store import Store
 from api.pages import params
 from api.pages.errors import PageNotFound
 from api.pages.rendering import render
@@ -29,18 +29,19 @@ class ConflictsController(Controller):
     async def conflicts(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         cursor: Annotated[str | None, QueryParameter()] = None,
     ) -> Template:
-        log = RowConflicts(store.database)
-        found = await log.newest(before=params.position_cursor(cursor), limit=CONFLICTS_PAGE + 1)
+        found = await store.conflicts(
+            before=params.position_cursor(cursor), limit=CONFLICTS_PAGE + 1
+        )
         shown = found[:CONFLICTS_PAGE]
         more = len(found) > CONFLICTS_PAGE
         return render(
             request,
             "conflicts.html",
             conflicts=shown,
-            total=await log.count(),
+            total=await store.conflict_count(),
             next_cursor=params.encode_cursor(shown[-1].id) if more else None,
         )
 
@@ -49,7 +50,7 @@ class ConflictsController(Controller):
         self,
         request: Request[Any, Any, Any],
         conflict_id: FromPath[int],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
     ) -> Template:
         view = await conflict_view(store, conflict_id)
         if view is None:

@@ -12,28 +12,9 @@ from typing import Any, Final
 import msgspec
 from litestar import Response
 
-from api.routes.schemas import ItemOut
+from adapters.store import ItemRecord
 
-ITEM_COLUMNS: Final = (
-    "key",
-    "source",
-    "pool",
-    "inventoryId",
-    "inventoryType",
-    "productNumber",
-    "serialNumber",
-    "batchNumber",
-    "quantity",
-    "resourceId",
-    "activityId",
-    "customerNumber",
-    "exchangedInventoryId",
-    "properties",
-    "updatedAt",
-    "position",
-    "deleted",
-    "negative",
-)
+ITEM_COLUMNS: Final = tuple(field.encode_name for field in msgspec.structs.fields(ItemRecord))
 """Every field of an item as the query API writes it."""
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -63,7 +44,7 @@ def _is_number(text: str) -> bool:
     return text.strip() == text
 
 
-def item_rows(items: Iterable[ItemOut]) -> list[list[str]]:
+def item_rows(items: Iterable[ItemRecord]) -> list[list[str]]:
     """Items as rows of ITEM_COLUMNS, valued as in the API's JSON."""
     rows = []
     for item in items:

@@ -13,11 +13,11 @@ from litestar.response import Redirect
 
 from adapters.auth import KeysUnavailable
 from adapters.oidc import ProviderUnavailable, SignOnRefused
+from adapters.store import NotReady
 from api.pages.params import BadInput
 from api.pages.rendering import render
 from api.pages.session import FormExpired, SignInRequired
 from api.services.access import NotAllowed
-from projections.queries import NotReady
 
 log = logging.getLogger("invtrack.pages")
 

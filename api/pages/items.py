@@ -15,7 +15,6 @@ from api.pages import charts, params
 from api.pages.errors import PageNotFound
 from api.pages.rendering import render
 from api.pages.session import signed_in
-from api.routes.schemas import ItemOut
 from api.services.dashboard import Dashboard
 from projections.queries import Queries
 
@@ -41,8 +40,7 @@ class ItemController(Controller):
         key = params.text(key, "key") or ""
         when = params.moment(at, "at")
         after = params.position_cursor(cursor) or 0
-        row = await queries.item(key, when)
-        item = ItemOut.of(row) if row is not None else None
+        item = await queries.item(key, when)
         timeline = await dashboard.timeline(key, after=after, limit=TIMELINE_PAGE)
         if item is None and timeline is None:
             raise PageNotFound(f"No item has the key {key!r}.")

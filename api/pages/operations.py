@@ -14,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Stream, Template
 
-from adapters.store import EventStore, KeptPayload, RowConflicts
+from adapters.store import KeptPayload, Store
 from api.pages import params
 from api.pages.errors import PageNotFound
 from api.pages.rendering import notify, render
@@ -63,7 +63,7 @@ class QuarantineController(Controller):
     async def quarantine(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         cursor: Query = None,
     ) -> Template:
         after = params.position_cursor(cursor) or 0
@@ -78,12 +78,12 @@ class QuarantineController(Controller):
             payloads=[kept(record) for record in shown],
             counts=await store.inbox_counts(),
             received=(await store.quarantine_totals())[1],
-            conflicts=await RowConflicts(store.database).count(),
+            conflicts=await store.conflict_count(),
             next_cursor=params.encode_cursor(shown[-1].id) if more else None,
         )
 
     @get("/quarantine/{inbox_id:int}/body", name="quarantine-body")
-    async def body(self, inbox_id: FromPath[int], store: NamedDependency[EventStore]) -> Stream:
+    async def body(self, inbox_id: FromPath[int], store: NamedDependency[Store]) -> Stream:
         """The whole body as kept, streamed a chunk at a time."""
         size = await store.body_size(inbox_id)
         if size is None:
@@ -99,7 +99,7 @@ class QuarantineController(Controller):
         self,
         request: Request[Any, Any, Any],
         inbox_id: FromPath[int],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
     ) -> Redirect:
         done = await replay_kept(store, inbox_id)
         if done is None:
@@ -119,7 +119,7 @@ def _replayed(inbox_id: int, outcome: str, events: int, reason: str | None) -> s
 
 
 async def _projections(
-    request: Request[Any, Any, Any], store: EventStore, rebuilds: Rebuilds, template: str
+    request: Request[Any, Any, Any], store: Store, rebuilds: Rebuilds, template: str
 ) -> Template:
     """The projections' status and the last rebuild, in `template`."""
     return render(
@@ -139,7 +139,7 @@ class ProjectionsController(Controller):
     async def projections(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
         return await _projections(request, store, rebuilds, "projections.html")
@@ -148,7 +148,7 @@ class ProjectionsController(Controller):
     async def progress(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         rebuilds: NamedDependency[Rebuilds],
     ) -> Template:
         """The rebuild section alone, for the page to poll while one runs."""

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
-from adapters.store import EventStore
+from adapters.store import Store
 from api.pages import charts
 from api.pages.params import text
 from api.pages.rendering import render
@@ -34,7 +34,7 @@ class OverviewController(Controller):
     async def overview(
         self,
         request: Request[Any, Any, Any],
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         dashboard: NamedDependency[Dashboard],
     ) -> Template:
         minutes = await dashboard.deliveries_per_minute(CHART_HOURS)

@@ -14,13 +14,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from adapters.store import ItemRecord
+from adapters.store.queries import ItemFilter, OwnerKind
 from api.pages import csvs, params
 from api.pages.rendering import render, segment
 from api.pages.session import signed_in
-from api.routes.schemas import ItemOut
 from api.services.dashboard import Dashboard
 from domain.items import Pool, Source
-from projections.queries import ItemFilter, OwnerKind, Queries
+from projections.queries import Queries
 
 Query = Annotated[str | None, QueryParameter()]
 TypeQuery = Annotated[str | None, QueryParameter(name="inventoryType")]
@@ -99,7 +100,7 @@ class Listing(msgspec.Struct, frozen=True, kw_only=True):
     """One page of one pool's items, and the cursor of the next."""
 
     pool: Pool | None
-    items: list[ItemOut]
+    items: list[ItemRecord]
     next_cursor: str | None
     cursor_field: str
 
@@ -134,7 +135,7 @@ async def _listing(
     )
     return Listing(
         pool=where.pools[0] if where.pools else None,
-        items=[ItemOut.of(row) for row in page.rows],
+        items=page.records,
         next_cursor=params.encode_cursor(page.last_key) if page.last_key else None,
         cursor_field=field,
     )

@@ -1,6 +1,6 @@
 """Who is signed in to the dashboard, and the checks every page and form gets.
 
-Sessions live in the store (`adapters.store.SessionStore`), so every worker
+Sessions live in the store (`adapters.store.DashboardSessions`), so every worker
 process and host sees the same ones, and ending one (sign-out, or an admin)
 ends it for every copy of its cookie. The cookie, HttpOnly, SameSite=Strict
 and scoped to /ui, carries only a random session id and its HMAC signature;
@@ -35,7 +35,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.auth import load_or_create_secret
-from adapters.store import SessionRecord, SessionStore
+from adapters.store import DashboardSessions, SessionRecord
 from api.services.access import NotAllowed
 from api.settings import Settings
 
@@ -135,7 +135,7 @@ class Visit:
     """One request's session: what its cookie said, and what the answer changes."""
 
     keys: SessionKeys
-    store: SessionStore
+    store: DashboardSessions
     settings: Settings
     cookie_sid: str | None
     record: SessionRecord | None
@@ -163,7 +163,7 @@ def session_keys(settings: Settings) -> SessionKeys:
     return SessionKeys(secret.encode())
 
 
-def session_middleware(settings: Settings, store: SessionStore) -> DefineMiddleware:
+def session_middleware(settings: Settings, store: DashboardSessions) -> DefineMiddleware:
     """The middleware that finds each request's session and settles what the
     answer changed (the cookie, the notice). Given as a closure: routers are
     deep-copied when registered, and a store cannot be."""
@@ -177,7 +177,7 @@ def session_middleware(settings: Settings, store: SessionStore) -> DefineMiddlew
 
 class Sessions:
     def __init__(
-        self, app: ASGIApp, keys: SessionKeys, store: SessionStore, settings: Settings
+        self, app: ASGIApp, keys: SessionKeys, store: DashboardSessions, settings: Settings
     ) -> None:
         self.app = app
         self.keys = keys
@@ -189,7 +189,7 @@ class Sessions:
             await self.app(scope, receive, send)
             return
         sid = self.keys.read(_cookie_value(scope, COOKIE))
-        record = await self.store.find(SessionKeys.stored(sid)) if sid else None
+        record = await self.store.session(SessionKeys.stored(sid)) if sid else None
         visit = Visit(self.keys, self.store, self.settings, sid, record, sid=sid)
         visit.notice_in = self.keys.read_notice(sid, _cookie_value(scope, NOTICE_COOKIE))
         cast(dict[str, Any], scope)[VISIT] = visit
@@ -308,7 +308,7 @@ async def sign_in(
         started_at=now,
         expires_at=now + timedelta(hours=hours),
     )
-    await visit.store.open(record)
+    await visit.store.open_session(record)
     visit.record = record
     visit.issue(sid, hours * 3600)
     user = current_user(request)
@@ -323,7 +323,7 @@ async def sign_out(request: Request[Any, Any, Any]) -> SessionRecord | None:
         return None
     record = visit.open_record()
     if record is not None:
-        await visit.store.end(record.key, datetime.now(UTC))
+        await visit.store.end_session(record.key, datetime.now(UTC))
     visit.record = None
     visit.sid = None
     visit.set_cookie = _cookie(visit.settings, "", 0)

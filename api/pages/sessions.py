@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from adapters.store import SessionStore
+from adapters.store import Store
 from api.pages.rendering import notify, render
 from api.pages.session import admin
 
@@ -28,9 +28,9 @@ class SessionsController(Controller):
 
     @get("/sessions", name="sessions")
     async def sessions(
-        self, request: Request[Any, Any, Any], sessions: NamedDependency[SessionStore]
+        self, request: Request[Any, Any, Any], store: NamedDependency[Store]
     ) -> Template:
-        found = await sessions.open_sessions(datetime.now(UTC))
+        found = await store.open_sessions(datetime.now(UTC))
         people: dict[str, list[Any]] = {}
         for record in found:
             people.setdefault(record.subject, []).append(record)
@@ -41,9 +41,9 @@ class SessionsController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: Annotated[EndForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-        sessions: NamedDependency[SessionStore],
+        store: NamedDependency[Store],
     ) -> Redirect:
-        ended = await sessions.end_subject(data.subject, datetime.now(UTC))
+        ended = await store.end_sessions_of(data.subject, datetime.now(UTC))
         who = data.subject or "the tokens without a subject"
         notify(request, f"Ended {ended} session(s) of {who}.")
         return Redirect("/ui/sessions", status_code=303)

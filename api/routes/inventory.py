@@ -13,14 +13,16 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
-from api.routes import cursors
-from api.routes.openapi import READER, READER_PROBLEMS, problems
-from api.routes.paths import path_text
-from api.routes.problems import FieldError, Problem
-from api.routes.schemas import HistoryEntry, HistoryPage, ItemList, ItemOut
-from api.routes.security import provide_reader
+from adapters.store import ItemRecord
+from adapters.store.queries import ItemFilter, OwnerKind
+from api.http import cursors
+from api.http.openapi import READER, READER_PROBLEMS, problems
+from api.http.paths import path_text
+from api.http.problems import FieldError, Problem
+from api.http.schemas import HistoryEntry, HistoryPage, ItemList
+from api.http.security import provide_reader
 from domain.items import Pool, Source
-from projections.queries import ItemFilter, OwnerKind, Queries
+from projections.queries import Queries
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size, at most 1000")]
 Cursor = Annotated[str | None, QueryParameter(description="`nextCursor` of the previous page")]
@@ -139,7 +141,7 @@ class InventoryController(Controller):
         summary="One item (404 if unknown)",
         responses={
             200: ResponseSpec(
-                ItemOut,
+                ItemRecord,
                 description="the item; deleted ones have pool null",
                 examples=[Example(summary="installed modem", value=ITEM_EXAMPLE)],
             ),
@@ -152,12 +154,12 @@ class InventoryController(Controller):
         queries: NamedDependency[Queries],
         reader: NamedDependency[Claims],
         at: At = None,
-    ) -> ItemOut:
+    ) -> ItemRecord:
         key = _text(key, "key")
-        row = await queries.item(key, _utc(at))
-        if row is None:
+        item = await queries.item(key, _utc(at))
+        if item is None:
             raise Problem(404, "Not Found", f"no item with key {key!r}")
-        return ItemOut.of(row)
+        return item
 
     @get(
         "/inventories/{key:str}/history",
@@ -234,7 +236,7 @@ async def _list(
     after = cursors.item_key_after(cursor)
     page = await queries.list_items(where, after=after, limit=limit, at=_utc(at))
     return ItemList(
-        items=[ItemOut.of(row) for row in page.rows],
+        items=page.records,
         next_cursor=cursors.encode(page.last_key) if page.last_key else None,
     )
 
@@ -255,7 +257,7 @@ def _utc(at: datetime | None) -> datetime | None:
 
 def _text(value: str, name: str) -> str:
     """A path parameter as the store can compare it, with encoded slashes
-    decoded (api.routes.paths): identifiers never hold NUL."""
+    decoded (api.http.paths): identifiers never hold NUL."""
     value = path_text(value)
     if "\x00" in value:
         raise Problem(

@@ -10,8 +10,8 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from adapters.store import EventStore
-from api.routes.schemas import Health, Readiness
+from adapters.store import Store
+from api.http.schemas import Health, Readiness
 from api.services.group_commit import Ingestor
 from api.services.vendor_health import VendorHealth, vendor_health
 from projections.setup import Stale
@@ -41,7 +41,7 @@ class OperationsController(Controller):
     )
     async def ready(
         self,
-        store: NamedDependency[EventStore],
+        store: NamedDependency[Store],
         ingestor: NamedDependency[Ingestor],
         stale: NamedDependency[list[Stale]],
     ) -> Response[Readiness]:
@@ -60,7 +60,7 @@ class OperationsController(Controller):
         return Response(body, status_code=200 if ready else 503)
 
 
-async def _vendors(store: EventStore) -> VendorHealth | None:
+async def _vendors(store: Store) -> VendorHealth | None:
     with contextlib.suppress(Exception):
         return await asyncio.wait_for(vendor_health(store), DETAILS_SECONDS)
     return None

@@ -3,70 +3,19 @@ what was compared and the items that differ. Read scope."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
-from msgspec import Meta
 
 from adapters.auth import Claims
-from adapters.store import ReconciliationLog
-from api.routes import cursors
-from api.routes.problems import PROBLEM_JSON, ProblemBody
-from api.routes.security import provide_reader
-from domain.reconciliation import Reconciliation
-
-
-class DriftOut(msgspec.Struct, frozen=True):
-    key: Annotated[str, Meta(examples=["ofs-21258547"])]
-    field: Annotated[
-        str,
-        Meta(
-            examples=["quantity"],
-            description="item, pool, resourceId, activityId, quantity, serialNumber or "
-            "inventoryType",
-        ),
-    ]
-    ours: Annotated[
-        str | None, Meta(examples=["15"], description="`present` or `absent` for `item`")
-    ]
-    theirs: Annotated[str | None, Meta(examples=["12"])]
-
-
-class RunOut(msgspec.Struct, frozen=True, rename="camel"):
-    id: int
-    source: Annotated[str, Meta(examples=["ofs"])]
-    started_at: datetime
-    finished_at: datetime
-    resources: list[str]
-    activities: list[str]
-    compared: Annotated[int, Meta(description="items compared")]
-    drifted: Annotated[int, Meta(description="items that differ")]
-    drifts: list[DriftOut]
-
-    @classmethod
-    def of(cls, run: Reconciliation) -> RunOut:
-        return cls(
-            id=run.id or 0,
-            source=run.source,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            resources=list(run.resources),
-            activities=list(run.activities),
-            compared=run.compared,
-            drifted=run.drifted,
-            drifts=[DriftOut(d.key, d.field, d.ours, d.theirs) for d in run.drifts],
-        )
-
-
-class RunList(msgspec.Struct, frozen=True, rename="camel"):
-    items: list[RunOut]
-    next_cursor: str | None
-
+from adapters.store import Store
+from api.http import cursors
+from api.http.problems import PROBLEM_JSON, ProblemBody
+from api.http.schemas import RunList, RunOut
+from api.http.security import provide_reader
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="runs per page, at most 1000")]
 Cursor = Annotated[str | None, QueryParameter(description="`nextCursor` of the previous page")]
@@ -98,13 +47,13 @@ class ReconciliationController(Controller):
     )
     async def runs(
         self,
-        reconciliations: NamedDependency[ReconciliationLog],
+        store: NamedDependency[Store],
         reader: NamedDependency[Claims],
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> RunList:
         before = cursors.position_after(cursor) or None
-        runs = await reconciliations.runs(before=before, limit=limit + 1)
+        runs = await store.reconciliations(before=before, limit=limit + 1)
         shown = runs[:limit]
         more = len(runs) > limit
         return RunList(

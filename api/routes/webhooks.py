@@ -12,7 +12,7 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath
 
 from adapters.servicemobility import TYPES
-from api.routes.openapi import (
+from api.http.openapi import (
     RELAY,
     SENDER,
     SENDER_PROBLEMS,
@@ -20,8 +20,8 @@ from api.routes.openapi import (
     WebhookOperation,
     problems,
 )
-from api.routes.paths import path_text
-from api.routes.schemas import Accepted, EventError, OfsAccepted
+from api.http.paths import path_text
+from api.http.schemas import Accepted, EventError, OfsAccepted
 from api.services.receiving import Receiver
 
 

@@ -8,7 +8,7 @@ import msgspec
 
 from adapters import servicemobility
 from adapters.servicemobility_rows import rows_with_version
-from adapters.store import EventStore, RowConflict, RowConflicts
+from adapters.store import Reader, RowConflict
 
 _pretty = msgspec.json.Encoder(decimal_format="number")
 
@@ -22,9 +22,9 @@ class ConflictView(msgspec.Struct, frozen=True, kw_only=True):
     """The refused row, likewise."""
 
 
-async def conflict_view(store: EventStore, conflict_id: int) -> ConflictView | None:
+async def conflict_view(store: Reader, conflict_id: int) -> ConflictView | None:
     """One conflict with both rows; None for an id no conflict has."""
-    conflict = await RowConflicts(store.database).get(conflict_id)
+    conflict = await store.conflict(conflict_id)
     if conflict is None:
         return None
     return ConflictView(
@@ -34,7 +34,7 @@ async def conflict_view(store: EventStore, conflict_id: int) -> ConflictView | N
     )
 
 
-async def _rows(store: EventStore, inbox_id: int | None, rowver: str, identity: str) -> list[str]:
+async def _rows(store: Reader, inbox_id: int | None, rowver: str, identity: str) -> list[str]:
     """The rows of a kept payload with this version and identity, as text."""
     record = None if inbox_id is None else await store.inbox_entry(inbox_id)
     if record is None:

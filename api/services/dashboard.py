@@ -15,13 +15,14 @@ from typing import Any, Final
 
 import msgspec
 
-from adapters.store import EventStore, ReconciliationLog, StoredEvent
+from adapters.store import CountRecord, Reader, StoredEvent
+from adapters.store.queries import CountsQuery, OwnerKind
 from domain.events import DocumentRecorded, DomainEvent, StockUsageRecorded, from_data
 from domain.fold import apply
 from domain.items import Item
 from domain.sm_rules import REF_MODULES
 from projections.items import item_of
-from projections.queries import CountFilter, OwnerKind, Queries
+from projections.queries import Queries
 
 __all__ = [
     "Change",
@@ -140,10 +141,9 @@ _FIELDS: Final = (
 class Dashboard:
     """The dashboard's reads over one store."""
 
-    def __init__(self, store: EventStore, queries: Queries) -> None:
+    def __init__(self, store: Reader, queries: Queries) -> None:
         self.store = store
         self.queries = queries
-        self.reconciliations = ReconciliationLog(store.database)
 
     async def owners(
         self, kind: OwnerKind, *, search: str | None, after: str | None, limit: int
@@ -165,10 +165,12 @@ class Dashboard:
         limit: int,
     ) -> CountPage:
         """ServiceMobility count lines, newest first, one page."""
-        where = CountFilter(location=location, since=since, until=until)
-        rows = await self.queries.counts(where, after=before, limit=limit + 1)
-        lines = [_count_line(row) for row in rows[:limit]]
-        more = len(rows) > limit
+        where = CountsQuery(
+            location=location, since=since, until=until, before=before, limit=limit + 1
+        )
+        records = await self.queries.counts(where)
+        lines = [_count_line(record) for record in records[:limit]]
+        more = len(records) > limit
         return CountPage(lines=lines, next_before=lines[-1].position if more else None)
 
     async def deliveries_per_minute(
@@ -187,7 +189,7 @@ class Dashboard:
 
     async def last_reconciliation(self) -> ReconciliationRun | None:
         """The newest reconciliation run, None when none has run."""
-        newest = await self.reconciliations.runs(limit=1)
+        newest = await self.store.reconciliations(limit=1)
         if not newest:
             return None
         run = newest[0]
@@ -206,7 +208,7 @@ class Dashboard:
     async def find_items(self, text: str, *, limit: int = 50) -> list[Item]:
         """Items whose key or serial number is `text`, or whose OFS inventory
         id it is."""
-        return [item_of(row) for row in await self.queries.find(text, limit=limit)]
+        return [item_of(record) for record in await self.queries.find(text, limit=limit)]
 
     async def timeline(self, key: str, *, after: int, limit: int) -> Timeline | None:
         """One page of the events that touched an item (after a position), each
@@ -245,37 +247,21 @@ class Dashboard:
         )
 
 
-def _count_line(row: Sequence[Any]) -> CountLine:
-    """A row of the counts projection (`projections.counts.COUNT_COLUMNS`)."""
-    (
-        position,
-        occurred_at,
-        location,
-        product,
-        serial,
-        batch,
-        ref_module,
-        ref_object,
-        user,
-        expected,
-        counted,
-        variance,
-        key,
-    ) = row
+def _count_line(record: CountRecord) -> CountLine:
     return CountLine(
-        position=position,
-        key=key,
-        occurred_at=occurred_at,
-        location=location,
-        product=product,
-        serial=serial,
-        batch=batch,
-        expected=None if expected is None else Decimal(expected),
-        counted=Decimal(counted),
-        variance=None if variance is None else Decimal(variance),
-        kind=REF_MODULES.get(ref_module, ref_module),
-        request=ref_object,
-        user=user,
+        position=record.position,
+        key=record.key,
+        occurred_at=record.occurred_at,
+        location=record.location,
+        product=record.product,
+        serial=record.serial,
+        batch=record.batch,
+        expected=None if record.expected is None else Decimal(record.expected),
+        counted=Decimal(record.counted),
+        variance=None if record.variance is None else Decimal(record.variance),
+        kind=REF_MODULES.get(record.ref_module, record.ref_module),
+        request=record.ref_object,
+        user=record.user_id,
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from adapters.store import Delivery, EventStore, Receipt, StoreBusy
+from adapters.store import Delivery, Receipt, StoreBusy, Writer
 
 log = logging.getLogger("invtrack.ingest")
 
@@ -50,7 +50,7 @@ _Waiting = tuple[Delivery, "asyncio.Future[Receipt]"]
 
 
 class Ingestor:
-    def __init__(self, store: EventStore, *, limits: Limits | None = None) -> None:
+    def __init__(self, store: Writer, *, limits: Limits | None = None) -> None:
         self.store = store
         self.limits = limits or Limits()
         self._small: asyncio.Queue[_Waiting] = asyncio.Queue()

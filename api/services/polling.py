@@ -16,7 +16,7 @@ from adapters.ofs.poller import OfsPoller, OfsPollerConfig, OnGap
 from adapters.pulling import brief
 from adapters.servicemobility_export.client import Pace
 from adapters.servicemobility_export.poller import SmPoller, SmPollerConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from api.services.reconciling import reconcile_after_gap
 from api.services.vendors import own_store, poller_config, sm_poller_configs
@@ -32,7 +32,7 @@ log = logging.getLogger("invtrack.polling")
 
 def sm_pollers(
     configs: Sequence[SmPollerConfig],
-    store: EventStore,
+    store: Store,
     ingestor: Ingestor,
     *,
     start_at: str | None = None,
@@ -83,7 +83,7 @@ async def pull_servicemobility(
 
 
 def reconciling_gaps(
-    store: EventStore,
+    store: Store,
     config: OfsPollerConfig,
     days: float,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -109,7 +109,7 @@ def reconciling_gaps(
 
 
 def start_poller(
-    settings: Settings, store: EventStore, ingestor: Ingestor, stop: asyncio.Event
+    settings: Settings, store: Store, ingestor: Ingestor, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Run the OFS poller in this process if no other worker on this host does.
 
@@ -129,7 +129,7 @@ def start_poller(
 
 
 def start_sm_poller(
-    settings: Settings, store: EventStore, ingestor: Ingestor, stop: asyncio.Event
+    settings: Settings, store: Store, ingestor: Ingestor, stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     """Run the Export API pollers in this process if no other worker on this
     host does (a lock file elects one, as for OFS)."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from adapters.store import EventStore
+from adapters.store import Store
 from projections.rebuild import RebuildBusy, rebuild
 from projections.setup import Stale, find_stale
 
@@ -50,7 +50,7 @@ class Rebuilds:
     same reason, shown as its error.
     """
 
-    def __init__(self, store: EventStore, stale: list[Stale]) -> None:
+    def __init__(self, store: Store, stale: list[Stale]) -> None:
         self.store = store
         self.stale = stale
         self.last: RebuildRun | None = None

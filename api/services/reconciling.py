@@ -26,7 +26,8 @@ import msgspec
 from adapters.ofs.client import OfsClient
 from adapters.ofs.inventory import InventoryReader
 from adapters.ofs.poller import OfsPollerConfig, ofs_client
-from adapters.store import EventStore, ReconciliationLog
+from adapters.store import Store
+from adapters.store.queries import ItemFilter, OwnerKind
 from api.services.vendors import own_store, poller_config
 from api.settings import Settings
 from domain.events import OfsSubscriptionGap
@@ -40,7 +41,7 @@ from domain.reconciliation import (
     holding_of,
 )
 from projections.items import item_of
-from projections.queries import ItemFilter, OwnerKind, Queries
+from projections.queries import Queries
 
 log = logging.getLogger("invtrack.reconcile")
 
@@ -103,7 +104,7 @@ async def all_known(queries: Queries, *, since: datetime | None = None) -> Targe
 
 
 async def reconcile_after_gap(
-    store: EventStore,
+    store: Store,
     config: OfsPollerConfig,
     gap: OfsSubscriptionGap,
     *,
@@ -120,7 +121,7 @@ async def reconcile_after_gap(
         return None
     async with _client(ofs_client(config, transport)) as client:
         run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
-    kept = await ReconciliationLog(store.database).record(run)
+    kept = await store.record(run)
     log.warning(
         "reconciliation %s after the OFS subscription gap from %s to %s: "
         "%d items compared, %d differ",
@@ -153,7 +154,7 @@ async def run_reconciliation(
                 "nothing to compare: invtrack knows no OFS resource or activity yet"
             )
         run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
-        kept = await ReconciliationLog(store.database).record(run)
+        kept = await store.record(run)
     log.info(
         "reconciliation %s: %d items compared, %d differ", kept.id, kept.compared, kept.drifted
     )
@@ -193,8 +194,8 @@ async def _compare(
 
 
 async def _item(queries: Queries, key: str) -> Item | None:
-    row = await queries.item(key)
-    return None if row is None else item_of(row)
+    record = await queries.item(key)
+    return None if record is None else item_of(record)
 
 
 def _inventory_id(key: str) -> int:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from adapters.store import Delivery, EventStore, InboxEntry, InboxRecord, Receipt
+from adapters.store import Delivery, InboxEntry, InboxRecord, Receipt, Store
 from api.services.payloads import Translated, Unreadable, read_kept
 
 Outcome = Literal["accepted", "duplicate", "quarantined", "skipped"]
@@ -25,7 +25,7 @@ class Replayed(msgspec.Struct, kw_only=True):
     """Inbox id -> why a payload is still quarantined."""
 
 
-async def replay_quarantine(store: EventStore) -> Replayed:
+async def replay_quarantine(store: Store) -> Replayed:
     """Read every quarantined payload again, as the receivers do.
 
     A payload that now reads has its events appended (those whose dedupe key
@@ -54,7 +54,7 @@ async def replay_quarantine(store: EventStore) -> Replayed:
     return result
 
 
-async def replay_one(store: EventStore, record: InboxRecord) -> tuple[Outcome, int, str | None]:
+async def replay_one(store: Store, record: InboxRecord) -> tuple[Outcome, int, str | None]:
     """Replay one quarantined payload: what became of it, the events appended,
     and why it is still quarantined. Settled under the append lock, so two
     replays of one payload settle it once."""
@@ -112,7 +112,7 @@ def _read(record: InboxRecord) -> Translated | str:
     return translated
 
 
-async def replay_kept(store: EventStore, inbox_id: int) -> tuple[Outcome, int, str | None] | None:
+async def replay_kept(store: Store, inbox_id: int) -> tuple[Outcome, int, str | None] | None:
     """Replay one kept payload by its inbox id, as `replay_one` does; None when
     no payload has that id. One that is not quarantined is `skipped`."""
     record = await store.inbox_entry(inbox_id)

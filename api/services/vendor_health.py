@@ -15,7 +15,7 @@ from datetime import datetime
 import msgspec
 
 from adapters.puller import HEALTH_PREFIX, Health
-from adapters.store import EventStore
+from adapters.store import Reader
 from domain.events import OfsSubscriptionGap, from_data
 from domain.fold import GAPS_STREAM
 
@@ -52,7 +52,7 @@ class VendorHealth(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         return [puller for puller in self.pullers if puller.failing_since is not None]
 
 
-async def vendor_health(store: EventStore, *, gaps: int = 5) -> VendorHealth:
+async def vendor_health(store: Reader, *, gaps: int = 5) -> VendorHealth:
     """Every puller's health and the OFS subscription gaps (the newest `gaps`)."""
     pullers = [Health.of(cursor) for cursor in await store.cursors(HEALTH_PREFIX)]
     recorded = [

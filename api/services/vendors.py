@@ -14,7 +14,7 @@ from adapters.ofs.oauth import GRANTS, OfsCredentials
 from adapters.ofs.poller import OfsPollerConfig
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.poller import SOURCES, SmPollerConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from adapters.vendor_http import usable_url
 from api.services.stores import open_store
 from api.settings import OfsSettings, Settings, SmSettings, VendorLimits
@@ -107,13 +107,12 @@ def _bounds(vendor: VendorLimits, max_wait: float | None) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def own_store(settings: Settings) -> AsyncIterator[EventStore]:
+async def own_store(settings: Settings) -> AsyncIterator[Store]:
     """A store of the command's own, migrated, its projections set up."""
     store = open_store(settings, pool_size=2)
-    database = store.database
     try:
-        await database.migrate()
+        await store.migrate()
         await prepare(store)
         yield store
     finally:
-        await database.dispose()
+        await store.close()

@@ -22,9 +22,9 @@ from tests.harness.dashboard import (
     SLASHED_CUSTOMER,
     SLASHED_LOCATION,
     SLASHED_WORK_ORDER,
-    appends_held,
 )
 from tests.harness.fixtures import fixture
+from tests.harness.locks import appends_held
 from tests.harness.server import Server
 from tests.harness.tokens import reader, sender, token
 

@@ -17,7 +17,6 @@ import pytest
 import time_machine
 
 from adapters.auth import mint
-from adapters.store import ReconciliationLog
 from api.pages import csvs
 from api.services.dashboard import Dashboard
 from domain.reconciliation import Drift, Reconciliation
@@ -259,7 +258,7 @@ async def test_the_dashboards_reads(client: Client, live: Live) -> None:
     assert sum(minute.deliveries for minute in minutes) == len(deliveries()) + 1
     assert await dashboard.last_reconciliation() is None
     finished = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-    await ReconciliationLog(live.store.database).record(
+    await live.store.record(
         Reconciliation(
             source="ofs",
             started_at=finished,

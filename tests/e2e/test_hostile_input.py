@@ -24,8 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.servicemobility import TYPES
-from adapters.store import EventStore
-from adapters.store.records import InboxRecord
+from adapters.store import InboxRecord, Store
 from tests.harness.deliveries import Line, UsageRow, envelope_for, ofs_event, usage_envelope
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.tokens import reader, relay, sender
@@ -295,7 +294,7 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         yield app
 
 
-async def rows_after(store: EventStore, after: int) -> list[InboxRecord]:
+async def rows_after(store: Store, after: int) -> list[InboxRecord]:
     rows: list[InboxRecord] = []
     for status in ("accepted", "quarantined", "duplicate"):
         rows.extend(await store.inbox_entries(status, after=after, limit=10))

@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from adapters.store import EventStore, connect
+from adapters.store import connect
 from api.cli.poll import run_sm_poll
 from api.settings import Settings, SmSettings
 from domain.items import Item
@@ -52,13 +52,13 @@ def sm_settings(fake: FakeServiceMobility, base_url: str, **overrides: object) -
 
 
 async def items_of(database_url: str, keys: list[str]) -> dict[str, Item | None]:
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        queries = Queries(EventStore(database))
+        queries = Queries(store)
         rows = {key: await queries.item(key) for key in keys}
         return {key: _unplaced(None if row is None else item_of(row)) for key, row in rows.items()}
     finally:
-        await database.dispose()
+        await store.close()
 
 
 def _unplaced(item: Item | None) -> Item | None:

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.auth import mint
 from adapters.servicemobility import TYPES
-from adapters.store import EventStore, connect
+from adapters.store import Store, connect
 from tests.harness.deliveries import envelope_for, ofs_event
 from tests.harness.faults import POISON, arm
 from tests.harness.live import Live, live_app, settings_for
@@ -46,13 +46,13 @@ def assert_problem(response: Any, status: int, title: str | None = None) -> dict
 
 
 @pytest.fixture
-async def observer(database_url: str) -> AsyncIterator[EventStore]:
+async def observer(database_url: str) -> AsyncIterator[Store]:
     """The store seen through an engine of its own."""
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        yield EventStore(database)
+        yield store
     finally:
-        await database.dispose()
+        await store.close()
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         yield app
 
 
-async def stored(store: EventStore) -> tuple[int, int]:
+async def stored(store: Store) -> tuple[int, int]:
     """How many inbox rows and events the store holds."""
     return len(await all_inbox(store)), await store.count()
 
@@ -69,7 +69,7 @@ async def stored(store: EventStore) -> tuple[int, int]:
 # ---- 200: accepted once durably committed ----------------------------------------
 
 
-async def test_accepted_once_durably_committed(live: Live, observer: EventStore) -> None:
+async def test_accepted_once_durably_committed(live: Live, observer: Store) -> None:
     for kind, path in PATHS:
         envelope_id = f"{kind}-{path.endswith('/')}"
         body = encode(envelope_for(kind, envelope_id))
@@ -90,7 +90,7 @@ async def test_accepted_once_durably_committed(live: Live, observer: EventStore)
     await accepts_ofs_events_as_event_array_or_page(live, observer)
 
 
-async def accepts_ofs_events_as_event_array_or_page(live: Live, observer: EventStore) -> None:
+async def accepts_ofs_events_as_event_array_or_page(live: Live, observer: Store) -> None:
     one = ofs_event(1, "resourceInventoryCreated", "2026-11-20 09:00:00", status="resource")
     two = ofs_event(2, "resourceInventoryCreated", "2026-11-20 09:00:01", status="resource")
     three = ofs_event(3, "resourceInventoryCreated", "2026-11-20 09:00:02", status="resource")
@@ -119,7 +119,7 @@ async def accepts_ofs_events_as_event_array_or_page(live: Live, observer: EventS
 
 
 async def test_a_seen_id_is_a_duplicate_and_appends_nothing(
-    live: Live, observer: EventStore, database_url: str, tmp_path: Path
+    live: Live, observer: Store, database_url: str, tmp_path: Path
 ) -> None:
     for kind in TYPES:
         envelope = envelope_for(kind, f"again-{kind}")
@@ -147,7 +147,7 @@ async def test_a_seen_id_is_a_duplicate_and_appends_nothing(
     await copies_racing_on_two_engines_are_taken_once(live, observer, database_url, tmp_path)
 
 
-async def an_ofs_body_sent_again_appends_nothing(live: Live, observer: EventStore) -> None:
+async def an_ofs_body_sent_again_appends_nothing(live: Live, observer: Store) -> None:
     body = encode([ofs_event(7, "inventoryInstalled", "2026-11-20 09:31:07", status="installed")])
     await live.client.post("/ofs/events", content=body, headers=relay())
     before = await stored(observer)
@@ -156,7 +156,7 @@ async def an_ofs_body_sent_again_appends_nothing(live: Live, observer: EventStor
     assert await stored(observer) == before
 
 
-async def copies_racing_on_one_app_are_taken_once(live: Live, observer: EventStore) -> None:
+async def copies_racing_on_one_app_are_taken_once(live: Live, observer: Store) -> None:
     before = await stored(observer)
     bodies = [encode(envelope_for(kind, f"race-{kind}")) for kind in TYPES]
     answers = await asyncio.gather(
@@ -177,7 +177,7 @@ async def copies_racing_on_one_app_are_taken_once(live: Live, observer: EventSto
 
 
 async def copies_racing_on_two_engines_are_taken_once(
-    live: Live, observer: EventStore, database_url: str, tmp_path: Path
+    live: Live, observer: Store, database_url: str, tmp_path: Path
 ) -> None:
     """Two app instances, each with its own engine and ingest queue, as two
     processes would be, receive the same deliveries at the same moment."""
@@ -233,7 +233,7 @@ def _hours_ago(hours: int) -> Any:
 
 
 async def test_a_bad_token_is_an_invalid_logon_and_nothing_is_stored(
-    live: Live, observer: EventStore
+    live: Live, observer: Store
 ) -> None:
     for kind, path in PATHS:
         for name, headers in bad_tokens().items():
@@ -258,7 +258,7 @@ async def test_a_bad_token_is_an_invalid_logon_and_nothing_is_stored(
     await an_ofs_relay_needs_the_write_or_admin_scope(live, observer)
 
 
-async def an_ofs_relay_needs_the_write_or_admin_scope(live: Live, observer: EventStore) -> None:
+async def an_ofs_relay_needs_the_write_or_admin_scope(live: Live, observer: Store) -> None:
     body = encode(ofs_event(5, "resourceInventoryCreated", "2026-11-20 09:00:00"))
     for scope in (None, "read", "openid profile"):
         response = await live.client.post("/ofs/events", content=body, headers=relay(scope))
@@ -292,7 +292,7 @@ def malformed_envelopes(kind: str) -> dict[str, bytes]:
 
 
 async def test_a_malformed_envelope_is_refused_and_kept_in_quarantine(
-    live: Live, observer: EventStore
+    live: Live, observer: Store
 ) -> None:
     sent: list[tuple[str, str, str, bytes]] = []
     for kind, path in PATHS:
@@ -324,7 +324,7 @@ async def test_a_malformed_envelope_is_refused_and_kept_in_quarantine(
 
 
 async def malformed_ofs_events_are_refused_and_kept_in_quarantine(
-    live: Live, observer: EventStore
+    live: Live, observer: Store
 ) -> None:
     before = await stored(observer)
     event = ofs_event(9, "inventoryInstalled", "2026-11-20 09:31:07", status="installed")
@@ -354,7 +354,7 @@ async def malformed_ofs_events_are_refused_and_kept_in_quarantine(
 
 
 async def test_a_body_over_the_limit_is_refused_and_not_kept(
-    database_url: str, tmp_path: Path, observer: EventStore
+    database_url: str, tmp_path: Path, observer: Store
 ) -> None:
     limit = 4096
     async with live_app(settings_for(database_url, tmp_path, max_body_bytes=limit)) as live:
@@ -389,7 +389,7 @@ async def test_a_body_over_the_limit_is_refused_and_not_kept(
 
 
 async def test_a_failure_on_our_side_is_a_500_and_leaves_nothing_behind(
-    live: Live, observer: EventStore
+    live: Live, observer: Store
 ) -> None:
     failing = arm(live)
     poisoned = envelope_for("InventoryUsage", "poisoned")

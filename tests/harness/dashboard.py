@@ -7,20 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from adapters.store import Delivery, EventStore, InboxEntry, connect
-from adapters.store.postgres import APPEND_LOCK
+from adapters.store import Delivery, InboxEntry, connect
 from tests.harness.deliveries import Line, UsageRow, ofs_event, usage_envelope
 from tests.harness.fixtures import fixture
 from tests.harness.tokens import relay, sender
@@ -104,7 +98,7 @@ async def quarantine_readable(database_url: str) -> None:
         ref_object="LOAD-77",
     )
     body = json.dumps(_usage(REPLAYABLE_ID, [row])).encode()
-    database = connect(database_url)
+    store = connect(database_url)
     try:
         entry = InboxEntry(
             source="servicemobility",
@@ -116,9 +110,9 @@ async def quarantine_readable(database_url: str) -> None:
             sender="webhook-reliability",
         )
         reason = "an older translator could not read it"
-        await EventStore(database).commit([Delivery(inbox=entry, rejected=reason)])
+        await store.commit([Delivery(inbox=entry, rejected=reason)])
     finally:
-        await database.dispose()
+        await store.close()
 
 
 T = TypeVar("T")
@@ -136,36 +130,3 @@ def in_thread(work: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end on a loop of its own, in another thread."""
     done: T = off_loop(asyncio.run, work)
     return done
-
-
-@contextmanager
-def appends_held(database_url: str) -> Iterator[None]:
-    """Hold the store's append lock from outside the server, as a long write
-    would: a rebuild started meanwhile waits at its start until it is let go."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        holder = sqlite3.connect(url.database or "", isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            holder.execute("COMMIT")
-            holder.close()
-        return
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def call(work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout=60)
-
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = call(asyncpg.connect(dsn))
-    call(connection.execute(f"SELECT pg_advisory_lock({APPEND_LOCK})"))
-    try:
-        yield
-    finally:
-        call(connection.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()

@@ -10,42 +10,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-import asyncpg
 import pytest
 
-from adapters.store import EventStore, connect
+from adapters.store import Store, connect
 from projections.live import LiveProjector
 from projections.setup import prepare
+from tests.harness.postgres import admin_url, create, drop, reachable, unique_name
 
-PG_ADMIN = os.environ.get("INVTRACK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-_RUN = f"{os.getpid()}_{secrets.token_hex(3)}"
+PG_ADMIN = admin_url("INVTRACK_TEST_PG_ADMIN")
+_RUN = unique_name("invtrack_test")
 _numbers = itertools.count()
 _reachable: bool | None = None
-
-
-def _admin(sql: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
 
 
 def _postgres_reachable() -> bool:
     global _reachable
     if _reachable is None:
-        try:
-            _admin("SELECT 1")
-            _reachable = True
-        except (OSError, asyncpg.PostgresError, TimeoutError):
-            _reachable = False
+        _reachable = asyncio.run(reachable(PG_ADMIN))
     return _reachable
 
 
@@ -56,23 +41,21 @@ def pg_database_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: PostgreSQL tests must run)")
         pytest.skip(message)
-    name = f"invtrack_test_{_RUN}_{next(_numbers)}"
-    _admin(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = asyncio.run(create(PG_ADMIN, f"{_RUN}_{next(_numbers)}"))
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        asyncio.run(drop(PG_ADMIN, url))
 
 
 @asynccontextmanager
-async def migrated_store(url: str) -> AsyncIterator[EventStore]:
-    """A migrated store at `url` with its projections set up."""
-    database = connect(url)
-    await database.migrate()
-    event_store = EventStore(database, LiveProjector())
-    await prepare(event_store)
+async def migrated_store(url: str, **options: Any) -> AsyncIterator[Store]:
+    """A migrated store at `url` with its projections set up, projecting live
+    (`options` go to `connect`)."""
+    store = connect(url, **{"projection": LiveProjector(), **options})
     try:
-        yield event_store
+        await store.migrate()
+        await prepare(store)
+        yield store
     finally:
-        await database.dispose()
+        await store.close()

@@ -7,7 +7,6 @@ from typing import Any
 
 import msgspec
 
-from projections.live import LiveProjector
 from projections.projection import Folded
 from tests.harness.live import Live
 
@@ -38,8 +37,7 @@ class Failing:
 
 def arm(live: Live) -> list[Failing]:
     """Make every projection of the app's store fail on POISON."""
-    projector = live.services.store.projection
-    assert isinstance(projector, LiveProjector)
+    projector = live.services.projector
     failing = [Failing(projection) for projection in projector.projections]
     projector.projections = failing
     return failing

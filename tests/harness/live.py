@@ -15,7 +15,7 @@ import httpx
 from litestar import Litestar
 
 from adapters.auth import AuthConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from api.app import Services, create_app
 from api.settings import Settings
 from tests.harness.tokens import SECRET
@@ -39,7 +39,7 @@ class Live:
     services: Services
 
     @property
-    def store(self) -> EventStore:
+    def store(self) -> Store:
         return self.services.store
 
 

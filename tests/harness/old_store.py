@@ -1,7 +1,8 @@
 """Stores as earlier builds wrote them, for the upgrade tests: the inbox and
-the events written row by row at an old schema revision, with the keys those
-builds gave, and no projections (`prepare` builds them from the history once
-the store is upgraded, as `serve` does)."""
+the events written row by row at an old schema revision (through the store's
+maintenance transactions, naming only the columns that revision has), with
+the keys those builds gave, and no projections (`prepare` builds them from
+the history once the store is upgraded, as `serve` does)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,29 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert
 
 from adapters import servicemobility
-from adapters.store import Database
-from adapters.store.schema import events, inbox, streams
+from adapters.store import Store, TableWrite
+from adapters.store.schema import EVENT_COLUMNS, events, inbox, streams
 from domain.events import Fact
 from domain.fold import stream_of
 from tests.strategies import encode
 
 AT = datetime(2026, 11, 20, 9, 20, tzinfo=UTC)
+OLD_INBOX = (
+    "id",
+    "source",
+    "kind",
+    "message_id",
+    "content_type",
+    "headers",
+    "body",
+    "sender",
+    "received_at",
+    "status",
+    "reason",
+)
+"""The inbox's columns before revision 0006."""
 
 
 def by_value(value: Any) -> Any:
@@ -87,8 +101,8 @@ class OldStore:
     """Writes payloads and their lines as an earlier build did: a line whose
     key is stored is skipped, every payload is kept."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.inbox_id = 0
         self.position = 0
         self.keys: set[str] = set()
@@ -105,12 +119,10 @@ class OldStore:
                 continue
             self.keys.add(fact.dedupe_key)
             rows.append(self._event(fact, inbox_id, message_id))
-        async with self.database.engine.begin() as conn:
-            if rows:
-                await conn.execute(insert(events), rows)
-            for stream, version in self.versions.items():
-                await conn.execute(streams.delete().where(streams.c.stream_id == stream))
-                await conn.execute(insert(streams).values(stream_id=stream, version=version))
+        await self._write(
+            TableWrite(events, EVENT_COLUMNS, rows),
+            TableWrite(streams, ("stream_id", "version"), list(self.versions.items()), "upsert"),
+        )
         return inbox_id
 
     async def quarantine(self, body: bytes, reason: str, *, kind: str = "InventoryUsage") -> int:
@@ -120,38 +132,40 @@ class OldStore:
         self, body: bytes, kind: str, status: str, message_id: str | None, reason: str | None
     ) -> int:
         self.inbox_id += 1
-        async with self.database.engine.begin() as conn:
-            await conn.execute(
-                insert(inbox).values(
-                    id=self.inbox_id,
-                    source="servicemobility",
-                    kind=kind,
-                    message_id=message_id,
-                    content_type="application/json",
-                    headers="{}",
-                    body=body,
-                    sender="old-build",
-                    received_at=AT.replace(minute=self.inbox_id % 60),
-                    status=status,
-                    reason=reason,
-                )
-            )
+        row = (
+            self.inbox_id,
+            "servicemobility",
+            kind,
+            message_id,
+            "application/json",
+            "{}",
+            body,
+            "old-build",
+            AT.replace(minute=self.inbox_id % 60),
+            status,
+            reason,
+        )
+        await self._write(TableWrite(inbox, OLD_INBOX, [row]))
         return self.inbox_id
 
-    def _event(self, fact: Fact, inbox_id: int, message_id: str) -> dict[str, Any]:
+    async def _write(self, *writes: TableWrite) -> None:
+        async with self.store.maintaining(locked=True) as maintenance:
+            await maintenance.write(writes)
+
+    def _event(self, fact: Fact, inbox_id: int, message_id: str) -> tuple[Any, ...]:
         self.position += 1
         stream = stream_of(fact.event)
         self.versions[stream] = self.versions.get(stream, 0) + 1
-        return {
-            "position": self.position,
-            "stream_id": stream,
-            "version": self.versions[stream],
-            "type": "sm.StockUsageRecorded",
-            "schema_version": 1,
-            "data": msgspec.json.encode(fact.event).decode(),
-            "metadata": msgspec.json.encode({"messageId": message_id}).decode(),
-            "occurred_at": fact.event.occurred_at,
-            "recorded_at": AT,
-            "dedupe_key": fact.dedupe_key,
-            "inbox_id": inbox_id,
-        }
+        return (
+            self.position,
+            stream,
+            self.versions[stream],
+            "sm.StockUsageRecorded",
+            1,
+            msgspec.json.encode(fact.event).decode(),
+            msgspec.json.encode({"messageId": message_id}).decode(),
+            fact.event.occurred_at,
+            AT,
+            fact.dedupe_key,
+            inbox_id,
+        )

@@ -8,23 +8,22 @@ from typing import Any
 import httpx
 import msgspec
 
-from adapters.store import EventStore, StoredEvent, connect
-from adapters.store.records import InboxRecord
-from api.routes.schemas import ItemOut
+from adapters.store import InboxRecord, Store, StoredEvent, connect
 from domain.events import from_data
 from domain.fold import fold
 from domain.items import Item
+from projections.items import record_of
 from tests.harness.tokens import reader
 
 
-async def all_events(store: EventStore) -> list[StoredEvent]:
+async def all_events(store: Store) -> list[StoredEvent]:
     events: list[StoredEvent] = []
-    while batch := await store.read_all(after=events[-1].position if events else 0, limit=1000):
+    while batch := await store.read_events(after=events[-1].position if events else 0, limit=1000):
         events.extend(batch)
     return events
 
 
-async def all_inbox(store: EventStore) -> list[InboxRecord]:
+async def all_inbox(store: Store) -> list[InboxRecord]:
     rows: list[InboxRecord] = []
     for status in ("accepted", "quarantined", "duplicate"):
         after = 0
@@ -51,17 +50,17 @@ async def listed(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
 
 async def replayed_items(database_url: str) -> dict[str, Item]:
     """The items a replay makes: the store's events, folded in store order."""
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        events = await all_events(EventStore(database))
+        events = await all_events(store)
     finally:
-        await database.dispose()
+        await store.close()
     return fold((event.position, from_data(event.data)) for event in events)
 
 
 def as_answered(item: Item) -> dict[str, Any]:
     """An item exactly as the query API writes it."""
-    answer: dict[str, Any] = json.loads(msgspec.json.encode(ItemOut.of_item(item)))
+    answer: dict[str, Any] = json.loads(msgspec.json.encode(record_of(item)))
     return answer
 
 

@@ -1,5 +1,6 @@
-"""`invtrack serve` as a real subprocess on a free port, and a TCP proxy
-between a server and PostgreSQL that can cut the database off."""
+"""`invtrack serve` (or a program taking the same options) as a real
+subprocess on a free port, for the tests and the benchmarks, and a TCP proxy
+between a server and PostgreSQL that can cut the database off or slow it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +37,14 @@ def _invtrack() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
 
 
+def invtrack_serve() -> list[str]:
+    return [*_invtrack(), "serve"]
+
+
 @dataclass
 class Server:
-    """One `invtrack serve` process. Its stderr (the log) goes to a file."""
+    """One `invtrack serve` process (or `program`, given `--host`, `--port`
+    and `--workers` as it is). Its stderr (the log) goes to a file."""
 
     database_url: str
     workdir: Path
@@ -45,6 +52,14 @@ class Server:
     workers: int = 1
     max_open_files: int | None = None
     """A lower limit of open files for the server process (RLIMIT_NOFILE)."""
+    program: list[str] = field(default_factory=invtrack_serve)
+    log_format: str | None = "json"
+    """INVTRACK_LOG_FORMAT; None leaves the default."""
+    healthy_answers: int = 1
+    """Answers of /health in a row that make it started (several workers:
+    one answer each, most likely)."""
+    own_session: bool = False
+    """In a process group of its own, all of which a stop that times out kills."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -58,14 +73,19 @@ class Server:
         return self.workdir / f"server-{self.starts}.log"
 
     def environment(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("INVTRACK_")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("INVTRACK_") and key != "PROMETHEUS_MULTIPROC_DIR"
+        }
         env.update(
             INVTRACK_DATABASE_URL=self.database_url,
             INVTRACK_JWT_SECRET=SECRET,
             INVTRACK_DATA_DIR=str(self.workdir / "data"),
-            INVTRACK_LOG_FORMAT="json",
             PYTHONUNBUFFERED="1",
         )
+        if self.log_format is not None:
+            env["INVTRACK_LOG_FORMAT"] = self.log_format
         env.update(self.extra_env)
         return env
 
@@ -75,7 +95,7 @@ class Server:
             self.launch()
             if self.wait_healthy():
                 return
-        raise RuntimeError(f"invtrack serve did not start:\n{self.log()[-4000:]}")
+        raise RuntimeError(f"{' '.join(self.program)} did not start:\n{self.log()[-4000:]}")
 
     def launch(self) -> None:
         """Start the process on a free port, without waiting for it."""
@@ -85,8 +105,7 @@ class Server:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
-                    *_invtrack(),
-                    "serve",
+                    *self.program,
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -99,6 +118,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=self._limits if self.max_open_files else None,
+                start_new_session=self.own_session,
             )
 
     def _limits(self) -> None:
@@ -108,16 +128,22 @@ class Server:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def wait_healthy(self) -> bool:
-        """Whether /health answers before the start timeout (killed if not)."""
+        """Whether /health answers (`healthy_answers` times in a row) before
+        the start timeout (killed if not)."""
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
+        answered = 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return True
-            time.sleep(0.1)
+            try:
+                answered += httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                answered = 0
+            if answered >= self.healthy_answers:
+                return True
+            if not answered:
+                time.sleep(0.1)
         self.kill()
         return False
 
@@ -128,12 +154,16 @@ class Server:
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not stop in time."""
+        """SIGTERM, then SIGKILL (to its whole group, in a session of its
+        own) if it does not stop in time."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=45)
             except subprocess.TimeoutExpired:
+                if self.own_session:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.process.pid, signal.SIGKILL)
                 self.kill()
 
     @property
@@ -150,10 +180,15 @@ class Server:
 
 class Proxy:
     """Forwards 127.0.0.1:`port` to the target. `cut()` drops every connection
-    and refuses new ones until `restore()`."""
+    and refuses new ones until `restore()`. With `delay`, what a client sends
+    is held that many seconds before it goes on, as a slow network would
+    (its order kept)."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, delay: Callable[[], float] | None = None
+    ) -> None:
         self.target = (target_host, target_port)
+        self.delay = delay
         self.port = 0
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
@@ -191,14 +226,22 @@ class Proxy:
             client.transport.abort()
             return
         self._links.update((client, upstream))
-        for reader, writer in ((client_reader, upstream), (upstream_reader, client)):
-            task = asyncio.create_task(self._pump(reader, writer))
+        pumps = ((client_reader, upstream, self.delay), (upstream_reader, client, None))
+        for reader, writer, delay in pumps:
+            task = asyncio.create_task(self._pump(reader, writer, delay))
             self._pumps.add(task)
             task.add_done_callback(self._pumps.discard)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        delay: Callable[[], float] | None,
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if delay is not None:
+                    await asyncio.sleep(delay())
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters import servicemobility
-from adapters.store import EventStore
+from adapters.store import Store
 from domain.fold import fold
 from domain.items import Item
 from projections.items import item_of
@@ -52,13 +52,13 @@ def ledger_lines(rows: list[dict[str, Any]]) -> int:
     )
 
 
-async def balances(store: EventStore, keys: list[str]) -> dict[str, Decimal | None]:
+async def balances(store: Store, keys: list[str]) -> dict[str, Decimal | None]:
     """Each item's quantity as the projection answers it (None when unknown)."""
     queries = Queries(store)
     found: dict[str, Decimal | None] = {}
     for key in keys:
-        row = await queries.item(key)
-        found[key] = None if row is None else item_of(row).quantity
+        record = await queries.item(key)
+        found[key] = None if record is None else item_of(record).quantity
     return found
 
 

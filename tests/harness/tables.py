@@ -7,23 +7,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Table
 
-from adapters.store import EventStore, Slot, StoredEvent
-from adapters.store.rows import Row
+from adapters.store import Row, Slot, Store, StoredEvent
+from adapters.store.projection_tables import (
+    COUNT_COLUMNS,
+    ITEM_COLUMNS,
+    LINK_COLUMNS,
+    OWNER_COLUMNS,
+    counts_table,
+    items_tables,
+    links_table,
+)
 from domain.events import DomainEvent, from_data
 from domain.fold import annotate, apply, fold
 from domain.items import Item
 from projections import counts, history, items
-from projections.items import ITEM_COLUMNS, item_of
+from projections.items import stored_item
 from projections.projection import Projection
 from projections.reading import Part
 from tests.harness import reference
 
 
-async def stored_events(store: EventStore) -> list[StoredEvent]:
+async def stored_events(store: Store) -> list[StoredEvent]:
     found: list[StoredEvent] = []
-    while page := await store.read_all(found[-1].position if found else 0, 500):
+    while page := await store.read_events(found[-1].position if found else 0, 500):
         found.extend(page)
     return found
 
@@ -72,35 +80,34 @@ class Tables:
     counts: list[Row] | None = None
 
 
-async def items_in(store: EventStore, slot: Slot) -> dict[str, Item]:
-    table = items.tables(slot)[0]
-    async with store.reading() as conn:
-        rows = await conn.execute(select(*(table.c[name] for name in ITEM_COLUMNS)))
-        return {row[0]: item_of(tuple(row)) for row in rows}
+async def rows_of(store: Store, table: Table, columns: Sequence[str]) -> list[Row]:
+    """Every row of a table, read through the store's maintenance."""
+    async with store.maintaining() as maintenance:
+        return await maintenance.rows(table, columns)
 
 
-async def links_in(store: EventStore, slot: Slot) -> list[tuple[str, int]]:
-    table = history.links_table(slot)
-    async with store.reading() as conn:
-        return sorted((row.key, row.position) for row in await conn.execute(select(table)))
+async def items_in(store: Store, slot: Slot) -> dict[str, Item]:
+    rows = await rows_of(store, items_tables(slot)[0], ITEM_COLUMNS)
+    return {row[0]: stored_item(row) for row in rows}
 
 
-async def owners_in(store: EventStore, slot: Slot) -> set[tuple[str, str, str]]:
-    table = items.tables(slot)[1]
-    async with store.reading() as conn:
-        return {(row.kind, row.owner, row.key) for row in await conn.execute(select(table))}
+async def links_in(store: Store, slot: Slot) -> list[tuple[str, int]]:
+    return sorted(
+        (key, position) for key, position in await rows_of(store, links_table(slot), LINK_COLUMNS)
+    )
 
 
-async def counts_in(store: EventStore, slot: Slot) -> list[Row]:
-    table = counts.counts_table(slot)
-    columns = [table.c[name] for name in counts.COUNT_COLUMNS]
-    async with store.reading() as conn:
-        rows = await conn.execute(select(*columns).order_by(table.c.position))
-        return [tuple(row) for row in rows]
+async def owners_in(store: Store, slot: Slot) -> set[tuple[str, str, str]]:
+    rows = await rows_of(store, items_tables(slot)[1], OWNER_COLUMNS)
+    return {(kind, owner, key) for kind, owner, key in rows}
+
+
+async def counts_in(store: Store, slot: Slot) -> list[Row]:
+    return await rows_of(store, counts_table(slot), COUNT_COLUMNS)
 
 
 async def tables_in(
-    store: EventStore, items_slot: Slot, history_slot: Slot, counts_slot: Slot | None = None
+    store: Store, items_slot: Slot, history_slot: Slot, counts_slot: Slot | None = None
 ) -> Tables:
     return Tables(
         await items_in(store, items_slot),
@@ -110,19 +117,18 @@ async def tables_in(
     )
 
 
-async def active(store: EventStore) -> dict[str, Slot]:
+async def active(store: Store) -> dict[str, Slot]:
     return await store.active_slots()
 
 
-async def active_tables(store: EventStore) -> Tables:
+async def active_tables(store: Store) -> Tables:
     slots = await active(store)
     return await tables_in(store, slots[items.NAME], slots[history.NAME], slots.get(counts.NAME))
 
 
-async def existing_tables(store: EventStore) -> set[str]:
-    async with store.reading() as conn:
-        names: list[str] = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
-    return set(names)
+async def existing_tables(store: Store) -> set[str]:
+    async with store.maintaining() as maintenance:
+        return await maintenance.table_names()
 
 
 def names_of(projection: Projection, slot: Slot) -> set[str]:

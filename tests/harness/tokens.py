@@ -7,8 +7,8 @@ from adapters.auth import mint
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
-def token(scope: str | None = None, ttl: int = 600) -> str:
-    return mint(SECRET, scope=scope, ttl_seconds=ttl)
+def token(scope: str | None = None, ttl: int = 600, subject: str = "invtrack-cli") -> str:
+    return mint(SECRET, scope=scope, ttl_seconds=ttl, subject=subject)
 
 
 def reader() -> dict[str, str]:

@@ -8,11 +8,10 @@ import asyncio
 from datetime import UTC, datetime
 
 from adapters import servicemobility
-from adapters.store import Delivery, EventStore, InboxEntry
-from adapters.store.database import sqlite_path
+from adapters.store import Delivery, InboxEntry, Store
 from api.services.group_commit import Ingestor
 from bench.ingest import sender
-from bench.stores import Counter, Grown, PostgresCounter, SqliteCounter
+from bench.stores import Grown, StoreCounter
 from tests.harness.deliveries import Line, UsageRow, usage_envelope
 from tests.strategies import encode
 
@@ -40,16 +39,8 @@ def delivery(envelope_id: str, signed_by: str, rows: int = 1) -> Delivery:
     )
 
 
-def counter_of(database_url: str) -> Counter:
-    if database_url.startswith("sqlite"):
-        return SqliteCounter(sqlite_path(database_url))
-    return PostgresCounter(database_url)
-
-
-async def test_a_run_counts_its_own_payloads_and_events(
-    store: EventStore, database_url: str
-) -> None:
-    counter = counter_of(database_url)
+async def test_a_run_counts_its_own_payloads_and_events(store: Store, database_url: str) -> None:
+    counter = StoreCounter(database_url)
     ingestor = Ingestor(store)
     warm_up, measured = sender(1), sender(2)
     await ingestor.submit(delivery("warm-1", warm_up))

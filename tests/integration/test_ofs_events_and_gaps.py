@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from adapters.ofs.poller import OfsPoller
-from adapters.store import EventStore, ReconciliationLog
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from api.services.polling import reconciling_gaps
 from api.services.vendor_health import vendor_health
@@ -41,7 +41,7 @@ from tests.integration.test_ofs_poller import (
 from tests.integration.test_reconcile_ofs import holds_what_the_fixtures_say
 
 
-def poller(fake: FakeOfs, store: EventStore, ingestor: Ingestor, **kw: Any) -> OfsPoller:
+def poller(fake: FakeOfs, store: Store, ingestor: Ingestor, **kw: Any) -> OfsPoller:
     return OfsPoller(
         config(),
         store,
@@ -51,7 +51,7 @@ def poller(fake: FakeOfs, store: EventStore, ingestor: Ingestor, **kw: Any) -> O
     )
 
 
-async def test_bad_events_are_quarantined_alone_and_the_rest_applied(store: EventStore) -> None:
+async def test_bad_events_are_quarantined_alone_and_the_rest_applied(store: Store) -> None:
     fake = FakeOfs()
     ingestor = Ingestor(store)
     await catch_up(fake, store, ingestor.submit)
@@ -78,7 +78,7 @@ async def test_bad_events_are_quarantined_alone_and_the_rest_applied(store: Even
 
 
 async def test_a_dropped_subscription_leaves_a_recorded_gap_that_is_reconciled(
-    store: EventStore,
+    store: Store,
 ) -> None:
     fake = FakeOfs()
     ingestor = Ingestor(store)
@@ -114,7 +114,7 @@ async def test_a_dropped_subscription_leaves_a_recorded_gap_that_is_reconciled(
     assert health.recent_gaps[0].expired_subscription == first
 
     # The reconciliation after the gap found what the lost events changed.
-    runs = await ReconciliationLog(store.database).runs(limit=10)
+    runs = await store.reconciliations(limit=10)
     (run,) = runs
     assert set(run.resources) >= {"TECH_017"}
     assert {(drift.key, drift.field, drift.ours, drift.theirs) for drift in run.drifts} >= {
@@ -123,7 +123,7 @@ async def test_a_dropped_subscription_leaves_a_recorded_gap_that_is_reconciled(
 
 
 async def test_a_failing_reconciliation_after_a_gap_does_not_stop_polling(
-    store: EventStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeOfs()
     ingestor = Ingestor(store)

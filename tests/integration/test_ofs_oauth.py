@@ -21,7 +21,7 @@ import pytest
 from adapters.ofs.client import OfsRejected
 from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from api.cli.poll import run_ofs_poll
 from api.services.group_commit import Ingestor
 from api.settings import from_env
@@ -67,7 +67,7 @@ def credentials(fake: FakeOfs, grant: str, **overrides: Any) -> OfsCredentials:
 
 def poller(
     fake: FakeOfs,
-    store: EventStore,
+    store: Store,
     ingestor: Ingestor,
     creds: OfsCredentials,
     clock: Callable[[], float],
@@ -95,7 +95,7 @@ GRANT_TYPES = {
 
 @GRANTS
 async def test_polling_survives_token_expiry_and_revocation(
-    store: EventStore, grant: str, caplog: pytest.LogCaptureFixture
+    store: Store, grant: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     clock = Clock()
@@ -129,7 +129,7 @@ async def test_polling_survives_token_expiry_and_revocation(
 
 @GRANTS
 async def test_a_token_expired_by_the_servers_clock_is_fetched_again_once(
-    store: EventStore, grant: str
+    store: Store, grant: str
 ) -> None:
     clock = Clock()
     fake = FakeOfs(clock=clock)
@@ -181,7 +181,7 @@ def test_the_client_credentials_request_authenticates_with_basic() -> None:
 
 @GRANTS
 async def test_refused_credentials_stop_the_poller_without_logging_them(
-    store: EventStore, grant: str, caplog: pytest.LogCaptureFixture
+    store: Store, grant: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = FakeOfs()
@@ -198,7 +198,7 @@ async def test_refused_credentials_stop_the_poller_without_logging_them(
     assert "wrong-secret-value" not in caplog.text
 
 
-async def test_a_token_service_outage_is_waited_out(store: EventStore) -> None:
+async def test_a_token_service_outage_is_waited_out(store: Store) -> None:
     fake = FakeOfs()
     fake.fail(503, times=2, retry_after="1", path=TOKEN_PATH)
     ingestor = Ingestor(store)
@@ -211,7 +211,7 @@ async def test_a_token_service_outage_is_waited_out(store: EventStore) -> None:
     assert fake.oauth.grants == ["client_credentials"]
 
 
-async def test_a_second_401_after_a_new_token_is_a_refusal(store: EventStore) -> None:
+async def test_a_second_401_after_a_new_token_is_a_refusal(store: Store) -> None:
     fake = FakeOfs()
     ingestor = Ingestor(store)
     async with poller(
@@ -282,7 +282,7 @@ async def test_ofs_poll_names_a_bad_configuration(
 
 @GRANTS
 async def test_killed_at_random_points_with_tokens_every_event_is_stored_once(
-    store: EventStore, grant: str
+    store: Store, grant: str
 ) -> None:
     rng = random.Random(7)
     clock = Clock()

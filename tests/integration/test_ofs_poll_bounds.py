@@ -18,7 +18,7 @@ from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.poller import OfsPoller
 from adapters.puller import HEALTH_PREFIX, Health
 from adapters.pulling import Unreachable
-from adapters.store import EventStore
+from adapters.store import Store
 from adapters.tokens import FLOOR_SECONDS, renewal_time
 from adapters.vendor_http import Pace
 from api.services.group_commit import Ingestor
@@ -71,7 +71,7 @@ def oauth(fake: FakeOfs) -> OfsCredentials:
 
 async def run_once(
     fake: FakeOfs,
-    store: EventStore,
+    store: Store,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     **kw: Any,
@@ -96,7 +96,7 @@ EVENTS = PAGE_01["items"]
 
 @pytest.mark.parametrize("next_page", ["start", None], ids=["same marker", "no marker"])
 async def test_a_marker_that_does_not_move_is_caught_up(
-    store: EventStore, next_page: str | None
+    store: Store, next_page: str | None
 ) -> None:
     fake = Scripted(script={"start": (EVENTS[:3], next_page)})
     await run_once(fake, store, credentials=oauth(fake))
@@ -108,7 +108,7 @@ async def test_a_marker_that_does_not_move_is_caught_up(
 
 
 async def test_a_marker_that_comes_back_ends_the_run_each_page_read_once(
-    store: EventStore,
+    store: Store,
 ) -> None:
     fake = Scripted(
         script={
@@ -133,7 +133,7 @@ async def test_a_marker_that_comes_back_ends_the_run_each_page_read_once(
 
 
 async def test_endless_fresh_markers_stop_at_the_page_bound(
-    store: EventStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = Scripted(endless=True)
     await run_once(fake, store, max_pages=7)
@@ -143,7 +143,7 @@ async def test_endless_fresh_markers_stop_at_the_page_bound(
 
 @pytest.mark.parametrize("stated", [0, 1, None], ids=["0 s", "1 s", "none"])
 async def test_tokens_are_reused_whatever_lifetime_the_answer_states(
-    store: EventStore, stated: int | None
+    store: Store, stated: int | None
 ) -> None:
     fake = Scripted(
         script={"start": (EVENTS[:1], "b"), "b": (EVENTS[1:2], "c"), "c": (EVENTS[2:3], "c")}
@@ -167,7 +167,7 @@ def test_renewal_has_a_floor_and_a_default() -> None:
 # An instance that cannot be reached
 
 
-async def test_once_gives_up_on_an_unreachable_instance(store: EventStore) -> None:
+async def test_once_gives_up_on_an_unreachable_instance(store: Store) -> None:
     flaky = FlakyTransport(httpx.ASGITransport(app=FakeOfs()))
     flaky.fail_next(httpx.ConnectError, times=10_000)
     with pytest.raises(Unreachable, match=r"could not be read for 0\.3 s"):
@@ -178,7 +178,7 @@ async def test_once_gives_up_on_an_unreachable_instance(store: EventStore) -> No
     assert "ConnectError" in health.last_error
 
 
-async def test_the_long_running_poller_keeps_trying_and_says_so(store: EventStore) -> None:
+async def test_the_long_running_poller_keeps_trying_and_says_so(store: Store) -> None:
     fake = FakeOfs()
     flaky = FlakyTransport(httpx.ASGITransport(app=fake))
     flaky.fail_next(httpx.ConnectError, times=1_000_000)
@@ -197,7 +197,7 @@ async def test_the_long_running_poller_keeps_trying_and_says_so(store: EventStor
     await asyncio.wait_for(task, GUARD)
 
 
-async def _health(store: EventStore) -> Health | None:
+async def _health(store: Store) -> Health | None:
     found = await store.cursors(HEALTH_PREFIX)
     return Health.of(found[0]) if found else None
 
@@ -256,7 +256,7 @@ async def drip() -> AsyncIterator[str]:
         yield base_url
 
 
-async def test_an_endless_answer_is_cut_at_the_cap(store: EventStore, flood: str) -> None:
+async def test_an_endless_answer_is_cut_at_the_cap(store: Store, flood: str) -> None:
     with pytest.raises(Unreachable, match="over the cap of 1,048,576"):
         await run_once(
             FakeOfs(),
@@ -269,7 +269,7 @@ async def test_an_endless_answer_is_cut_at_the_cap(store: EventStore, flood: str
     assert await store.inbox_counts() == {}
 
 
-async def test_a_dripped_answer_is_cut_at_the_deadline(store: EventStore, drip: str) -> None:
+async def test_a_dripped_answer_is_cut_at_the_deadline(store: Store, drip: str) -> None:
     with pytest.raises(Unreachable, match=r"did not arrive whole within 0\.5 s"):
         await run_once(
             FakeOfs(),

@@ -31,10 +31,11 @@ from adapters.ofs.poller import (
     OfsPollerConfig,
 )
 from adapters.pulling import Submit, backoff_delay, retry_after_seconds
-from adapters.store import Delivery, EventStore, Receipt
+from adapters.store import Delivery, Receipt, Store
+from adapters.store.queries import ItemFilter
 from api.services.group_commit import Ingestor
 from projections.items import item_of
-from projections.queries import ItemFilter, Queries
+from projections.queries import Queries
 from tests.fakes.http import FlakyTransport, serving
 from tests.fakes.ofs_server import EVENTS_PATH, SUBSCRIPTIONS_PATH, FakeOfs
 
@@ -49,7 +50,7 @@ GUARD = 60.0
 """Seconds before a test that waits for the poller gives up (a hang, not a timing check)."""
 
 
-async def saved_cursor(store: EventStore, name: str) -> OfsCursor:
+async def saved_cursor(store: Store, name: str) -> OfsCursor:
     found = await store.cursor(name)
     assert found is not None, "no cursor"
     return OfsCursor.of(found)
@@ -76,7 +77,7 @@ def config(base_url: str = BASE_URL, **overrides: Any) -> OfsPollerConfig:
 
 def poller(
     fake: FakeOfs,
-    store: EventStore,
+    store: Store,
     submit: Submit,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -90,7 +91,7 @@ def poller(
     )
 
 
-async def catch_up(fake: FakeOfs, store: EventStore, submit: Submit) -> None:
+async def catch_up(fake: FakeOfs, store: Store, submit: Submit) -> None:
     """A fresh poller reads until OFS has nothing newer, subscribing on its first run.
 
     Tests publish after it: OFS collects a subscription's events from its creation.
@@ -109,7 +110,7 @@ async def drain(poller: OfsPoller, fake: FakeOfs) -> None:
     pytest.fail("the poller never caught up")
 
 
-async def state(store: EventStore, expected: dict[str, Any]) -> dict[str, Any]:
+async def state(store: Store, expected: dict[str, Any]) -> dict[str, Any]:
     """The projection, shaped like the entries of expected.json."""
     queries = Queries(store)
 
@@ -157,7 +158,7 @@ def fake() -> FakeOfs:
 
 
 @pytest.fixture
-def ingestor(store: EventStore) -> Ingestor:
+def ingestor(store: Store) -> Ingestor:
     return Ingestor(store)
 
 
@@ -166,7 +167,7 @@ def ingestor(store: EventStore) -> Ingestor:
 
 
 async def test_fixture_pages_polled_give_the_expected_pools(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     async with poller(fake, store, ingestor.submit) as ofs:
         await drain(ofs, fake)
@@ -199,7 +200,7 @@ async def test_fixture_pages_polled_give_the_expected_pools(
 
 
 async def test_small_pages_each_commit_with_their_cursor(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)
@@ -221,7 +222,7 @@ async def test_small_pages_each_commit_with_their_cursor(
 
 
 async def test_an_empty_page_only_moves_the_cursor(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     async with poller(fake, store, ingestor.submit) as ofs:
         assert await ofs.poll_once() == 0
@@ -234,7 +235,7 @@ async def test_an_empty_page_only_moves_the_cursor(
 
 
 async def test_bearer_token_works_like_basic(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     async with OfsPoller(
         OfsPollerConfig(
@@ -291,7 +292,7 @@ def extra_events(count: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_killed_at_random_points_every_event_is_stored_once(
-    store: EventStore, fake: FakeOfs, seed: int
+    store: Store, fake: FakeOfs, seed: int
 ) -> None:
     rng = random.Random(seed)
     ingestor = Ingestor(store)
@@ -330,7 +331,7 @@ async def test_killed_at_random_points_every_event_is_stored_once(
 
 
 async def test_stop_finishes_the_commit_in_flight(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)
@@ -349,9 +350,7 @@ async def test_stop_finishes_the_commit_in_flight(
     assert cursor.last_event_time == "2026-11-20 09:55:00"
 
 
-async def test_stop_abandons_a_slow_answer(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
-) -> None:
+async def test_stop_abandons_a_slow_answer(store: Store, ingestor: Ingestor, fake: FakeOfs) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)
     await catch_up(fake, store, ingestor.submit)
@@ -372,7 +371,7 @@ async def test_stop_abandons_a_slow_answer(
 
 
 async def test_a_storm_of_errors_is_survived(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
+    store: Store, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="invtrack.ofs")
     fake.fail(503, times=3, path=SUBSCRIPTIONS_PATH)
@@ -408,7 +407,7 @@ async def test_a_storm_of_errors_is_survived(
 
 
 async def test_retry_after_is_honoured(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
+    store: Store, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="invtrack.ofs")
     fake.fail(429, retry_after="1")
@@ -429,7 +428,7 @@ async def test_retry_after_is_honoured(
 
 
 async def test_failed_commits_read_the_same_page_again(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)
@@ -454,7 +453,7 @@ async def test_failed_commits_read_the_same_page_again(
 
 
 async def test_refused_credentials_stop_the_poller(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
+    store: Store, ingestor: Ingestor, fake: FakeOfs, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = OfsCredentials(
         client_id="invtrack-app", instance="acme-test", client_secret="wrong-secret-value"
@@ -468,7 +467,7 @@ async def test_refused_credentials_stop_the_poller(
 
 
 async def test_an_untranslatable_event_is_quarantined_alone_and_passed(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish(
@@ -494,7 +493,7 @@ async def test_an_untranslatable_event_is_quarantined_alone_and_passed(
 
 
 async def test_an_answer_that_is_not_a_page_is_kept_and_read_again(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)
@@ -526,7 +525,7 @@ async def test_an_answer_that_is_not_a_page_is_kept_and_read_again(
 
 
 async def test_over_a_real_socket_with_slow_answers(
-    store: EventStore, ingestor: Ingestor, fake: FakeOfs
+    store: Store, ingestor: Ingestor, fake: FakeOfs
 ) -> None:
     await catch_up(fake, store, ingestor.submit)
     fake.publish_page(PAGE_01)

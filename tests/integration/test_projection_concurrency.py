@@ -20,10 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from adapters.store import Delivery, EventStore, Receipt, StoredEvent, connect
-from adapters.store.schema import projections as registry
+from adapters.store import Delivery, Receipt, Store, StoredEvent, connect
 from api.services.group_commit import Ingestor
 from domain.events import DomainEvent, from_data
 from domain.fold import fold, touched_keys
@@ -134,16 +132,18 @@ async def ingestors(url: str, count: int) -> AsyncIterator[list[tuple[Ingestor, 
     """Ingestors on separate engines, and whether each commits in groups (every other one)."""
     async with AsyncExitStack() as stack:
         started: list[tuple[Ingestor, bool]] = []
+        stores: list[Store] = []
         for number in range(count):
-            database = connect(url, pool_size=2)
-            stack.push_async_callback(database.dispose)
-            ingestor = Ingestor(EventStore(database, LiveProjector()))
+            store = connect(url, pool_size=2, projection=LiveProjector())
+            stack.push_async_callback(store.close)
+            stores.append(store)
+            ingestor = Ingestor(store)
             grouped = number % 2 == 1
             if grouped:
                 await ingestor.start()
                 stack.push_async_callback(ingestor.stop)
             started.append((ingestor, grouped))
-        await asyncio.gather(*(ingestor.store.head() for ingestor, _ in started))
+        await asyncio.gather(*(store.head() for store in stores))
         yield started
 
 
@@ -157,14 +157,14 @@ async def send(
     return [(delivery, await ingestor.submit(delivery)) for delivery in deliveries]
 
 
-async def tail(store: EventStore, done: asyncio.Event) -> list[StoredEvent]:
+async def tail(store: Store, done: asyncio.Event) -> list[StoredEvent]:
     """A reader following the store by position, as a catch-up projection does."""
     seen: list[StoredEvent] = []
     while True:
         finished = done.is_set()
-        seen += await store.read_all(seen[-1].position if seen else 0, 200)
+        seen += await store.read_events(seen[-1].position if seen else 0, 200)
         if finished:
-            while batch := await store.read_all(seen[-1].position if seen else 0, 200):
+            while batch := await store.read_events(seen[-1].position if seen else 0, 200):
                 seen += batch
             return seen
         await asyncio.sleep(0)
@@ -192,7 +192,7 @@ def sums(rows: Sequence[dict[str, Any]]) -> dict[str, Decimal]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_concurrent_writers_and_racing_duplicates_keep_live_equal_to_replay(
-    pg_store: EventStore, pg_url: str, seed: int
+    pg_store: Store, pg_url: str, seed: int
 ) -> None:
     rng = random.Random(seed)
     deliveries, rows = workload(rng)
@@ -250,8 +250,5 @@ async def test_concurrent_writers_and_racing_duplicates_keep_live_equal_to_repla
         ]
 
     # The projection's checkpoint is the last event.
-    async with pg_store.reading() as conn:
-        checkpoints = (
-            await conn.execute(select(registry.c.position).where(registry.c.state == "active"))
-        ).scalars()
-        assert set(checkpoints) == {stored[-1].position}
+    checkpoints = {row.position for row in await pg_store.registered() if row.state == "active"}
+    assert checkpoints == {stored[-1].position}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.store import Delivery, EventStore, InboxEntry, Receipt
+from adapters.store import Delivery, InboxEntry, Receipt, Store
 from api.services.replay import replay_quarantine
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -33,11 +33,11 @@ def entry(
     )
 
 
-async def reject(store: EventStore, *entries: InboxEntry) -> list[Receipt]:
+async def reject(store: Store, *entries: InboxEntry) -> list[Receipt]:
     return await store.commit([Delivery(inbox=e, rejected="a bad page") for e in entries])
 
 
-async def test_a_repeated_payload_is_kept_once_with_its_count(store: EventStore) -> None:
+async def test_a_repeated_payload_is_kept_once_with_its_count(store: Store) -> None:
     (first,) = await reject(store, entry())
     again = await reject(store, entry(minutes=1))
     again += await reject(store, entry(minutes=2), entry(minutes=3))
@@ -54,7 +54,7 @@ async def test_a_repeated_payload_is_kept_once_with_its_count(store: EventStore)
     assert (await store.quarantine_totals())[1] == 4
 
 
-async def test_repeats_within_one_batch_are_counted_on_the_new_copy(store: EventStore) -> None:
+async def test_repeats_within_one_batch_are_counted_on_the_new_copy(store: Store) -> None:
     receipts = await reject(store, entry(), entry(minutes=1), entry(minutes=2))
 
     assert len({receipt.inbox_id for receipt in receipts}) == 1
@@ -62,7 +62,7 @@ async def test_repeats_within_one_batch_are_counted_on_the_new_copy(store: Event
     assert (kept.received_count, kept.last_received_at) == (3, T0 + timedelta(minutes=2))
 
 
-async def test_what_a_replay_reads_beside_the_body_keeps_copies_apart(store: EventStore) -> None:
+async def test_what_a_replay_reads_beside_the_body_keeps_copies_apart(store: Store) -> None:
     receipts = await reject(
         store,
         entry(),
@@ -80,7 +80,7 @@ async def test_what_a_replay_reads_beside_the_body_keeps_copies_apart(store: Eve
     assert (await store.quarantine_totals())[1] == 7
 
 
-async def test_the_kept_copy_replays_once(store: EventStore) -> None:
+async def test_the_kept_copy_replays_once(store: Store) -> None:
     readable = b'{"found": false, "nextPage": "8", "items": []}'
     await reject(store, entry(readable), entry(readable, minutes=1))
 
@@ -90,7 +90,7 @@ async def test_the_kept_copy_replays_once(store: EventStore) -> None:
     assert await store.inbox_counts() == {"accepted": 1}
 
 
-async def test_the_chart_counts_every_time_a_payload_came(store: EventStore) -> None:
+async def test_the_chart_counts_every_time_a_payload_came(store: Store) -> None:
     await reject(store, entry(), entry(minutes=1))
     await reject(store, entry(minutes=2))
 

@@ -20,7 +20,7 @@ from adapters.ofs.inventory import InventoryReader
 from adapters.ofs.oauth import OfsCredentials
 from adapters.ofs.poller import OfsPoller, OfsPollerConfig, ofs_client
 from adapters.ofs.translate import TranslationError, translate_event
-from adapters.store import EventStore
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from api.services.reconciling import Targets, all_known, reconcile_ofs
 from domain.reconciliation import Reconciliation
@@ -58,9 +58,7 @@ def oracle(fake: RandomOfs) -> tuple[Counter[bytes], set[str]]:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-async def test_poll_and_reconcile_against_random_valid_answers(
-    store: EventStore, seed: int
-) -> None:
+async def test_poll_and_reconcile_against_random_valid_answers(store: Store, seed: int) -> None:
     fake = RandomOfs(seed=seed)
     transport = httpx.ASGITransport(app=fake)
     settings = poller_config(fake)

@@ -22,7 +22,8 @@ import pytest
 import projections.filling as filling
 import projections.rebuild as rebuilding
 import projections.setup
-from adapters.store import Delivery, EventStore, InboxEntry, NewEvent, Slot
+from adapters.store import Delivery, InboxEntry, NewEvent, Slot, Store
+from adapters.store.queries import ItemFilter
 from api.cli.rebuild import run_rebuild
 from api.cli.status import run_status
 from api.services.group_commit import Ingestor, Limits
@@ -32,10 +33,11 @@ from domain.fold import stream_of
 from projections.catalog import COUNTS, HISTORY, ITEMS, PROJECTIONS
 from projections.live import LiveProjector
 from projections.projection import Projection
-from projections.queries import ItemFilter, Queries
+from projections.queries import Queries
 from projections.rebuild import RebuildBusy, rebuild
 from projections.setup import Stale, find_stale, prepare, rebuild_stale
 from projections.status import status
+from tests.contract.support import opened
 from tests.harness.histories import (
     BATCH,
     INVENTORY_IDS,
@@ -84,7 +86,7 @@ def before_drop(monkeypatch: pytest.MonkeyPatch) -> list[Tables]:
     kept: list[Tables] = []
     drop = rebuilding._drop
 
-    async def keep_then_drop(store: EventStore, slots: Sequence[tuple[Projection, Slot]]) -> None:
+    async def keep_then_drop(store: Store, slots: Sequence[tuple[Projection, Slot]]) -> None:
         retired = {projection.name: slot for projection, slot in slots}
         if ITEMS.name in retired and HISTORY.name in retired:
             kept.append(await tables_in(store, retired[ITEMS.name], retired[HISTORY.name]))
@@ -99,7 +101,7 @@ def before_drop(monkeypatch: pytest.MonkeyPatch) -> list[Tables]:
 
 
 async def test_a_rebuild_under_live_writes_and_queries_equals_a_replay(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingestor = Ingestor(store, limits=Limits(deliveries=8))
     await ingestor.start()
@@ -176,7 +178,7 @@ async def test_a_rebuild_under_live_writes_and_queries_equals_a_replay(
 
 
 async def test_a_second_rebuild_while_one_runs_is_refused(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await submit_all(Ingestor(store), deliveries(4, 0, 30))
     refused: list[RebuildBusy] = []
@@ -202,9 +204,7 @@ class Interrupted(Exception):
 
 
 @pytest.mark.parametrize("how", ["raise", "cancel"])
-async def test_an_interrupted_rebuild_resumes_from_its_checkpoint(
-    store: EventStore, how: str
-) -> None:
+async def test_an_interrupted_rebuild_resumes_from_its_checkpoint(store: Store, how: str) -> None:
     ingestor = Ingestor(store)
     await submit_all(ingestor, deliveries(5, 0, 100))
     events = await stored_events(store)
@@ -255,7 +255,7 @@ async def test_an_interrupted_rebuild_resumes_from_its_checkpoint(
 
 
 async def test_a_version_bump_is_stale_until_rebuilt_then_the_old_tables_go(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingestor = Ingestor(store)
     await submit_all(ingestor, deliveries(7, 0, 60))
@@ -302,7 +302,7 @@ async def test_a_version_bump_is_stale_until_rebuilt_then_the_old_tables_go(
 
 
 async def test_stale_projections_are_rebuilt_in_the_background_when_asked(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await submit_all(Ingestor(store), deliveries(13, 0, 40))
     monkeypatch.setattr(HISTORY, "version", 2)
@@ -310,7 +310,7 @@ async def test_stale_projections_are_rebuilt_in_the_background_when_asked(
     assert stale == [Stale(HISTORY.name, 1, 2)]
     attempts: list[Sequence[str] | None] = []
 
-    async def busy_once(store: EventStore, names: Sequence[str] | None = None) -> Any:
+    async def busy_once(store: Store, names: Sequence[str] | None = None) -> Any:
         attempts.append(names)
         if len(attempts) == 1:
             raise RebuildBusy("another rebuild is running")
@@ -326,7 +326,7 @@ async def test_stale_projections_are_rebuilt_in_the_background_when_asked(
 
 
 async def test_a_build_left_by_another_version_is_dropped_and_started_afresh(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await submit_all(Ingestor(store), deliveries(14, 0, 60))
 
@@ -358,12 +358,12 @@ async def test_a_build_left_by_another_version_is_dropped_and_started_afresh(
     assert await items_in(store, Slot(old + 1)) == replay(events)
 
 
-async def _registered(store: EventStore) -> list[Any]:
+async def _registered(store: Store) -> list[Any]:
     return await store.registered()
 
 
 async def test_prepare_builds_a_missing_projection_from_the_history(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await submit_all(Ingestor(store), deliveries(9, 0, 40))
     monkeypatch.setattr(rebuilding, "BATCH", BATCH)
@@ -385,16 +385,16 @@ async def test_prepare_builds_a_missing_projection_from_the_history(
 
 
 async def test_the_rebuild_and_status_commands(
-    store: EventStore, capsys: pytest.CaptureFixture[str]
+    store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await submit_all(Ingestor(store), deliveries(10, 0, 30))
     # Events no projection has seen yet (a store that projects nothing
     # appended them): the projections lag behind.
-    unprojected = EventStore(store.database, LiveProjector(projections=()))
-    await unprojected.append([raw_event(n) for n in range(3)])
+    async with opened(store.address.url, projection=LiveProjector(projections=())) as other:
+        await other.append([raw_event(n) for n in range(3)])
     quarantined = InboxEntry(source="ofs", kind="events", body=b"[", received_at=T0)
     await store.commit([Delivery(inbox=quarantined, rejected="not JSON")])
-    settings = Settings(database_url=store.database.url)
+    settings = Settings(database_url=store.address.url)
     head = await store.head()
 
     assert await run_status(settings, as_json=True) == 0

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.store import Delivery, EventStore, InboxEntry
+from adapters.store import Delivery, InboxEntry, Store
 from api.services.group_commit import Ingestor
 from domain.events import (
     DocumentRecorded,
@@ -121,14 +121,14 @@ COUNTS = [
 ]
 
 
-async def tables(store: EventStore) -> Tables:
+async def tables(store: Store) -> Tables:
     found = await active_tables(store)
     assert found.counts is not None
     return found
 
 
 @pytest.fixture
-async def written(store: EventStore) -> EventStore:
+async def written(store: Store) -> Store:
     entry = InboxEntry(
         source="servicemobility",
         kind="InventoryUsage",
@@ -143,7 +143,7 @@ async def written(store: EventStore) -> EventStore:
     return store
 
 
-async def test_the_live_projection_holds_the_rows_written_by_hand(written: EventStore) -> None:
+async def test_the_live_projection_holds_the_rows_written_by_hand(written: Store) -> None:
     found = await tables(written)
     assert (found.links, found.owners, found.counts) == (LINKS, OWNERS, COUNTS)
     assert {key: item.quantity for key, item in found.items.items()} == {
@@ -155,14 +155,14 @@ async def test_the_live_projection_holds_the_rows_written_by_hand(written: Event
     assert (record.pool, record.resource_id, record.activity_id) == ("resource", "TECH_2", None)
 
 
-async def test_a_rebuild_holds_the_rows_written_by_hand(written: EventStore) -> None:
+async def test_a_rebuild_holds_the_rows_written_by_hand(written: Store) -> None:
     before = await tables(written)
     await rebuild(written, reader_grace=0)
     assert await tables(written) == before
     assert (before.links, before.owners, before.counts) == (LINKS, OWNERS, COUNTS)
 
 
-async def test_the_reference_gives_the_rows_written_by_hand(written: EventStore) -> None:
+async def test_the_reference_gives_the_rows_written_by_hand(written: Store) -> None:
     events = applied(await stored_events(written))
     assert reference.links(events) == LINKS
     assert reference.owners(events) == OWNERS

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import projections.parts as parts
-from adapters.store import EventStore, Slot
+from adapters.store import Slot, Store
 from api.cli.main import _parser
 from api.cli.rebuild import run_rebuild
 from api.services.group_commit import Ingestor
@@ -45,7 +45,7 @@ class Interrupted(Exception):
     """Raised on purpose from a progress callback."""
 
 
-async def building(store: EventStore) -> dict[str, tuple[Slot, int]]:
+async def building(store: Store) -> dict[str, tuple[Slot, int]]:
     return {
         row.name: (row.slot, row.position)
         for row in await store.registered()
@@ -53,12 +53,12 @@ async def building(store: EventStore) -> dict[str, tuple[Slot, int]]:
     }
 
 
-async def part_checkpoints(store: EventStore, name: str, slot: Slot) -> dict[tuple[int, int], int]:
+async def part_checkpoints(store: Store, name: str, slot: Slot) -> dict[tuple[int, int], int]:
     async with store.maintaining() as maintenance:
         return await maintenance.part_checkpoints(name, slot)
 
 
-async def test_a_rebuild_in_parts_under_live_writes_equals_a_replay(pg_store: EventStore) -> None:
+async def test_a_rebuild_in_parts_under_live_writes_equals_a_replay(pg_store: Store) -> None:
     ingestor = Ingestor(pg_store)
     await ingestor.start()
     await submit_all(ingestor, deliveries(21, 0, 120))
@@ -98,7 +98,7 @@ async def test_a_rebuild_in_parts_under_live_writes_equals_a_replay(pg_store: Ev
 
 
 async def test_an_interrupted_rebuild_in_parts_resumes_every_part_where_it_stopped(
-    pg_store: EventStore,
+    pg_store: Store,
 ) -> None:
     ingestor = Ingestor(pg_store)
     await submit_all(ingestor, deliveries(23, 0, 100))
@@ -134,7 +134,7 @@ async def test_an_interrupted_rebuild_in_parts_resumes_every_part_where_it_stopp
 
 
 async def test_a_part_killed_mid_way_fails_the_rebuild_and_the_next_run_finishes_it(
-    pg_store: EventStore, monkeypatch: pytest.MonkeyPatch
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await submit_all(Ingestor(pg_store), deliveries(25, 0, 300))
     launched: list[asyncio.subprocess.Process] = []
@@ -161,10 +161,10 @@ async def test_a_part_killed_mid_way_fails_the_rebuild_and_the_next_run_finishes
 
 
 async def test_the_rebuild_command_folds_in_the_processes_asked_for(
-    pg_store: EventStore, capsys: pytest.CaptureFixture[str]
+    pg_store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await submit_all(Ingestor(pg_store), deliveries(26, 0, 60))
-    settings = Settings(database_url=pg_store.database.url)
+    settings = Settings(database_url=pg_store.address.url)
     launched: list[Job] = []
     launch = parts._launch
 

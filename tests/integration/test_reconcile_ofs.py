@@ -14,7 +14,7 @@ from adapters.ofs.client import OfsClient, OfsUnavailable
 from adapters.ofs.inventory import InventoryReader
 from adapters.ofs.oauth import OfsCredentials
 from adapters.pulling import Patience
-from adapters.store import EventStore, ReconciliationLog
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from api.services.reconciling import Targets, all_known, reconcile_ofs
 from domain.reconciliation import Drift
@@ -58,7 +58,7 @@ def holds_what_the_fixtures_say(fake: FakeOfs) -> None:
 
 
 @pytest.fixture
-async def synced(store: EventStore) -> tuple[FakeOfs, Queries]:
+async def synced(store: Store) -> tuple[FakeOfs, Queries]:
     """The fixture pages polled into the store, and OFS holding what they say."""
     fake = FakeOfs()
     ingestor = Ingestor(store)
@@ -170,20 +170,19 @@ async def test_an_outage_is_waited_out_and_a_lasting_one_reported(
 
 
 async def test_runs_are_kept_and_listed_newest_first(
-    store: EventStore, synced: tuple[FakeOfs, Queries]
+    store: Store, synced: tuple[FakeOfs, Queries]
 ) -> None:
     fake, queries = synced
-    log = ReconciliationLog(store.database)
-    clean = await log.record(await reconcile_ofs(queries, reader(fake), TARGETS))
+    clean = await store.record(await reconcile_ofs(queries, reader(fake), TARGETS))
     fake.inventory.change(21259001, quantity=Decimal("14.5"))
-    drifted = await log.record(await reconcile_ofs(queries, reader(fake), TARGETS))
+    drifted = await store.record(await reconcile_ofs(queries, reader(fake), TARGETS))
     assert clean.id is not None
     assert drifted.id is not None
     assert drifted.id > clean.id
-    assert await log.runs() == [drifted, clean]
-    assert await log.runs(before=drifted.id) == [clean]
-    assert await log.runs(limit=1) == [drifted]
-    (latest,) = await log.latest()
+    assert await store.reconciliations() == [drifted, clean]
+    assert await store.reconciliations(before=drifted.id) == [clean]
+    assert await store.reconciliations(limit=1) == [drifted]
+    (latest,) = await store.reconciliation_summary()
     assert (latest.source, latest.clean, latest.drifted_runs, latest.drifted) == ("ofs", 1, 1, 1)
     assert drifted.drifts == (
         Drift(key="ofs-21259001", field="quantity", ours="15", theirs="14.5"),

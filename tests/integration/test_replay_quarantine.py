@@ -16,7 +16,7 @@ import pytest
 
 from adapters import servicemobility
 from adapters.ofs import translate as ofs_translate
-from adapters.store import Delivery, EventStore, InboxEntry
+from adapters.store import Delivery, InboxEntry, Store
 from api.cli.replay import run_replay_quarantine
 from api.services.group_commit import Ingestor
 from api.services.replay import replay_quarantine
@@ -99,7 +99,7 @@ def translator_bug(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
     monkeypatch.setattr(servicemobility, "translate", refuse)
 
 
-async def quarantine(store: EventStore, delivery: Delivery) -> int:
+async def quarantine(store: Store, delivery: Delivery) -> int:
     receipt = await Ingestor(store).submit(delivery)
     assert receipt.quarantined
     assert receipt.inbox_id is not None
@@ -107,7 +107,7 @@ async def quarantine(store: EventStore, delivery: Delivery) -> int:
 
 
 async def test_a_payload_quarantined_by_a_bug_is_appended_once_after_the_fix(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     translator_bug(monkeypatch, "RefModule 1001 is not known")
     kept = await quarantine(store, sm_delivery("env-1"))
@@ -143,7 +143,7 @@ async def test_a_payload_quarantined_by_a_bug_is_appended_once_after_the_fix(
 
 
 async def test_a_payload_whose_message_was_accepted_meanwhile_becomes_a_duplicate(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     translator_bug(monkeypatch, "RefModule 1001 is not known")
     kept = await quarantine(store, sm_delivery("env-2"))
@@ -163,7 +163,7 @@ async def test_a_payload_whose_message_was_accepted_meanwhile_becomes_a_duplicat
 
 @pytest.mark.parametrize("kind", ["events", "events-api"])
 async def test_ofs_payloads_replay_without_appending_known_events_again(
-    store: EventStore, kind: str
+    store: Store, kind: str
 ) -> None:
     known = json.dumps(ofs_event(51000001, 0)).encode()
     await Ingestor(store).submit(
@@ -196,7 +196,7 @@ async def test_ofs_payloads_replay_without_appending_known_events_again(
 
 
 async def test_payloads_that_still_fail_stay_quarantined_with_the_new_reason(
-    store: EventStore,
+    store: Store,
 ) -> None:
     bodies = [
         (entry("servicemobility", "InventoryUsage", b"{not json"), "old"),
@@ -233,7 +233,7 @@ async def test_payloads_that_still_fail_stay_quarantined_with_the_new_reason(
 
 
 async def test_replays_racing_each_other_append_once(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     translator_bug(monkeypatch, "not yet")
     for n in range(4):
@@ -249,14 +249,14 @@ async def test_replays_racing_each_other_append_once(
 
 
 async def test_the_replay_command_prints_what_it_did(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     translator_bug(monkeypatch, "not yet")
     await quarantine(store, sm_delivery("env-5"))
     await quarantine(store, Delivery(inbox=entry("partner", "x", b"{}"), rejected="old"))
     monkeypatch.undo()
 
-    assert await run_replay_quarantine(Settings(database_url=store.database.url)) == 0
+    assert await run_replay_quarantine(Settings(database_url=store.address.url)) == 0
 
     out = capsys.readouterr().out
     assert "replayed 2 quarantined payload(s): 1 accepted (3 event(s) appended)" in out

@@ -25,11 +25,12 @@ import msgspec
 import pytest
 
 from adapters import servicemobility
-from adapters.store import Delivery, EventStore, InboxEntry, connect, row_keys
+from adapters.store import Delivery, InboxEntry, Store, connect, row_keys
+from adapters.store.queries import ItemFilter
 from api.services.group_commit import Ingestor
 from domain.events import Fact
 from projections.live import LiveProjector
-from projections.queries import ItemFilter, Queries
+from projections.queries import Queries
 from projections.rebuild import rebuild
 from projections.setup import prepare
 from tests.harness.deliveries import Line, UsageRow
@@ -103,7 +104,7 @@ def export_delivery(page_id: str, rows: list[dict[str, Any]]) -> Delivery:
     )
 
 
-async def balances(store: EventStore) -> dict[str, Decimal]:
+async def balances(store: Store) -> dict[str, Decimal]:
     queries = Queries(store)
     found: dict[str, Decimal] = {}
     for location in ("VAN-07", "VAN-09"):
@@ -113,7 +114,7 @@ async def balances(store: EventStore) -> dict[str, Decimal]:
     return found
 
 
-async def arrive_again_after_the_upgrade(store: EventStore) -> list[str]:
+async def arrive_again_after_the_upgrade(store: Store) -> list[str]:
     """The rows the old store holds, sent again by another webhook and by the
     Export API, change nothing; a new row does. The stored keys after."""
     r1, r2 = rows_of(FIRST)
@@ -145,11 +146,10 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
     """On each backend: the two webhooks' lines stored at revision 0003 as the
     previous release stored them (each payload kept, each line under the key
     that release gave it, a line whose key was stored skipped), then the upgrade."""
-    database = connect(database_url)
-    store = EventStore(database, LiveProjector())
+    store = connect(database_url, projection=LiveProjector())
     try:
-        await database.migrate("0003")
-        old = OldStore(database)
+        await store.migrate("0003")
+        old = OldStore(store)
         saved = translated(FIRST) + translated(SECOND)
         keyed = [
             msgspec.structs.replace(fact, dedupe_key=key)
@@ -158,13 +158,13 @@ async def test_an_upgraded_store_keeps_old_rows_deduplicated(database_url: str) 
         await old.accept(json.loads(FIRST), keyed[:2])
         await old.accept(json.loads(SECOND), keyed[2:])
 
-        await database.migrate()
+        await store.migrate()
         await prepare(store)
-        assert await database.current_revision() is not None
+        assert await store.revision() is not None
         assert await balances(store) == BEFORE
         keys = await arrive_again_after_the_upgrade(store)
     finally:
-        await database.dispose()
+        await store.close()
     assert_rekeyed(keys)
 
 
@@ -173,18 +173,17 @@ async def test_the_store_the_previous_release_wrote_upgrades(tmp_path: Path) -> 
     migrated to this build and its projections rebuilt."""
     path = tmp_path / "invtrack.db"
     shutil.copyfile(FIXTURES / "previous_release.db", path)
-    database = connect(f"sqlite+aiosqlite:///{path}")
-    store = EventStore(database, LiveProjector())
+    store = connect(f"sqlite+aiosqlite:///{path}", projection=LiveProjector())
     try:
-        assert await database.current_revision() == "0002"
+        assert await store.revision() == "0002"
         assert [event.dedupe_key for event in await all_events(store)] == STORED_KEYS
-        await database.migrate()
+        await store.migrate()
         await prepare(store)
         await rebuild(store, reader_grace=0)
         assert await balances(store) == BEFORE
         keys = await arrive_again_after_the_upgrade(store)
     finally:
-        await database.dispose()
+        await store.close()
     assert_rekeyed(keys)
 
 

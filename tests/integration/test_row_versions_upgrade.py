@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from adapters import servicemobility
 from adapters.servicemobility_export.translate import EXPORT_KIND
-from adapters.store import Delivery, EventStore, InboxEntry, RowConflicts, connect
+from adapters.store import Delivery, InboxEntry, Store, connect
 from adapters.store.row_keys import RowKeys, rows_by_old_key
 from api.services.group_commit import Ingestor
 from api.services.payloads import read_servicemobility, read_servicemobility_export
@@ -72,13 +72,12 @@ EXPORTED = [
 
 
 @pytest.fixture
-async def upgraded(database_url: str) -> AsyncIterator[tuple[EventStore, dict[str, int]]]:
+async def upgraded(database_url: str) -> AsyncIterator[tuple[Store, dict[str, int]]]:
     """A store written at revision 0005, then upgraded; the inbox ids it kept."""
-    database = connect(database_url)
-    store = EventStore(database, LiveProjector())
+    store = connect(database_url, projection=LiveProjector())
     try:
-        await database.migrate("0005")
-        old = OldStore(database)
+        await store.migrate("0005")
+        old = OldStore(store)
         ids = {
             "load": await old.accept(LOAD, old_facts(LOAD, "0005")),
             "work order": await old.accept(WORK_ORDER, old_facts(WORK_ORDER, "0005")),
@@ -90,15 +89,15 @@ async def upgraded(database_url: str) -> AsyncIterator[tuple[EventStore, dict[st
         for _ in range(3):
             ids.setdefault("broken", await old.quarantine(b'{"id": "x", "type": ', "not JSON"))
         ids["other"] = await old.quarantine(b"[1, 2]", "not an object")
-        await database.migrate()
+        await store.migrate()
         await prepare(store)
         yield store, ids
     finally:
-        await database.dispose()
+        await store.close()
 
 
 async def test_quarantined_copies_collapse_into_the_first_with_their_count(
-    upgraded: tuple[EventStore, dict[str, int]],
+    upgraded: tuple[Store, dict[str, int]],
 ) -> None:
     store, ids = upgraded
     kept = await store.inbox_entries("quarantined")
@@ -112,13 +111,13 @@ async def test_quarantined_copies_collapse_into_the_first_with_their_count(
 
 
 async def test_lines_are_rekeyed_and_a_version_counted_twice_is_a_conflict(
-    upgraded: tuple[EventStore, dict[str, int]],
+    upgraded: tuple[Store, dict[str, int]],
 ) -> None:
     store, ids = upgraded
     keys = [event.dedupe_key for event in await all_events(store)]
     assert len(keys) == 6
     assert all(key.startswith("smrow2:") for key in keys)
-    (conflict,) = await RowConflicts(store.database).newest()
+    (conflict,) = await store.conflicts()
     assert conflict.rowver == "AAAAAAAB9x0="
     assert (conflict.counted_inbox_id, conflict.inbox_id) == (ids["load"], ids["demo"])
     assert conflict.both_counted
@@ -127,7 +126,7 @@ async def test_lines_are_rekeyed_and_a_version_counted_twice_is_a_conflict(
 
 
 async def test_stored_rows_arriving_again_count_nothing(
-    upgraded: tuple[EventStore, dict[str, int]],
+    upgraded: tuple[Store, dict[str, int]],
 ) -> None:
     store, _ = upgraded
     ingestor = Ingestor(store)
@@ -146,7 +145,7 @@ async def test_stored_rows_arriving_again_count_nothing(
     assert [(a.appended, a.conflicts) for a in answers] == [(0, 0), (0, 0), (0, 1), (0, 0), (0, 0)]
     assert await balances(store, [cable("VAN-07"), fuse("VAN-09")]) == before
     assert len(await all_events(store)) == stored
-    assert await RowConflicts(store.database).count() == 1
+    assert await store.conflict_count() == 1
 
 
 def cable(location: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.client import EXPORT_PATH, Pace, SmClient, SmRejected
 from adapters.servicemobility_export.poller import SmPoller, SmPollerConfig
-from adapters.store import EventStore
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from tests.fakes.servicemobility_server import LOGIN_PATH, FakeServiceMobility
 from tests.harness.databases import migrated_store
@@ -41,7 +41,7 @@ class Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with migrated_store(f"sqlite+aiosqlite:///{tmp_path / 'sm.db'}") as event_store:
         yield event_store
 
@@ -62,7 +62,7 @@ def credentials(fake: FakeServiceMobility, way: str) -> SmCredentials:
 
 async def pull(
     fake: FakeServiceMobility,
-    store: EventStore,
+    store: Store,
     creds: SmCredentials,
     clock: Clock | None = None,
     **overrides: Any,
@@ -89,7 +89,7 @@ async def pull(
 
 @pytest.mark.parametrize("way", [LOGIN, "token", "customer"])
 async def test_each_way_of_authenticating_pulls_everything_and_logs_no_secret(
-    store: EventStore, way: str, caplog: pytest.LogCaptureFixture
+    store: Store, way: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = site()
@@ -104,7 +104,7 @@ async def test_each_way_of_authenticating_pulls_everything_and_logs_no_secret(
         assert "customercode=[hidden]" in caplog.text
 
 
-async def test_a_login_token_is_renewed_before_it_expires(store: EventStore) -> None:
+async def test_a_login_token_is_renewed_before_it_expires(store: Store) -> None:
     clock = Clock()
     fake = site(clock)
     fake.token_lifetime = 600
@@ -127,7 +127,7 @@ async def test_a_login_token_is_renewed_before_it_expires(store: EventStore) -> 
 
 
 @pytest.mark.parametrize("how", ["expired", "revoked"])
-async def test_a_refused_login_token_is_exchanged_again_once(store: EventStore, how: str) -> None:
+async def test_a_refused_login_token_is_exchanged_again_once(store: Store, how: str) -> None:
     clock = Clock()
     fake = site(clock)
     creds = credentials(fake, LOGIN)
@@ -150,7 +150,7 @@ async def test_a_refused_login_token_is_exchanged_again_once(store: EventStore, 
 
 
 async def test_a_wrong_password_stops_the_poller(
-    store: EventStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake = site()
@@ -162,7 +162,7 @@ async def test_a_wrong_password_stops_the_poller(
     assert "wrong-password-value" not in caplog.text
 
 
-async def test_an_expired_administrators_token_stops_the_poller(store: EventStore) -> None:
+async def test_an_expired_administrators_token_stops_the_poller(store: Store) -> None:
     clock = Clock()
     fake = site(clock)
     creds = SmCredentials(token=fake.developer_token(lifetime=60))

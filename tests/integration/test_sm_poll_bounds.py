@@ -13,7 +13,7 @@ import pytest
 
 from adapters.pulling import Unreachable
 from adapters.servicemobility_export.poller import SmPoller
-from adapters.store import EventStore
+from adapters.store import Store
 from api.services.group_commit import Ingestor
 from tests.fakes.http import FlakyTransport
 from tests.fakes.servicemobility_server import EXPORT_PATH, FakeServiceMobility, rowver_of
@@ -50,7 +50,7 @@ class Answering:
         await self.fake(scope, receive, send)
 
 
-async def run_once(store: EventStore, app: Any, fake: FakeServiceMobility, **kw: Any) -> SmPoller:
+async def run_once(store: Store, app: Any, fake: FakeServiceMobility, **kw: Any) -> SmPoller:
     sm = SmPoller(
         config(fake, **kw), store, Ingestor(store).submit, transport=httpx.ASGITransport(app=app)
     )
@@ -59,7 +59,7 @@ async def run_once(store: EventStore, app: Any, fake: FakeServiceMobility, **kw:
     return sm
 
 
-async def test_a_row_nested_5000_levels_is_quarantined_and_passed(store: EventStore) -> None:
+async def test_a_row_nested_5000_levels_is_quarantined_and_passed(store: Store) -> None:
     fake = site()
     deep = b"[" * 5000 + b"]" * 5000
     page = (
@@ -82,9 +82,7 @@ async def test_a_row_nested_5000_levels_is_quarantined_and_passed(store: EventSt
 
 
 @pytest.mark.parametrize("cycle", ["ignored", "cycles"])
-async def test_a_rowver_that_is_ignored_or_cycles_ends_the_run(
-    store: EventStore, cycle: str
-) -> None:
+async def test_a_rowver_that_is_ignored_or_cycles_ends_the_run(store: Store, cycle: str) -> None:
     fake = site()
     first, second = fake.exported()[:2], fake.exported()[2:4]
     a, b = rowver_of(2), rowver_of(4)
@@ -102,7 +100,7 @@ async def test_a_rowver_that_is_ignored_or_cycles_ends_the_run(
 
 
 async def test_endless_fresh_rowvers_stop_at_the_page_bound(
-    store: EventStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = site()
     row = fake.exported()[0]
@@ -121,7 +119,7 @@ async def test_endless_fresh_rowvers_stop_at_the_page_bound(
     assert "the most one run reads (INVTRACK_VENDOR_MAX_PAGES)" in caplog.text
 
 
-async def test_once_gives_up_on_an_unreachable_site(store: EventStore) -> None:
+async def test_once_gives_up_on_an_unreachable_site(store: Store) -> None:
     fake = site()
     flaky = FlakyTransport(httpx.ASGITransport(app=fake))
     flaky.fail_next(httpx.ConnectTimeout, times=1_000_000)

@@ -24,7 +24,7 @@ from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.client import EXPORT_PATH, SmRejected
 from adapters.servicemobility_export.poller import SmCursor, SmPoller, SmPollerConfig
 from adapters.servicemobility_export.translate import EXPORT_KIND
-from adapters.store import Delivery, EventStore, InboxEntry, Receipt
+from adapters.store import Delivery, InboxEntry, Receipt, Store
 from api.services.group_commit import Ingestor
 from api.services.payloads import read_servicemobility
 from api.services.replay import replay_quarantine
@@ -62,7 +62,7 @@ def config(fake: FakeServiceMobility, **overrides: Any) -> SmPollerConfig:
 
 def poller(
     fake: FakeServiceMobility,
-    store: EventStore,
+    store: Store,
     submit: Submit,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -78,15 +78,13 @@ def poller(
     )
 
 
-async def pull(
-    fake: FakeServiceMobility, store: EventStore, submit: Submit, **overrides: Any
-) -> None:
+async def pull(fake: FakeServiceMobility, store: Store, submit: Submit, **overrides: Any) -> None:
     """A fresh poller pulls until the site has nothing newer."""
     async with poller(fake, store, submit, **overrides) as sm:
         await asyncio.wait_for(sm.run(asyncio.Event(), once=True), GUARD)
 
 
-async def assert_webhook_balances(store: EventStore, fake: FakeServiceMobility) -> None:
+async def assert_webhook_balances(store: Store, fake: FakeServiceMobility) -> None:
     """The store holds every exported row once: the balances the webhook gives."""
     rows = webhook_rows(fake.exported())
     expected = quantities(webhook_items(rows))
@@ -102,7 +100,7 @@ def fake() -> FakeServiceMobility:
 
 
 @pytest.fixture
-def ingestor(store: EventStore) -> Ingestor:
+def ingestor(store: Store) -> Ingestor:
     return Ingestor(store)
 
 
@@ -111,7 +109,7 @@ def ingestor(store: EventStore) -> Ingestor:
 
 
 async def test_pulled_rows_give_the_webhook_balances(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     await pull(fake, store, ingestor.submit)
     await assert_webhook_balances(store, fake)
@@ -129,7 +127,7 @@ async def test_pulled_rows_give_the_webhook_balances(
 
 
 async def test_each_page_commits_with_its_cursor_and_new_rows_follow(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     deliveries: list[Delivery] = []
 
@@ -152,7 +150,7 @@ async def test_each_page_commits_with_its_cursor_and_new_rows_follow(
 
 
 async def test_sources_keep_their_own_cursors(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     portal = recorded_usages()[0] | {"RefModule": "1008", "RefObjID": "VAN-07", "UserID": "admin"}
     fake.publish(portal, src="api")
@@ -170,7 +168,7 @@ async def test_sources_keep_their_own_cursors(
 
 
 async def test_re_extraction_changes_nothing(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     await pull(fake, store, ingestor.submit)
     stored = await store.count()
@@ -184,7 +182,7 @@ async def test_re_extraction_changes_nothing(
 
 @pytest.mark.parametrize("webhook_first", [True, False])
 async def test_a_row_counts_once_by_webhook_and_by_export(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility, webhook_first: bool
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility, webhook_first: bool
 ) -> None:
     rows = webhook_rows(fake.exported())
 
@@ -221,7 +219,7 @@ async def test_a_row_counts_once_by_webhook_and_by_export(
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_killed_at_random_points_every_row_is_stored_once(
-    store: EventStore, fake: FakeServiceMobility, seed: int
+    store: Store, fake: FakeServiceMobility, seed: int
 ) -> None:
     rng = random.Random(seed)
     ingestor = Ingestor(store)
@@ -248,7 +246,7 @@ async def test_killed_at_random_points_every_row_is_stored_once(
 
 
 async def test_stop_finishes_the_commit_in_flight(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     stop = asyncio.Event()
 
@@ -270,7 +268,7 @@ async def test_stop_finishes_the_commit_in_flight(
 
 
 async def test_an_untranslatable_page_is_quarantined_and_passed(
-    store: EventStore, ingestor: Ingestor
+    store: Store, ingestor: Ingestor
 ) -> None:
     fake = FakeServiceMobility()
     usages = recorded_usages()
@@ -291,7 +289,7 @@ async def test_an_untranslatable_page_is_quarantined_and_passed(
 
 
 async def test_an_answer_that_is_not_a_page_is_kept_and_read_again(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     answers = 0
 
@@ -315,7 +313,7 @@ async def test_an_answer_that_is_not_a_page_is_kept_and_read_again(
 
 @pytest.mark.parametrize("legacy_errors", [False, True])
 async def test_a_storm_of_errors_is_survived(
-    store: EventStore,
+    store: Store,
     ingestor: Ingestor,
     fake: FakeServiceMobility,
     caplog: pytest.LogCaptureFixture,
@@ -339,7 +337,7 @@ async def test_a_storm_of_errors_is_survived(
 
 
 async def test_a_refusal_stops_the_poller(
-    store: EventStore, ingestor: Ingestor, fake: FakeServiceMobility
+    store: Store, ingestor: Ingestor, fake: FakeServiceMobility
 ) -> None:
     fake.fail(403, path=EXPORT_PATH)
     with pytest.raises(SmRejected) as refused:

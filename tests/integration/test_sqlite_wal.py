@@ -8,8 +8,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.store import EventStore, NewEvent
-from adapters.store.sqlite import CHECKPOINT_SECONDS
+from adapters.store import NewEvent, Store
 from tests.harness.databases import migrated_store
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -49,11 +48,15 @@ async def test_commits_reach_the_database_file_without_the_wal_filling_up(
     assert found >= 5
 
 
-async def until_copied(store: EventStore, path: Path) -> int:
-    for n in range(5, 5 + 40):
-        await asyncio.sleep(CHECKPOINT_SECONDS / 2)
-        await store.append([event(n)])  # a commit: a checkpoint is due
+async def until_copied(store: Store, path: Path, *, deadline: float = 20.0) -> int:
+    """Commit now and then (a commit is what makes a checkpoint due, once some
+    time has passed since the last) until the first five events are in the
+    file, or the deadline passes."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    n = 5
+    while (found := in_database_file(path)) < 5 and loop.time() < end:
+        await store.append([event(n)])
+        n += 1
         await asyncio.sleep(0.05)
-        if (found := in_database_file(path)) >= 5:
-            return found
-    return in_database_file(path)
+    return found

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
 import msgspec
 import pytest
@@ -23,14 +22,14 @@ import pytest
 from adapters.store import (
     ConcurrencyConflict,
     Delivery,
-    EventStore,
     InboxEntry,
     NewEvent,
+    Store,
     connect,
 )
-from adapters.store.postgres import PostgresWriter
 from domain.events import Fact, ResourceInventoryCreated
 from projections.live import LiveProjector
+from tests.harness.server import Proxy, pg_target, through
 
 WRITERS = 8
 READERS = 3
@@ -56,30 +55,30 @@ class Batch(msgspec.Struct, frozen=True):
     stored: tuple[Seen, ...]
 
 
-class LingeringWriter(PostgresWriter):
-    """Keeps each transaction open a while after its positions are taken, as a
-    slow network or a busy server would: that is when unserialised commits
-    reorder."""
-
-    def __init__(self, dsn: str, seed: int) -> None:
-        super().__init__(dsn, lock_timeout=60)
-        self.rng = random.Random(seed)
-
-    async def _write(self, conn: Any, decision: Any) -> None:
-        await asyncio.sleep(self.rng.random() * 0.003)
-        await super()._write(conn, decision)
+def up_to(most: float, *, seed: int) -> Callable[[], float]:
+    """Random delays of at most `most` seconds, the same ones for a seed."""
+    rng = random.Random(seed)
+    return lambda: rng.random() * most
 
 
 @asynccontextmanager
-async def stores_on(url: str, count: int) -> AsyncIterator[list[EventStore]]:
-    """Stores on separate connections, each already open."""
+async def stores_on(url: str, count: int, *, lingering: bool) -> AsyncIterator[list[Store]]:
+    """Stores on separate connections, each already open. `lingering` ones
+    reach PostgreSQL through a proxy that holds what they send up to 3 ms, as
+    a slow network or a busy server would: a transaction stays open a while
+    after its positions are taken, which is when unserialised commits reorder."""
     async with AsyncExitStack() as stack:
-        stores: list[EventStore] = []
+        stores: list[Store] = []
         for number in range(count):
-            database = connect(url, pool_size=1)
-            stack.push_async_callback(database.dispose)
-            database._writer = LingeringWriter(database.dsn, number)
-            stores.append(EventStore(database, LiveProjector()))
+            target = url
+            if lingering:
+                proxy = Proxy(*pg_target(url), delay=up_to(0.003, seed=number))
+                await proxy.start()
+                stack.push_async_callback(proxy.close)
+                target = through(url, proxy.port)
+            store = connect(target, pool_size=1, busy_seconds=60, projection=LiveProjector())
+            stack.push_async_callback(store.close)
+            stores.append(store)
         await asyncio.gather(*(store.head() for store in stores))
         yield stores
 
@@ -121,7 +120,7 @@ def plan(writer: int, rng: random.Random, shared_share: float) -> list[list[NewE
 
 
 async def write(
-    store: EventStore, batches: Sequence[Sequence[NewEvent]], start: asyncio.Event, seed: int
+    store: Store, batches: Sequence[Sequence[NewEvent]], start: asyncio.Event, seed: int
 ) -> list[Batch]:
     rng = random.Random(seed)
     done: list[Batch] = []
@@ -141,7 +140,7 @@ async def write(
 
 
 async def tail(
-    reader: EventStore, start: asyncio.Event, writers_done: asyncio.Event, rng: random.Random
+    reader: Store, start: asyncio.Event, writers_done: asyncio.Event, rng: random.Random
 ) -> list[Seen]:
     """Follow the store as a projection would, until the writers are done and
     nothing is left to read."""
@@ -150,7 +149,7 @@ async def tail(
     await start.wait()
     while True:
         finished = writers_done.is_set()
-        page = await reader.read_all(after=checkpoint, limit=rng.choice((1, 3, 7, 50)))
+        page = await reader.read_events(after=checkpoint, limit=rng.choice((1, 3, 7, 50)))
         seen.extend(Seen(e.position, e.stream_id, e.version, e.dedupe_key) for e in page)
         if page:
             checkpoint = page[-1].position
@@ -168,7 +167,7 @@ async def race(
     plans = [plan(writer, rng, shared_share) for writer in range(WRITERS)]
     start, writers_done = asyncio.Event(), asyncio.Event()
 
-    async def all_writers(stores: list[EventStore]) -> list[list[Batch]]:
+    async def all_writers(stores: list[Store]) -> list[list[Batch]]:
         try:
             return list(
                 await asyncio.gather(
@@ -182,8 +181,8 @@ async def race(
             writers_done.set()
 
     async with (
-        stores_on(url, WRITERS) as stores,
-        stores_on(url, READERS) as readers,
+        stores_on(url, WRITERS, lingering=True) as stores,
+        stores_on(url, READERS, lingering=False) as readers,
         asyncio.TaskGroup() as group,
     ):
         writing = group.create_task(all_writers(stores))
@@ -197,7 +196,7 @@ async def race(
 
 @pytest.mark.parametrize("seed", range(6))
 async def test_tailing_readers_see_every_committed_event_once_in_order(
-    pg_store: EventStore, pg_url: str, seed: int
+    pg_store: Store, pg_url: str, seed: int
 ) -> None:
     writers, readings = await race(pg_url, seed, shared_share=0.3)
 
@@ -205,7 +204,7 @@ async def test_tailing_readers_see_every_committed_event_once_in_order(
     told = sorted(
         (event for batch in batches for event in batch.stored), key=lambda event: event.position
     )
-    everything = await pg_store.read_all(limit=100_000)
+    everything = await pg_store.read_events(limit=100_000)
     assert [Seen(e.position, e.stream_id, e.version, e.dedupe_key) for e in everything] == told
     for seen in readings:
         # Strictly increasing positions, so no repeats; nothing missing from
@@ -238,12 +237,10 @@ async def test_tailing_readers_see_every_committed_event_once_in_order(
         assert stream_versions == list(range(1, len(stream_versions) + 1))
 
 
-async def test_writers_racing_on_one_message_id_keep_it_once(
-    pg_store: EventStore, pg_url: str
-) -> None:
+async def test_writers_racing_on_one_message_id_keep_it_once(pg_store: Store, pg_url: str) -> None:
     messages = 10
 
-    async def deliver(store: EventStore, message: int, barrier: asyncio.Barrier) -> int | None:
+    async def deliver(store: Store, message: int, barrier: asyncio.Barrier) -> int | None:
         entry = InboxEntry(
             source="servicemobility",
             kind="InventoryUsage",
@@ -259,7 +256,7 @@ async def test_writers_racing_on_one_message_id_keep_it_once(
         (receipt,) = await store.commit([Delivery(inbox=entry, facts=(fact,))])
         return receipt.inbox_id
 
-    async with stores_on(pg_url, WRITERS) as stores:
+    async with stores_on(pg_url, WRITERS, lingering=True) as stores:
         for message in range(messages):
             barrier = asyncio.Barrier(len(stores))
             results = await asyncio.gather(*(deliver(store, message, barrier) for store in stores))
@@ -271,23 +268,21 @@ async def test_writers_racing_on_one_message_id_keep_it_once(
         f"msg-{message}" for message in range(messages)
     )
     assert await pg_store.count() == messages
-    assert {e.inbox_id for e in await pg_store.read_all()} == {e.id for e in accepted}
+    assert {e.inbox_id for e in await pg_store.read_events()} == {e.id for e in accepted}
 
 
-async def test_two_writers_racing_at_one_receive_one_inbox_id(
-    pg_store: EventStore, pg_url: str
-) -> None:
+async def test_two_writers_racing_at_one_receive_one_inbox_id(pg_store: Store, pg_url: str) -> None:
     entry = InboxEntry(
         source="ofs", kind="page", body=b"\x00raw\xff", received_at=T0, message_id="page-1"
     )
     barrier = asyncio.Barrier(2)
 
-    async def receive(store: EventStore) -> int | None:
+    async def receive(store: Store) -> int | None:
         await barrier.wait()
         (receipt,) = await store.commit([Delivery(inbox=entry)])
         return receipt.inbox_id
 
-    async with stores_on(pg_url, 2) as stores:
+    async with stores_on(pg_url, 2, lingering=True) as stores:
         results = await asyncio.gather(*(receive(store) for store in stores))
 
     assert len([inbox_id for inbox_id in results if inbox_id is not None]) == 1
@@ -297,11 +292,11 @@ async def test_two_writers_racing_at_one_receive_one_inbox_id(
 
 @pytest.mark.parametrize("writers", [2, WRITERS])
 async def test_writers_with_the_same_expected_version_one_wins(
-    pg_store: EventStore, pg_url: str, writers: int
+    pg_store: Store, pg_url: str, writers: int
 ) -> None:
     rounds = 8
 
-    async def attempt(store: EventStore, writer: int, round_: int, barrier: asyncio.Barrier) -> int:
+    async def attempt(store: Store, writer: int, round_: int, barrier: asyncio.Barrier) -> int:
         current = len(await store.read_stream("order-1"))
         await barrier.wait()
         stored = await store.append(
@@ -319,7 +314,7 @@ async def test_writers_with_the_same_expected_version_one_wins(
         )
         return len(stored)
 
-    async with stores_on(pg_url, writers) as stores:
+    async with stores_on(pg_url, writers, lingering=True) as stores:
         for round_ in range(rounds):
             barrier = asyncio.Barrier(writers)
             results = await asyncio.gather(

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from adapters.store import EventStore, NewEvent
-from adapters.store.schema import events as events_table
+from adapters.store import NewEvent, Store
 from api.services.group_commit import Ingestor
 from domain import upcasters
 from domain.events import StockUsageRecorded, event_type, from_data, to_data
@@ -62,7 +60,7 @@ def old_events(count: int) -> list[StockUsageRecorded]:
     return [usage(rng, n) for n in range(count)]
 
 
-async def store_version_1(store: EventStore, old: Sequence[StockUsageRecorded]) -> None:
+async def store_version_1(store: Store, old: Sequence[StockUsageRecorded]) -> None:
     """Events written by the build before the change, as it wrote them."""
     await store.append(
         [
@@ -89,25 +87,24 @@ def test_the_version_1_shape_lifts_to_the_event() -> None:
 
 
 async def test_old_events_are_read_in_the_current_shape_by_rebuild_and_history(
-    store: EventStore, version_2: None
+    store: Store, version_2: None
 ) -> None:
     old = old_events(3 * BATCH)
     await store_version_1(store, old)
     await submit_all(Ingestor(store), deliveries(12, 100, 40))
 
-    async with store.reading() as conn:
-        rows = (await conn.execute(select(events_table).order_by(events_table.c.position))).all()
+    rows = await store.read_raw(0, 10_000)
     # Stored as written: version 1 in its own shape, newer events in version 2.
-    assert [row.schema_version for row in rows[: len(old)]] == [1] * len(old)
-    assert "storage_location" in rows[0].data
-    assert {row.schema_version for row in rows[len(old) :] if row.type == USAGE} == {2}
+    assert [schema for _, _, schema, _ in rows[: len(old)]] == [1] * len(old)
+    assert "storage_location" in rows[0][3]
+    assert {schema for _, kind, schema, _ in rows[len(old) :] if kind == USAGE} == {2}
 
     events = await stored_events(store)
     assert [from_data(event.data) for event in events[: len(old)]] == old
     assert {event.schema_version for event in events if event.type == USAGE} == {2}
     # The rebuild's own decoding agrees with the store's reads, old or current.
     decode = decoder(store.upcast)
-    assert [decode(row.type, row.schema_version, row.data) for row in rows] == [
+    assert [decode(kind, schema, data) for _, kind, schema, data in rows] == [
         from_data(event.data) for event in events
     ]
 
@@ -127,7 +124,7 @@ async def test_old_events_are_read_in_the_current_shape_by_rebuild_and_history(
 
 
 async def test_a_missing_upcaster_stops_the_rebuild_until_it_is_there(
-    store: EventStore, version_2: None, monkeypatch: pytest.MonkeyPatch
+    store: Store, version_2: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = old_events(BATCH)
     await store_version_1(store, old)
@@ -136,7 +133,7 @@ async def test_a_missing_upcaster_stops_the_rebuild_until_it_is_there(
     with pytest.raises(ValueError, match="no upcaster"):
         await rebuild(store, [ITEMS.name], batch_size=BATCH)
     with pytest.raises(LookupError):
-        await store.read_all()
+        await store.read_events()
 
     monkeypatch.setitem(upcasters.UPCASTERS, (USAGE, 2), dict)
     (done,) = await rebuild(store, [ITEMS.name], batch_size=BATCH)

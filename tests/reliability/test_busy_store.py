@@ -1,8 +1,9 @@
 """A store whose write lock another process holds: senders get 503 with
 `Retry-After` once the configured busy time is over, never a false 200, and
 `/ready` says the service is not ready; once the lock is free, deliveries go
-in again. On SQLite the lock is a `BEGIN IMMEDIATE` elsewhere; on PostgreSQL
-a session holding invtrack's append lock (a stuck connection).
+in again. The lock is held by another connection's maintenance transaction
+(on SQLite a `BEGIN IMMEDIATE` elsewhere, on PostgreSQL a transaction holding
+invtrack's append lock, as a stuck connection would).
 
 And several servers starting together on a fresh SQLite file all come up:
 the first migrates, the others wait for it.
@@ -11,58 +12,21 @@ the first migrates, the others wait for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
-from adapters.store import EventStore, connect
-from adapters.store.postgres import APPEND_LOCK
+from adapters.store import connect
 from tests.harness.deliveries import envelope_for
+from tests.harness.locks import append_lock_held
 from tests.harness.reading import all_inbox
 from tests.harness.server import Server
 from tests.harness.tokens import sender
 
 BUSY = {"INVTRACK_STORE_BUSY_SECONDS": "1"}
-
-
-@contextlib.contextmanager
-def sqlite_lock_held(database_url: str) -> Iterator[None]:
-    path = make_url(database_url).database or ""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
-@contextlib.asynccontextmanager
-async def append_lock_held(database_url: str) -> AsyncIterator[None]:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f"SELECT pg_advisory_lock({APPEND_LOCK})")
-    try:
-        yield
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def lock_held(database_url: str) -> AsyncIterator[None]:
-    if database_url.startswith("sqlite"):
-        with sqlite_lock_held(database_url):
-            yield
-    else:
-        async with append_lock_held(database_url):
-            yield
 
 
 @pytest.fixture
@@ -86,7 +50,7 @@ async def test_a_held_write_lock_gives_503_then_deliveries_go_in(
     server: Server, database_url: str
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        async with lock_held(database_url):
+        async with append_lock_held(database_url):
             refused = await asyncio.gather(*(deliver(client, f"busy-{n}") for n in range(5)))
             ready = await client.get("/ready")
             # Answered while the lock is still held: none can have been committed.
@@ -96,11 +60,11 @@ async def test_a_held_write_lock_gives_503_then_deliveries_go_in(
         accepted = await asyncio.gather(*(deliver(client, f"busy-{n}") for n in range(5)))
         assert [r.json()["duplicate"] for r in accepted] == [False] * 5
         assert (await client.get("/ready")).status_code == 200
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        inbox = await all_inbox(EventStore(database))
+        inbox = await all_inbox(store)
     finally:
-        await database.dispose()
+        await store.close()
     assert sorted(row.message_id or "" for row in inbox) == [f"busy-{n}" for n in range(5)]
 
 

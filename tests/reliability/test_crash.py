@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from adapters import servicemobility
-from adapters.store import EventStore, connect
+from adapters.store import connect
 from tests.harness.deliveries import Line, UsageRow, post_json, usage_envelope
 from tests.harness.reading import all_events, all_inbox, assert_projection_is_the_replay, listed
 from tests.harness.server import Server
@@ -111,13 +111,12 @@ def facts_of(body: bytes) -> list[str]:
 async def assert_stored_exactly_once(database_url: str, acked: list[dict[str, Any]]) -> None:
     """Each acknowledged envelope has one accepted inbox row and every ledger
     line once; every kept payload has all its lines (nothing half-written)."""
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        store = EventStore(database)
         inbox = [row for row in await all_inbox(store) if row.status == "accepted"]
         events = await all_events(store)
     finally:
-        await database.dispose()
+        await store.close()
     kept = Counter(row.message_id for row in inbox)
     assert all(kept[envelope["id"]] == 1 for envelope in acked), "acknowledged but not kept once"
     assert max(kept.values(), default=1) == 1

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.store import EventStore, connect
+from adapters.store import connect
 from tests.harness.deliveries import Line, UsageRow, ofs_event, path_of, post_json, usage_envelope
 from tests.harness.reading import all_events, all_inbox, assert_projection_is_the_replay
 from tests.harness.server import Server
@@ -117,13 +117,12 @@ async def run(
             assert sorted(reply["duplicate"] for reply in replies) == [False, True]
             assert min(reply["events"] for reply in replies) == 0
 
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        store = EventStore(database)
         inbox = [row for row in await all_inbox(store) if row.status == "accepted"]
         events = await all_events(store)
     finally:
-        await database.dispose()
+        await store.close()
     envelope_ids = Counter(row.message_id for row in inbox if row.source == "servicemobility")
     assert set(envelope_ids.values()) == {1}
     assert len(envelope_ids) == len([d for d in answers if isinstance(d[0], dict)])

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.store import EventStore, connect
+from adapters.store import connect
 from tests.harness.deliveries import envelope_for, ofs_event, post_json
 from tests.harness.reading import all_inbox, assert_projection_is_the_replay
 from tests.harness.server import Proxy, Server, pg_target, through
@@ -148,11 +148,11 @@ def message_id(body: dict[str, Any] | list[Any]) -> str:
 
 async def message_ids(database_url: str) -> set[str]:
     """The message ids of the accepted payloads; each must be there only once."""
-    database = connect(database_url)
+    store = connect(database_url)
     try:
-        inbox = [row for row in await all_inbox(EventStore(database)) if row.status == "accepted"]
+        inbox = [row for row in await all_inbox(store) if row.status == "accepted"]
     finally:
-        await database.dispose()
+        await store.close()
     ids = [row.message_id or "" for row in inbox]
     assert len(ids) == len(set(ids))
     return set(ids)

@@ -1,0 +1,228 @@
+"""Each query value as its one SQLite statement, and its rows as records.
+
+A statement's parameters are numbered as they are written (`Parameters`);
+timestamps go and come back as the store's UTC text. Its text depends on which
+filters a query has, never on their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from adapters.store.common.reads import stored_event
+from adapters.store.projection_tables import (
+    COUNT_COLUMNS,
+    ITEM_COLUMNS,
+    count_record,
+    counts_table,
+    item_record,
+    items_tables,
+    links_table,
+)
+from adapters.store.queries import (
+    CandidatesQuery,
+    CountsQuery,
+    FindQuery,
+    HistoryQuery,
+    ItemQuery,
+    ItemsQuery,
+    KnownOwnersQuery,
+    LinkedQuery,
+    OwnersQuery,
+    Query,
+)
+from adapters.store.records import Slot, Upcast
+from adapters.store.schema import EVENT_COLUMNS, events
+from adapters.store.sqlite.statements import convert, decoders, json_list, to_text
+
+Decode = Callable[[Sequence[Any], Slot, Upcast], Any]
+"""A statement's rows as its query's answer."""
+
+OWNER_COLUMNS: Final = {
+    "resource": "resource_id",
+    "activity": "activity_id",
+    "customer": "customer_number",
+}
+_ITEM_FIELDS: Final = ", ".join(ITEM_COLUMNS)
+_COUNT_FIELDS: Final = ", ".join(COUNT_COLUMNS)
+_EVENT_FIELDS: Final = ", ".join(f"e.{name}" for name in EVENT_COLUMNS)
+_NO_LIMIT: Final = 2**62
+_EVENT_DECODERS: Final = decoders(events, EVENT_COLUMNS)
+
+
+class Parameters:
+    """A statement's values, each written `?n` where it is used."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(to_text(value) if isinstance(value, datetime) else value)
+        return f"?{len(self.values)}"
+
+    def in_list(self, values: Sequence[Any]) -> str:
+        """Membership in a list, sent as one JSON text."""
+        return f"IN (SELECT value FROM json_each({self(json_list(values))}))"  # noqa: S608
+
+
+Statement = tuple[str, Decode]
+
+
+def _items(query: ItemsQuery, slot: Slot, p: Parameters) -> Statement:
+    where = query.where
+    conditions = [f"{OWNER_COLUMNS[where.owner_kind]} = {p(where.owner)}", "NOT deleted"]
+    if where.pools:
+        conditions.append(f"pool {p.in_list(where.pools)}")
+    if where.source is not None:
+        conditions.append(f"source = {p(where.source)}")
+    if where.inventory_type is not None:
+        conditions.append(f"inventory_type = {p(where.inventory_type)}")
+    if query.after is not None:
+        conditions.append(f"key > {p(query.after)}")
+    table = items_tables(slot)[0].name
+    return (
+        f"SELECT {_ITEM_FIELDS} FROM {table} WHERE {' AND '.join(conditions)} "  # noqa: S608
+        f"ORDER BY key LIMIT {p(query.limit)}",
+        _item_list,
+    )
+
+
+def _item(query: ItemQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[0].name
+    return f"SELECT {_ITEM_FIELDS} FROM {table} WHERE key = {p(query.key)}", _one_item  # noqa: S608
+
+
+def _find(query: FindQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[0].name
+    return (
+        f"SELECT {_ITEM_FIELDS} FROM {table} "  # noqa: S608  # names from the schema
+        f"WHERE key {p.in_list(query.keys)} OR serial_number = {p(query.serial)} "
+        f"ORDER BY key LIMIT {p(query.limit)}",
+        _item_list,
+    )
+
+
+def _candidates(query: CandidatesQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[1].name
+    return (
+        f"SELECT key FROM {table} WHERE kind = {p(query.owner_kind)} "  # noqa: S608
+        f"AND owner = {p(query.owner)} AND key > {p(query.after)} ORDER BY key",
+        _firsts,
+    )
+
+
+def _owners(query: OwnersQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[1].name
+    escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return (
+        f"SELECT DISTINCT owner FROM {table} WHERE kind = {p(query.kind)} "  # noqa: S608
+        f"AND owner > {p(query.after)} AND lower(owner) LIKE lower({p(f'%{escaped}%')}) "
+        f"ESCAPE '\\' ORDER BY owner LIMIT {p(query.limit)}",
+        _firsts,
+    )
+
+
+def _known_owners(query: KnownOwnersQuery, slot: Slot, p: Parameters) -> Statement:
+    items, owners = (table.name for table in items_tables(slot))
+    conditions = [f"o.kind = {p(query.kind)}"]
+    if query.source is not None:
+        conditions.append(f"i.source = {p(query.source)}")
+    if query.since is not None:
+        conditions.append(f"i.updated_at >= {p(query.since)}")
+    join = f"JOIN {items} AS i ON i.key = o.key " if len(conditions) > 1 else ""
+    return (
+        f"SELECT DISTINCT o.owner FROM {owners} AS o {join}"  # noqa: S608  # schema names
+        f"WHERE {' AND '.join(conditions)} ORDER BY o.owner",
+        _firsts,
+    )
+
+
+def _history(query: HistoryQuery, slot: Slot, p: Parameters) -> Statement:
+    links = links_table(slot).name
+    limit = query.limit if query.limit is not None else _NO_LIMIT
+    return (
+        f"SELECT {_EVENT_FIELDS} FROM {links} AS l "  # noqa: S608  # names from the schema
+        f"JOIN events AS e ON e.position = l.position WHERE l.key = {p(query.key)} "
+        f"AND l.position > {p(query.after)} ORDER BY l.position LIMIT {p(limit)}",
+        _events,
+    )
+
+
+def _linked(query: LinkedQuery, slot: Slot, p: Parameters) -> Statement:
+    links = links_table(slot).name
+    return (
+        f"SELECT l.key, {_EVENT_FIELDS} FROM {links} AS l "  # noqa: S608
+        f"JOIN events AS e ON e.position = l.position WHERE l.key {p.in_list(query.keys)} "
+        f"AND e.occurred_at <= {p(query.until)} ORDER BY e.position",
+        _keyed_events,
+    )
+
+
+def _counts(query: CountsQuery, slot: Slot, p: Parameters) -> Statement:
+    conditions = []
+    if query.location is not None:
+        conditions.append(f"location = {p(query.location)}")
+    if query.since is not None:
+        conditions.append(f"occurred_at >= {p(query.since)}")
+    if query.until is not None:
+        conditions.append(f"occurred_at < {p(query.until)}")
+    if query.before is not None:
+        conditions.append(f"position < {p(query.before)}")
+    where = " AND ".join(conditions) or "true"
+    return (
+        f"SELECT {_COUNT_FIELDS} FROM {counts_table(slot).name} "  # noqa: S608
+        f"WHERE {where} ORDER BY position DESC LIMIT {p(query.limit)}",
+        _count_list,
+    )
+
+
+def _items_of(rows: Sequence[Any], slot: Slot) -> list[Any]:
+    return convert(rows, decoders(items_tables(slot)[0], ITEM_COLUMNS))
+
+
+def _item_list(rows: Sequence[Any], slot: Slot, _: Upcast) -> Any:
+    return [item_record(row) for row in _items_of(rows, slot)]
+
+
+def _one_item(rows: Sequence[Any], slot: Slot, _: Upcast) -> Any:
+    return item_record(_items_of(rows, slot)[0]) if rows else None
+
+
+def _firsts(rows: Sequence[Any], _: Slot, __: Upcast) -> Any:
+    return [row[0] for row in rows]
+
+
+def _events(rows: Sequence[Any], _: Slot, upcast: Upcast) -> Any:
+    return [stored_event(row, upcast) for row in convert(rows, _EVENT_DECODERS)]
+
+
+def _keyed_events(rows: Sequence[Any], _: Slot, upcast: Upcast) -> Any:
+    return [
+        (row[0], stored_event(row[1:], upcast)) for row in convert(rows, (None, *_EVENT_DECODERS))
+    ]
+
+
+def _count_list(rows: Sequence[Any], slot: Slot, _: Upcast) -> Any:
+    converted = convert(rows, decoders(counts_table(slot), COUNT_COLUMNS))
+    return [count_record(row) for row in converted]
+
+
+_STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]] = {
+    ItemsQuery: _items,
+    ItemQuery: _item,
+    FindQuery: _find,
+    CandidatesQuery: _candidates,
+    OwnersQuery: _owners,
+    KnownOwnersQuery: _known_owners,
+    HistoryQuery: _history,
+    LinkedQuery: _linked,
+    CountsQuery: _counts,
+}
+
+
+def statement(query: Query[Any], slot: Slot, parameters: Parameters) -> Statement:
+    """The query's statement (its values added to `parameters`) and how its
+    rows make the answer."""
+    return _STATEMENTS[type(query)](query, slot, parameters)
