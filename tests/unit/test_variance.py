@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import msgspec
+
 from domain.events import StockUsageRecorded
 from domain.signals.variance import (
     CountLine,
@@ -16,7 +18,7 @@ from domain.signals.variance import (
     variance_report,
 )
 from domain.sm_rules import annotate
-from projections.counts import COUNT_COLUMNS, row_of
+from projections.counts import record_of
 from tests.strategies import T0
 
 
@@ -111,7 +113,7 @@ def test_a_row_of_the_counts_projection_reads_as_the_count_it_records() -> None:
         ),
         Decimal("96.5"),
     )
-    stored = dict(zip(COUNT_COLUMNS, row_of(42, line), strict=True))
+    stored = msgspec.structs.asdict(record_of(42, line))
     assert count_line_of_row(stored) == count_line(42, line)
     assert count_line(42, line) == CountLine(
         position=42,
