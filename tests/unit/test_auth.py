@@ -651,15 +651,16 @@ headers = st.builds(
 def header_problem(header: dict[str, Any]) -> str | None:
     """Why a token with this header and good claims is refused (RFC 7515), in
     the order the header is read: a `crit` (we implement no extension) or a
-    `kid` that is not text; an algorithm other than exactly the configured
-    HS256; `b64: false` (RFC 7797), which the token does not follow.
-    None: it verifies."""
+    `kid` that is not text, or `b64: false` (RFC 7797: a payload that is not
+    base64url, which the token does not follow), all read with the header;
+    then an algorithm other than exactly the configured HS256. None: it
+    verifies."""
     if "crit" in header or ("kid" in header and not isinstance(header["kid"], str)):
+        return "token is malformed"
+    if header.get("b64") is False:
         return "token is malformed"
     if header.get("alg", ABSENT) != "HS256":
         return "token algorithm is not allowed"
-    if header.get("b64") is False:
-        return "token is malformed"
     return None
 
 
