@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Table
 
 from adapters.store.records import NewEvent, Slot
+
+if TYPE_CHECKING:
+    from adapters.store.feed import FeedDraft
 
 WriteMode = Literal["insert", "ignore", "upsert", "add", "update"]
 """`insert` new rows; `ignore` rows whose key is stored already; `upsert`
@@ -56,11 +59,14 @@ class Lookup:
 class Projected:
     """What the live projections made of a batch: the events' data as it is to
     be stored (a count annotated with the balance it replaced, say), the rows
-    to write, and the projections that folded it (their checkpoints move)."""
+    to write, the projections that folded it (their checkpoints move), and the
+    change feed's new entries, in event order (the decision gives them their
+    positions)."""
 
     events: list[Any]
     writes: list[TableWrite] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
+    entries: list[FeedDraft] = field(default_factory=list)
 
 
 class LiveProjection(Protocol):
