@@ -27,6 +27,7 @@ from api.http.timeouts import BodyDeadline
 from api.pages import SingleSignOn, dashboard_routes, template_config
 from api.pages.headers import DashboardHeaders
 from api.pages.session import session_keys
+from api.routes.feed import FeedController
 from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
@@ -34,6 +35,7 @@ from api.routes.reconciliations import ReconciliationController
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
 from api.services.dashboard import Dashboard
+from api.services.feed import Feed
 from api.services.group_commit import Ingestor, Limits
 from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
@@ -77,6 +79,7 @@ class Services:
     receiver: Receiver
     dashboard: Dashboard
     rebuilds: Rebuilds
+    feed: Feed
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -91,6 +94,7 @@ class Services:
         verifier = VerifiedTokens(TokenVerifier(settings.auth))
         queries = Queries(store)
         stale: list[Stale] = []
+        stop = asyncio.Event()
         sso = (
             None
             if settings.oidc is None
@@ -111,8 +115,10 @@ class Services:
             receiver=Receiver(ingestor, verifier),
             dashboard=Dashboard(store, queries),
             rebuilds=Rebuilds(store, stale),
+            feed=Feed(store, stop),
             sso=sso,
             stale=stale,
+            stop=stop,
         )
 
     async def start(self) -> None:
@@ -178,6 +184,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             WebhookController,
             InventoryController,
+            FeedController,
             OperationsController,
             ReconciliationController,
             metrics_route,
@@ -196,6 +203,7 @@ def create_app(settings: Settings) -> Litestar:
             "verifier": provide(services.verifier),
             "store": provide(services.store),
             "ingestor": provide(services.ingestor),
+            "feed": provide(services.feed),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

@@ -32,7 +32,9 @@ def _conditions(query: FeedQuery, values: list[Any], last: int) -> list[str]:
         conditions.append("source IN (SELECT value FROM json_each(?))")
         values.append(json_list(where.sources))
     if where.subjects:
-        conditions.append("(" + " OR ".join("subject LIKE ? ESCAPE '\\'" for _ in where.subjects) + ")")
+        conditions.append(
+            "(" + " OR ".join("subject LIKE ? ESCAPE '\\'" for _ in where.subjects) + ")"
+        )
         values += [like_prefix(prefix) for prefix in where.subjects]
     for kind, owners in where.owners:
         conditions.append(
