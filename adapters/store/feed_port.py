@@ -21,9 +21,9 @@ class FeedReader(Protocol):
         appear later."""
         ...
 
-    async def wait_for_feed(self, after: int, timeout: float) -> int:
+    async def wait_for_feed(self, after: int, seconds: float) -> int:
         """Wait until the feed's head is past `after` (a commit of any
-        process), at most `timeout` seconds; the head known then."""
+        process), at most `seconds` seconds; the head known then."""
         ...
 
     async def feed_head(self) -> int:

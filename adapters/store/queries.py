@@ -13,8 +13,8 @@ from typing import ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
-from adapters.store.projection_tables import COUNTS, HISTORY, ITEMS
 from adapters.store.feed import FeedOwnerKind, SnapshotItem
+from adapters.store.projection_tables import COUNTS, HISTORY, ITEMS
 from adapters.store.records import CountRecord, ItemRecord, StoredEvent
 from domain.items import Pool, Source
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Table
 
 from adapters.store.records import NewEvent, Slot
-
-if TYPE_CHECKING:
-    from adapters.store.feed import FeedDraft
 
 WriteMode = Literal["insert", "ignore", "upsert", "add", "update"]
 """`insert` new rows; `ignore` rows whose key is stored already; `upsert`
@@ -66,7 +63,8 @@ class Projected:
     events: list[Any]
     writes: list[TableWrite] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
-    entries: list[FeedDraft] = field(default_factory=list)
+    entries: list[Any] = field(default_factory=list)
+    """`adapters.store.feed.FeedDraft`s."""
 
 
 class LiveProjection(Protocol):

@@ -16,8 +16,8 @@ from litestar.response import Stream
 from adapters.auth import Claims
 from adapters.store.feed import FeedQuery
 from api.http import feed_params as checked
-from api.http.openapi import READER, READER_PROBLEMS, problems
 from api.http.feed_schemas import FeedEntryOut, SnapshotOut
+from api.http.openapi import READER, READER_PROBLEMS, problems
 from api.http.security import provide_reader
 from api.services.feed import Feed, batch_body
 
@@ -31,7 +31,10 @@ After = Annotated[
 Limit = Annotated[str | None, QueryParameter(description="at most this many (1 to 1000, 100)")]
 Timeout = Annotated[
     str | None,
-    QueryParameter(description="seconds to wait for a first entry when none is there (0 to 60)"),
+    QueryParameter(
+        name="timeout",
+        description="seconds to wait for a first entry when none is there (0 to 60)",
+    ),
 ]
 Types = Annotated[Texts, QueryParameter(name="type", description="entry type (repeatable)")]
 Sources = Annotated[Texts, QueryParameter(description="`ofs` or `servicemobility` (repeatable)")]
@@ -107,7 +110,7 @@ class FeedController(Controller):
         reader: NamedDependency[Claims],
         after: After = None,
         limit: Limit = None,
-        timeout: Timeout = None,
+        wait: Timeout = None,
         type_: Types = None,
         source: Sources = None,
         resource_id: Resources = None,

@@ -52,11 +52,11 @@ class Feed:
         self.store = store
         self.stop = stop or asyncio.Event()
 
-    async def poll(self, query: FeedQuery, timeout: float) -> FeedPage:
+    async def poll(self, query: FeedQuery, seconds: float) -> FeedPage:
         """Entries after `query.after`; when there are none yet, wait up to
-        `timeout` seconds for the first one."""
+        `seconds` for the first one."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         page = await self.store.read_feed(query)
         while not page.entries and page.through >= page.head and not self.stop.is_set():
             remaining = deadline - loop.time()

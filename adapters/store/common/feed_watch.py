@@ -29,13 +29,13 @@ class FeedWatch:
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()
 
-    async def wait(self, after: int, timeout: float) -> int:
-        """Wait until the head is past `after`, at most `timeout` seconds;
+    async def wait(self, after: int, seconds: float) -> int:
+        """Wait until the head is past `after`, at most `seconds` seconds;
         the head known then."""
-        if self.head > after or timeout <= 0:
+        if self.head > after or seconds <= 0:
             return self.head
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + seconds
         self.waiting += 1
         try:
             self._follow(self)

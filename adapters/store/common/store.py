@@ -231,8 +231,8 @@ class SqlStore(ABC):
         self.feed_watch.advance(page.head)
         return page
 
-    async def wait_for_feed(self, after: int, timeout: float) -> int:
-        return await self.feed_watch.wait(after, timeout)
+    async def wait_for_feed(self, after: int, seconds: float) -> int:
+        return await self.feed_watch.wait(after, seconds)
 
     async def feed_head(self) -> int:
         head = await self._feed_head()

@@ -113,7 +113,11 @@ async def lease(
     )
     rows = await conn.execute(
         select(table)
-        .where(table.c.lease_holder == holder, table.c.lease_until >= now)
+        .where(
+            table.c.lease_holder == holder,
+            table.c.lease_until >= now,
+            table.c.state != "parked",
+        )
         .order_by(table.c.id)
     )
     return [_record(row) for row in rows]

@@ -40,7 +40,7 @@ def _conditions(query: FeedQuery, p: Parameters, after: str, last: str) -> list[
         conditions.append(f"({' OR '.join(likes)})")
     for kind, owners in where.owners:
         conditions.append(
-            f"position IN (SELECT o.position FROM feed_owners AS o "
+            f"position IN (SELECT o.position FROM feed_owners AS o "  # noqa: S608
             f"WHERE o.kind = {p(kind)} AND o.owner {p.in_list(owners)} "
             f"AND o.position > {after} AND o.position <= {last})"
         )
@@ -53,9 +53,9 @@ def read_statement(query: FeedQuery) -> tuple[str, list[Any]]:
     last = f"least(h.head, {p(LAST if query.where.everything else query.after + query.window)})"
     conditions = " AND ".join(_conditions(query, p, after, last))
     return (
-        "WITH h AS (SELECT coalesce(max(position), 0) AS head FROM feed) "
+        "WITH h AS (SELECT coalesce(max(position), 0) AS head FROM feed) "  # noqa: S608
         "SELECT h.head, f.position, f.type, f.entry FROM h LEFT JOIN LATERAL "
-        f"(SELECT position, type, entry FROM feed WHERE {conditions} "  # noqa: S608
+        f"(SELECT position, type, entry FROM feed WHERE {conditions} "
         f"ORDER BY position LIMIT {p(query.limit)}) AS f ON true ORDER BY f.position",
         p.values,
     )

@@ -14,6 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from adapters.store.common.reads import stored_event
+from adapters.store.feed import like_prefix, state_at
 from adapters.store.projection_tables import (
     COUNT_COLUMNS,
     ITEM_COLUMNS,
@@ -36,7 +37,6 @@ from adapters.store.queries import (
     Query,
     SnapshotQuery,
 )
-from adapters.store.feed import like_prefix, state_at
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS
 

@@ -6,6 +6,7 @@ times a second (one lookup of the primary key's last row)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -90,10 +91,8 @@ class Follower:
 
     async def _follow(self, watch: FeedWatch) -> None:
         while watch.waiting:
-            try:
+            with contextlib.suppress(sqlite3.Error):  # the next read will tell
                 watch.advance(await self.read_head())
-            except sqlite3.Error:
-                pass  # the next read will tell
             await asyncio.sleep(FOLLOW_SECONDS)
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from adapters.store.common.reads import stored_event
+from adapters.store.feed import like_prefix, state_at
 from adapters.store.projection_tables import (
     COUNT_COLUMNS,
     ITEM_COLUMNS,
@@ -34,7 +35,6 @@ from adapters.store.queries import (
     Query,
     SnapshotQuery,
 )
-from adapters.store.feed import like_prefix, state_at
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS, events
 from adapters.store.sqlite.statements import convert, decoders, json_list, to_text
@@ -198,7 +198,7 @@ def _snapshot(query: SnapshotQuery, slot: Slot, p: Parameters) -> Statement:
             f"AND o.owner {p.in_list(names)})"
         )
     fields = ", ".join(f"i.{name}" for name in ITEM_COLUMNS)
-    at = f"coalesce((SELECT event_position FROM feed WHERE position = {position}), 0)"
+    at = f"coalesce((SELECT event_position FROM feed WHERE position = {position}), 0)"  # noqa: S608
     return (
         f"SELECT {fields}, i.position > {at}, CASE WHEN i.position > {at} THEN "  # noqa: S608
         f"(SELECT f.entry FROM feed AS f WHERE f.subject = i.key AND f.position <= {position} "

@@ -152,18 +152,19 @@ def _fill(bind: sa.Connection) -> int:
 def _history(bind: sa.Connection) -> Iterator[tuple[int, DomainEvent, dict[str, Any], datetime]]:
     """Every domain event stored, in position order, in its current shape."""
     after = 0
-    columns = (_events.c[name] for name in ("position", "type", "schema_version", "data"))
-    query = sa.select(*columns, _events.c.metadata, _events.c.recorded_at)
+    names = ("position", "type", "schema_version", "data", "metadata", "recorded_at")
+    query = sa.select(*(_events.c[name] for name in names))
     while True:
         rows = bind.execute(
             query.where(_events.c.position > after).order_by(_events.c.position).limit(READ)
         ).all()
         if not rows:
             return
-        for position, kind, schema, data, metadata, recorded_at in rows:
+        for row in rows:
+            position, kind, schema, data, metadata, recorded_at = tuple(row)
             event = _event(kind, schema, data)
             if event is not None:
-                yield position, event, _decode(metadata), recorded_at
+                yield position, event, _decode.decode(metadata), recorded_at
         after = rows[-1][0]
 
 
@@ -173,7 +174,7 @@ def _event(kind: str, schema: int, data: str) -> DomainEvent | None:
         if schema == current_version(kind):
             event: DomainEvent = _decode_event.decode(data)
             return event
-        lifted, _ = upcast(kind, schema, _decode(data))
+        lifted, _ = upcast(kind, schema, _decode.decode(data))
         return from_data(lifted)
     except (msgspec.ValidationError, msgspec.DecodeError, LookupError):
         return None
