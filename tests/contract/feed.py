@@ -99,7 +99,10 @@ class FeedContract:
         cases = [
             (FeedFilter(sources=("ofs",)), lambda e: e["data"]["source"] == "ofs"),
             (FeedFilter(types=("invtrack.item.deleted",)), lambda e: e["type"].endswith("deleted")),
-            (FeedFilter(subjects=("sm-install-",)), lambda e: e["subject"].startswith("sm-install-")),
+            (
+                FeedFilter(subjects=("sm-install-",)),
+                lambda e: e["subject"].startswith("sm-install-"),
+            ),
             (FeedFilter(owners=(("resource", (van,)),)), owned),
         ]
         for where, passes in cases:

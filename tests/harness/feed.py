@@ -11,7 +11,9 @@ import msgspec
 from adapters.store import ItemRecord
 
 
-def fold_entries(entries: Iterable[dict[str, Any]], start: dict[str, Any] | None = None) -> dict[str, Any]:
+def fold_entries(
+    entries: Iterable[dict[str, Any]], start: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Items by key after the entries (deleted ones dropped), from `start`."""
     items = dict(start or {})
     for entry in entries:

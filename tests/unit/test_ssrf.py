@@ -105,7 +105,9 @@ async def test_a_name_is_refused_when_any_of_its_addresses_is() -> None:
     )
     assert (allowed.address, allowed.port) == ("fd12::1", 8443)
     with pytest.raises(Refused, match="cannot be resolved"):
-        await check("https://nowhere.example/", allow_http=False, allow_private=False, resolver=resolver)
+        await check(
+            "https://nowhere.example/", allow_http=False, allow_private=False, resolver=resolver
+        )
 
 
 @pytest.mark.parametrize(
