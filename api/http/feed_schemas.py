@@ -115,5 +115,5 @@ class SubscriptionList(msgspec.Struct, frozen=True, rename="camel"):
 class RewindIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where to deliver again from: after a position, or from a time on."""
 
-    position: Annotated[int | None, Meta(ge=0)] = None
+    position: Annotated[int, Meta(ge=0)] | None = None
     time: datetime | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from adapters.auth import Claims
 from api.http.feed_schemas import (
@@ -38,7 +38,7 @@ class SubscriptionController(Controller):
     )
     async def create(
         self,
-        data: SubscriptionIn,
+        data: JSONBody[SubscriptionIn],
         subscriptions: NamedDependency[SubscriptionAdmin],
         admin: NamedDependency[Claims],
     ) -> CreatedSubscription:
@@ -79,7 +79,7 @@ class SubscriptionController(Controller):
     async def rewind(
         self,
         subscription_id: FromPath[str],
-        data: RewindIn,
+        data: JSONBody[RewindIn],
         subscriptions: NamedDependency[SubscriptionAdmin],
         admin: NamedDependency[Claims],
     ) -> SubscriptionOut:

@@ -3,7 +3,8 @@ each delivery's signature with the subscription's secret and writes one JSON
 line per verified delivery (`webhook-id` and the entries) to a file, then
 answers 204. Run as a process (`python -m tests.fakes.webhook_receiver PORT
 SECRET FILE`) so a test can kill it and start it again at any moment;
-`--status N` answers N to everything instead (a failing subscriber)."""
+`--status N` answers N to everything instead (a failing subscriber; 429
+and 503 with `Retry-After: 3600`, a 3xx pointing at a metadata address)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def serve(port: int, secret: str, out: Path, status: int = 204) -> None:
                     file.write(json.dumps(line) + "\n")
                     file.flush()
             self.send_response(status)
+            if status in (429, 503):
+                self.send_header("retry-after", "3600")
+            if 300 <= status < 400:
+                self.send_header("location", "http://169.254.169.254/latest/meta-data")
             self.send_header("content-length", "0")
             self.end_headers()
 
