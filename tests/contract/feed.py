@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -96,7 +97,7 @@ class FeedContract:
                 for other in entries
             )
 
-        cases = [
+        cases: list[tuple[FeedFilter, Callable[[dict[str, Any]], bool]]] = [
             (FeedFilter(sources=("ofs",)), lambda e: e["data"]["source"] == "ofs"),
             (FeedFilter(types=("invtrack.item.deleted",)), lambda e: e["type"].endswith("deleted")),
             (

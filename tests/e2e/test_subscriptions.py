@@ -101,7 +101,8 @@ async def test_a_subscriber_gets_every_entry_signed_in_order(live: Live, tmp_pat
     listed = (await client.get("/subscriptions", headers=admin())).json()["items"]
     assert [item["id"] for item in listed] == [created["id"]]
     assert "secret" not in listed[0]
-    assert listed[0]["state"] == "active" and listed[0]["lastDeliveredAt"]
+    assert listed[0]["state"] == "active"
+    assert listed[0]["lastDeliveredAt"]
     metrics = (await client.get("/metrics")).text
     assert f'invtrack_subscription_lag{{subscription="{created["id"]}"}} 0.0' in metrics
     assert 'invtrack_subscription_deliveries_total{outcome="delivered"}' in metrics
@@ -129,7 +130,8 @@ async def failing(live: Live, tmp_path: Path, status: int) -> dict[str, Any]:
 
 async def test_retry_after_is_honoured_within_ten_minutes(live: Live, tmp_path: Path) -> None:
     found = await failing(live, tmp_path, 429)
-    assert found["state"] == "retrying" and found["lastError"].startswith("429")
+    assert found["state"] == "retrying"
+    assert found["lastError"].startswith("429")
     wait = datetime.fromisoformat(found["nextAttemptAt"]) - datetime.now(UTC)
     assert timedelta(minutes=9) < wait <= timedelta(minutes=10)
     assert found["position"] == 0
@@ -154,11 +156,13 @@ async def test_failing_for_long_parks_and_resume_and_rewind_and_delete(
 
     await until(parked, seconds=90)
     resumed = await client.post(f"/subscriptions/{subscription}/resume", headers=admin())
-    assert resumed.status_code == 200 and resumed.json()["state"] == "active"
+    assert resumed.status_code == 200
+    assert resumed.json()["state"] == "active"
     rewound = await client.post(
         f"/subscriptions/{subscription}/rewind", json={"position": 0}, headers=admin()
     )
-    assert rewound.json()["position"] == 0 and rewound.json()["lastError"] is None
+    assert rewound.json()["position"] == 0
+    assert rewound.json()["lastError"] is None
     by_time = await client.post(
         f"/subscriptions/{subscription}/rewind",
         json={"time": "2000-01-01T00:00:00Z"},

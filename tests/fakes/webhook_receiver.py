@@ -20,7 +20,7 @@ def serve(port: int, secret: str, out: Path, status: int = 204) -> None:
     webhook = Webhook(secret)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  # the standard library's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             try:
                 entries = webhook.verify(body, dict(self.headers.items()))

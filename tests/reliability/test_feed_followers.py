@@ -39,6 +39,7 @@ class Receiver:
     """The push subscriber as a process that can be killed and started again."""
 
     def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.out = workdir / "received.jsonl"
         self.out.touch()
@@ -184,7 +185,6 @@ def pushed_entries(receiver: Receiver) -> list[dict[str, Any]]:
 
 async def follow(urls: list[str], workdir: Path, seed: int, count: int) -> None:
     rng = random.Random(seed)
-    workdir.mkdir(parents=True, exist_ok=True)
     receiver = Receiver(workdir)
     subscription = await subscribe(urls[0], receiver)
     receiver.start()
