@@ -23,7 +23,7 @@ from api.subscription_settings import SubscriptionSettings
 from tests.harness.deliveries import ofs_event
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.server import free_port
-from tests.harness.tokens import admin, reader, relay
+from tests.harness.tokens import admin, reader, relay, token
 
 ALLOWED = SubscriptionSettings(allow_private=True, allow_http=True, park_after=3.0)
 
@@ -198,3 +198,36 @@ async def test_loopback_and_plain_http_targets_are_refused(
         unknown = await create(app.client, "https://93.184.216.34/", filters={"color": "red"})
         assert unknown.json()["errors"][0]["field"] == "filters.color"
         assert await app.store.subscriptions() == []
+
+
+async def test_the_dashboard_lists_subscriptions_and_admins_act_on_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with live_app(settings_for(database_url, tmp_path)) as app:
+        client = app.client
+        made = await create(client, "https://93.184.216.34/hook")
+        subscription = made.json()["id"]
+        assert (await sign_in(client, "read")).status_code == 303
+        page = await client.get("/ui/subscriptions")
+        assert subscription in page.text
+        assert "Rewind" not in page.text
+        assert "change feed at position 0" in (await client.get("/ui/")).text
+        assert (await sign_in(client, "admin")).status_code == 303
+        page = await client.get("/ui/subscriptions")
+        assert "Rewind" in page.text
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        refused = await client.post(f"/ui/subscriptions/{subscription}/delete")
+        assert refused.status_code == 403
+        deleted = await client.post(f"/ui/subscriptions/{subscription}/delete", data={"csrf": csrf})
+        assert deleted.status_code == 303
+        assert await app.store.subscriptions() == []
+
+
+async def sign_in(client: httpx.AsyncClient, scope: str) -> httpx.Response:
+    login = await client.get("/ui/login")
+    csrf = login.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return await client.post(
+        "/ui/login",
+        data={"token": token(scope), "csrf": csrf, "next": "/ui/"},
+        follow_redirects=False,
+    )
