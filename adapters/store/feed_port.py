@@ -36,7 +36,13 @@ class FeedReader(Protocol):
 
 
 @runtime_checkable
-class Subscriptions(Protocol):
+class FeedWriter(Protocol):
+    async def fill_feed(self) -> int:
+        """Entries for every stored event when the feed is empty (a history
+        loaded in bulk by `load_history`), made as live batches make them;
+        how many. Holds the append lock meanwhile."""
+        ...
+
     async def add_subscription(self, record: SubscriptionRecord) -> None: ...
 
     async def subscriptions(self) -> list[SubscriptionRecord]:

@@ -23,7 +23,7 @@ from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Table
 
-from adapters.store.feed_port import FeedReader, Subscriptions
+from adapters.store.feed_port import FeedReader, FeedWriter
 from adapters.store.queries import Query
 from adapters.store.records import (
     Cursor,
@@ -202,7 +202,7 @@ class DashboardSessions(Protocol):
 
 
 @runtime_checkable
-class Writer(DashboardSessions, Subscriptions, Protocol):
+class Writer(DashboardSessions, FeedWriter, Protocol):
     """Writes, and the reads that must see every write before them."""
 
     @property

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.common import conflicts as conflict_rows
-from adapters.store.common import kept, migrating, reads, registry, sessions
+from adapters.store.common import feed_fill, kept, migrating, reads, registry, sessions
 from adapters.store.common import subscriptions as subscription_rows
 from adapters.store.common.feed_watch import FeedWatch
 from adapters.store.common.maintenance import CoreMaintenance
@@ -155,6 +155,14 @@ class SqlStore(ABC):
             return await sessions.count_open(conn, now)
 
     # ---- push subscriptions ----------------------------------------------------
+
+    async def fill_feed(self) -> int:
+        async with self._transaction(locked=True, durable=True, wait=None) as conn:
+            if await self._feed_head() > 0:
+                return 0
+            filled = await conn.run_sync(feed_fill.fill)
+        self.feed_watch.advance(filled)
+        return filled
 
     async def add_subscription(self, record: SubscriptionRecord) -> None:
         async with self.engine.begin() as conn:
