@@ -24,6 +24,7 @@ import httpx
 import msgspec
 
 from adapters.store import connect
+from api.services.delivery import RENEW_SECONDS
 from bench.bodies import servicemobility
 from bench.memory import tree_rss
 from bench.servers import invtrack_serve, running
@@ -153,6 +154,8 @@ async def _latency(
         headers=admin,
     )
     stream = asyncio.create_task(_follow(base, head, arrived_sse))
+    # A new subscription is taken up at the deliverer's next lease renewal.
+    await asyncio.sleep(RENEW_SECONDS + 1)
     _ANSWERED.clear()
     figures.paced_per_second = round(
         await _ingest(base, seconds, 2, rate=figures.ingest_per_second / 2)
