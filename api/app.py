@@ -27,18 +27,23 @@ from api.http.timeouts import BodyDeadline
 from api.pages import SingleSignOn, dashboard_routes, template_config
 from api.pages.headers import DashboardHeaders
 from api.pages.session import session_keys
+from api.routes.feed import FeedController
 from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
 from api.routes.reconciliations import ReconciliationController
+from api.routes.subscriptions import SubscriptionController
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
 from api.services.dashboard import Dashboard
+from api.services.delivery import Deliverer
+from api.services.feed import Feed
 from api.services.group_commit import Ingestor, Limits
 from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
 from api.services.stores import open_store
+from api.services.subscriptions import SubscriptionAdmin
 from api.settings import Settings
 from projections.live import LiveProjector
 from projections.queries import Queries
@@ -77,6 +82,8 @@ class Services:
     receiver: Receiver
     dashboard: Dashboard
     rebuilds: Rebuilds
+    feed: Feed
+    subscriptions: SubscriptionAdmin
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -91,6 +98,7 @@ class Services:
         verifier = VerifiedTokens(TokenVerifier(settings.auth))
         queries = Queries(store)
         stale: list[Stale] = []
+        stop = asyncio.Event()
         sso = (
             None
             if settings.oidc is None
@@ -111,8 +119,11 @@ class Services:
             receiver=Receiver(ingestor, verifier),
             dashboard=Dashboard(store, queries),
             rebuilds=Rebuilds(store, stale),
+            feed=Feed(store, stop),
+            subscriptions=SubscriptionAdmin(store, settings.subscriptions),
             sso=sso,
             stale=stale,
+            stop=stop,
         )
 
     async def start(self) -> None:
@@ -133,6 +144,9 @@ class Services:
             self.tasks.append(
                 asyncio.create_task(rebuild_stale(self.store, self.stale), name="invtrack-rebuild")
             )
+        if self.settings.subscriptions.deliver:
+            deliverer = Deliverer(self.store, self.settings.subscriptions, self.stop)
+            self.tasks.append(asyncio.create_task(deliverer.run(), name="invtrack-deliverer"))
         if self.settings.ofs.poll_in_serve:
             from api.services.polling import start_poller
 
@@ -178,8 +192,10 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             WebhookController,
             InventoryController,
+            FeedController,
             OperationsController,
             ReconciliationController,
+            SubscriptionController,
             metrics_route,
             viewer_assets(),
             *dashboard_routes(
@@ -196,6 +212,8 @@ def create_app(settings: Settings) -> Litestar:
             "verifier": provide(services.verifier),
             "store": provide(services.store),
             "ingestor": provide(services.ingestor),
+            "feed": provide(services.feed),
+            "subscriptions": provide(services.subscriptions),
             "stale": Provide(lambda: services.stale, sync_to_thread=False),
         },
         exception_handlers=HANDLERS,

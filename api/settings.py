@@ -12,6 +12,7 @@ from authlib.common.security import is_secure_transport
 
 from adapters.auth import AuthConfig
 from adapters.oidc import OidcConfig, parse_role_map
+from api.subscription_settings import SettingError, SubscriptionSettings, subscription_settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
 LOG_FORMATS = ("text", "json")
@@ -118,6 +119,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vendor: VendorLimits = VendorLimits()
     oidc: OidcConfig | None = None
     """Single sign-on for the dashboard; None: signing in by token only."""
+    subscriptions: SubscriptionSettings = SubscriptionSettings()
 
     @property
     def has_key(self) -> bool:
@@ -212,7 +214,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         sm=sm,
         vendor=vendor,
         oidc=_oidc(get, auth.leeway_seconds),
+        subscriptions=_subscriptions(get),
     )
+
+
+def _subscriptions(get: Callable[[str], str | None]) -> SubscriptionSettings:
+    try:
+        return subscription_settings(get)
+    except SettingError as error:
+        raise SettingsError(str(error)) from None
 
 
 OIDC_NAMES = (

@@ -22,6 +22,8 @@ import msgspec
 
 from adapters.store import connect
 from bench import dataset
+from bench.feed import as_json as feed_json
+from bench.feed import measure as measure_feed
 from bench.history import Loaded
 from bench.ingest import Group, Lane
 from bench.ingest import Settings as IngestSettings
@@ -38,7 +40,7 @@ from bench.stores import StoreCounter
 from projections.setup import prepare
 from tests.harness import postgres
 
-STORE_PARTS = frozenset({"rebuild", "queries", "growth", "ingest"})
+STORE_PARTS = frozenset({"rebuild", "queries", "growth", "ingest", "feed"})
 
 
 def log(message: str) -> None:
@@ -73,7 +75,12 @@ class Bench:
                 self.part("load", functools.partial(self.load, url))
                 if self.results.dataset is not None:
                     self.part("rebuild", functools.partial(self.rebuild, url))
-                    steps = {"queries": self.queries, "growth": self.growth, "ingest": self.ingest}
+                    steps = {
+                        "queries": self.queries,
+                        "growth": self.growth,
+                        "ingest": self.ingest,
+                        "feed": self.feed,
+                    }
                     for name, step in steps.items():
                         if name in self.selected:
                             self.part(name, functools.partial(step, url))
@@ -148,6 +155,12 @@ class Bench:
         for group in self.plan.postgres:
             lane = self._lane(url, group)
             self.results.ingest += measure_ingest([lane], self._settings(), log)
+
+    def feed(self, url: str) -> None:
+        """The change feed: catch-up, commit-to-SSE and commit-to-push latency at
+        half the ingest rate, idle streams (bench.feed)."""
+        figures = measure_feed(url, self._directory("feed"), self.plan.seconds, log)
+        self.results.feed = feed_json(figures)
 
     def sqlite(self) -> None:
         group = self.plan.sqlite

@@ -8,7 +8,7 @@ import msgspec
 
 from bench.ingest import Case, Group
 
-PARTS: Final = ("rebuild", "queries", "growth", "ingest", "sqlite")
+PARTS: Final = ("rebuild", "queries", "growth", "ingest", "feed", "sqlite")
 """In the order they run; `--only` picks among them."""
 
 MAIN_CONNECTIONS: Final = 32

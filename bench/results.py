@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -43,6 +44,8 @@ class Results(msgspec.Struct, kw_only=True):
     part and at the end."""
     part_seconds: dict[str, float] = msgspec.field(default_factory=dict)
     errors: dict[str, str] = msgspec.field(default_factory=dict)
+    feed: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The change feed's figures (bench.feed.FeedFigures)."""
     targets: list[Target] = msgspec.field(default_factory=list)
 
 

@@ -2,8 +2,9 @@
 owner an item has had (so "as of" queries know where to look).
 
 Its tables are the store's (`adapters.store.projection_tables`): an item's
-row is its `ItemRecord`, and `record_of` and `item_of` map the fold's `Item`
-to it and back.
+row is its `ItemRecord`, and `record_of` (`adapters.store.changes`) and
+`item_of` map the fold's `Item` to it and back. Its live fold also tells every
+item change, which the feed's entries are made of.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Final, cast
 from sqlalchemy import Table
 
 from adapters.store import ItemRecord, Lookup, Row, Slot, TableWrite, projection_tables
+from adapters.store.changes import ItemChange
+from adapters.store.changes import record_of as record_of
 from adapters.store.projection_tables import (
     ITEM_COLUMNS,
     OWNER_COLUMNS,
@@ -26,37 +29,11 @@ from domain.events import DomainEvent
 from domain.fold import annotate, annotated_keys, named_owners, touched_keys
 from domain.fold import apply as fold_apply
 from domain.items import Item, Pool, Source
-from domain.quantities import decimal_text
 from projections.projection import Chunk, Folded, ReadRows
 from projections.reading import domain_events
 
 NAME: Final = projection_tables.ITEMS
 VERSION: Final = 2
-
-
-def record_of(item: Item) -> ItemRecord:
-    """The item as the store keeps it and the API writes it."""
-    quantity = decimal_text(item.quantity)
-    return ItemRecord(
-        key=item.key,
-        source=item.source,
-        pool=item.pool,
-        inventory_id=item.inventory_id,
-        inventory_type=item.inventory_type,
-        product_number=item.product_number,
-        serial_number=item.serial_number,
-        batch_number=item.batch_number,
-        quantity=quantity,
-        resource_id=item.resource_id,
-        activity_id=item.activity_id,
-        customer_number=item.customer_number,
-        exchanged_inventory_id=item.exchanged_inventory_id,
-        properties=item.properties,
-        updated_at=item.updated_at,
-        position=item.position,
-        deleted=item.deleted,
-        negative=quantity.startswith("-"),
-    )
 
 
 def item_of(record: ItemRecord) -> Item:
@@ -112,12 +89,16 @@ class Fold:
     """Events folded into items, recording every owner an item passes through
     (also between two events of one batch, so the owners do not depend on how
     the events were batched), and counts annotated with the balance they
-    replaced."""
+    replaced. With `changes`, every item change is kept too (what the feed
+    is made of)."""
 
-    def __init__(self, state: dict[str, Item], *, annotating: bool = True) -> None:
+    def __init__(
+        self, state: dict[str, Item], *, annotating: bool = True, changes: bool = False
+    ) -> None:
         self.state = state
         self.annotating = annotating
         self.changed: dict[str, Item] = {}
+        self.changes: list[ItemChange] | None = [] if changes else None
         self.owners: set[Row] = set()
         # The owners of the stored states are stored: they need no writing.
         self.stored_owners = {row for item in state.values() for row in owner_rows(item)}
@@ -143,6 +124,8 @@ class Fold:
                 or before.customer_number != item.customer_number
             ):
                 self.owners.update(owner_rows(item))
+            if self.changes is not None:
+                self.changes.append(ItemChange(position, event, before, item))
             self.state[item.key] = self.changed[item.key] = item
         return event
 
@@ -187,12 +170,12 @@ class ItemsProjection:
     ) -> Folded:
         (found,) = rows
         state = {row[0]: stored_item(row) for row in found}
-        fold = Fold(state, annotating=fresh)
+        fold = Fold(state, annotating=fresh, changes=True)
         events = [
             fold.apply(position, event) if isinstance(event, DomainEvent) else event
             for position, event in appended
         ]
-        return Folded(events, fold.writes(slot, (row[0] for row in found)))
+        return Folded(events, fold.writes(slot, (row[0] for row in found)), fold.changes or [])
 
     def builder(self, slot: Slot, position: int) -> ItemsBuilder:
         return ItemsBuilder(slot, position)

@@ -10,6 +10,8 @@ from typing import Any
 import msgspec
 
 from adapters.store import Lookup, NewEvent, Projected, Row, Slot
+from adapters.store.changes import item_entries, message_of
+from adapters.store.feed import FeedDraft
 from domain.events import DomainEvent
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
@@ -43,6 +45,7 @@ class LiveProjector:
         events = list(decoded)
         result = Projected(events=[])
         rows = iter(found)
+        entries: list[list[FeedDraft]] = []
         for projection, slot in self._active(slots):
             mine = [next(rows) for _ in range(projection.looks_up)]
             positions = [position for position, _ in appended]
@@ -52,6 +55,8 @@ class LiveProjector:
             events = folded.events
             result.writes += folded.writes
             result.folded.append(projection.name)
+            entries.append(_entries(folded.changes, folded.entries, appended))
+        result.entries = _in_event_order(entries)
         # An event is stored as it came unless a fold annotated it.
         result.events = [
             new.data if event is before else event
@@ -61,6 +66,26 @@ class LiveProjector:
 
     def _active(self, slots: Mapping[str, Slot]) -> list[tuple[Projection, Slot]]:
         return [(p, slots[p.name]) for p in self.projections if p.name in slots]
+
+
+def _entries(
+    changes: Sequence[Any], own: Sequence[FeedDraft], appended: Sequence[tuple[int, NewEvent]]
+) -> list[FeedDraft]:
+    """A fold's feed entries: its item changes, each naming its event's
+    message, and the entries it made itself."""
+    if not changes:
+        return list(own)
+    messages = {position: message_of(event.metadata) for position, event in appended}
+    return [*item_entries(changes, messages), *own]
+
+
+def _in_event_order(entries: list[list[FeedDraft]]) -> list[FeedDraft]:
+    """Every fold's entries by the event that caused them; the entries of one
+    event in catalog order (the items' changes first), each fold's in its own."""
+    merged = [entry for folded in entries for entry in folded]
+    if len(entries) > 1:
+        merged.sort(key=lambda entry: entry.event_position)  # stable
+    return merged
 
 
 def _domain(event: NewEvent) -> Any:

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import Table
 
 from adapters.store import Lookup, Row, Slot, TableWrite
+from adapters.store.changes import ItemChange
+from adapters.store.feed import FeedDraft
 
 Applied = Sequence[tuple[int, Any]]
 """Events with their store positions, in store order (a domain event, or the
@@ -16,11 +18,18 @@ stored data of an event that is not one)."""
 
 
 class Folded(NamedTuple):
-    """A live fold's result: the events as they are to be stored, and the rows
-    to write."""
+    """A live fold's result: the events as they are to be stored, the rows to
+    write, and what goes into the change feed in the same transaction: the
+    items fold's `changes` (made into entries naming their payload's message)
+    and any fold's own `entries` (a stock signal's `invtrack.stock.belowMin`,
+    say), each a `FeedDraft` whose `event_position` is the event that caused
+    it. The decision gives them feed positions in event order (at one event,
+    in catalog order)."""
 
     events: list[Any]
     writes: list[TableWrite]
+    changes: Sequence[ItemChange] = ()
+    entries: Sequence[FeedDraft] = ()
 
 
 class Chunk(Protocol):

@@ -16,7 +16,9 @@ over as `Found`, writes the `Decision` and commits. The rules:
   append lock makes them final), and a stale expected version fails the batch;
 - a replayed payload is settled once, from the status it has;
 - the live projections fold the new events with their positions, and their
-  rows and checkpoints are written in the same transaction.
+  rows and checkpoints are written in the same transaction;
+- the feed entries the folds hand over (`Projected.entries`) follow the
+  feed's head in event order, in the same transaction.
 
 `Found.after(decision)` is the state a batch leaves: deciding a batch and
 then the next one from that state is deciding both as one batch.
@@ -31,6 +33,7 @@ from typing import Any
 import msgspec
 
 from adapters.store.errors import ConcurrencyConflict
+from adapters.store.feed import feed_writes
 from adapters.store.found import Batch, Decision, Found, Placed
 from adapters.store.quarantine import Quarantine, content_of
 from adapters.store.records import (
@@ -80,15 +83,19 @@ def decide(
         plan.take(event)
     placed = plan.place()
     projected = _project(projection, found.slots, projected_rows, placed, fresh=not batch.events)
+    entries = projected.entries
     return Decision(
         receipts=receipts,
-        writes=plan.writes(placed, projected) + projected.writes,
+        writes=plan.writes(placed, projected)
+        + projected.writes
+        + feed_writes(entries, found.feed_head, now),
         placed=[
             Placed(position, version, event, data)
             for (position, version, event), data in zip(placed, projected.events, strict=True)
         ],
         recorded_at=now,
         head=placed[-1][0] if placed else found.head,
+        feed_head=found.feed_head + len(entries),
         inbox_head=plan.inbox_head,
         accepted=plan.accepted,
         known=plan.known,

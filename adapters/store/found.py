@@ -90,6 +90,8 @@ class Found:
     append lock: about the batch's own payloads, keys, streams and items."""
 
     head: int = 0
+    feed_head: int = 0
+    """The change feed's last position."""
     inbox_head: int = 0
     accepted: dict[tuple[str, str], int] = field(default_factory=dict)
     """(source, message id) of accepted payloads among the batch's -> inbox id."""
@@ -116,6 +118,7 @@ class Found:
         return replace(
             self,
             head=max(self.head, decision.head),
+            feed_head=max(self.feed_head, decision.feed_head),
             inbox_head=max(self.inbox_head, decision.inbox_head),
             accepted={**self.accepted, **decision.accepted},
             known=self.known | decision.known,
@@ -200,6 +203,8 @@ class Decision:
     placed: list[Placed]
     recorded_at: datetime
     head: int
+    feed_head: int
+    """The change feed's last position once the decision is written."""
     inbox_head: int
     accepted: dict[tuple[str, str], int]
     known: set[str]

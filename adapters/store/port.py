@@ -23,6 +23,7 @@ from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Table
 
+from adapters.store.feed_port import FeedReader, FeedWriter
 from adapters.store.queries import Query
 from adapters.store.records import (
     Cursor,
@@ -55,7 +56,7 @@ LAST: Final = 2**63 - 1
 
 
 @runtime_checkable
-class Reader(Protocol):
+class Reader(FeedReader, Protocol):
     """Reads that may be answered a moment behind the primary."""
 
     upcast: Upcast
@@ -201,7 +202,7 @@ class DashboardSessions(Protocol):
 
 
 @runtime_checkable
-class Writer(DashboardSessions, Protocol):
+class Writer(DashboardSessions, FeedWriter, Protocol):
     """Writes, and the reads that must see every write before them."""
 
     @property

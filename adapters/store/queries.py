@@ -13,6 +13,7 @@ from typing import ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 
+from adapters.store.feed import FeedOwnerKind, SnapshotItem
 from adapters.store.projection_tables import COUNTS, HISTORY, ITEMS
 from adapters.store.records import CountRecord, ItemRecord, StoredEvent
 from domain.items import Pool, Source
@@ -124,3 +125,18 @@ class CountsQuery(Query[list[CountRecord]], frozen=True, kw_only=True):
     until: datetime | None = None
     before: int | None = None
     limit: int = 100
+
+
+class SnapshotQuery(Query[list[SnapshotItem]], frozen=True, kw_only=True):
+    """Up to `limit` items by key after the key `after`, each as it was at
+    the feed's position `position` (every item a feed entry at or before it
+    could name, deleted or not there yet included: the caller leaves those
+    out). Only keys starting with one of `prefixes` when given, and only
+    items that ever had one of the owners of each kind of `owners`."""
+
+    projection: ClassVar[str] = ITEMS
+    position: int
+    after: str | None = None
+    limit: int = 100
+    prefixes: tuple[str, ...] = ()
+    owners: tuple[tuple[FeedOwnerKind, tuple[str, ...]], ...] = ()

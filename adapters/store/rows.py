@@ -56,11 +56,15 @@ class Lookup:
 class Projected:
     """What the live projections made of a batch: the events' data as it is to
     be stored (a count annotated with the balance it replaced, say), the rows
-    to write, and the projections that folded it (their checkpoints move)."""
+    to write, the projections that folded it (their checkpoints move), and the
+    change feed's new entries, in event order (the decision gives them their
+    positions)."""
 
     events: list[Any]
     writes: list[TableWrite] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
+    entries: list[Any] = field(default_factory=list)
+    """`adapters.store.feed.FeedDraft`s."""
 
 
 class LiveProjection(Protocol):

@@ -1,7 +1,7 @@
 """Tables of the event store, for the store alone: the inbox, the events, the
 stream heads, the projection registry, cursors, deliveries per minute,
-reconciliation runs, ServiceMobility row versions and their conflicts, and
-dashboard sessions. The projections' tables are in
+reconciliation runs, ServiceMobility row versions and their conflicts,
+dashboard sessions, the change feed and its push subscriptions. The projections' tables are in
 `adapters.store.projection_tables`."""
 
 from __future__ import annotations
@@ -213,6 +213,69 @@ dashboard_sessions = Table(
 carries (the id itself is never stored); `scopes` are separated by spaces;
 `method` is `token` or `sso`. A session is open until `expires_at` unless
 `ended_at` is set (sign-out, or an admin ending it)."""
+
+feed = Table(
+    "feed",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("id", Text, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("event_position", Position, nullable=False),
+    Column("entry", Text, nullable=False),
+    Index("feed_subject", "subject", "position"),
+    Index("feed_type", "type", "position"),
+    Index("feed_recorded", "recorded_at"),
+)
+"""The change feed: one row per entry, append-only, written in the batch's
+transaction and never rebuilt, so positions and ids never change. `entry` is
+the whole CloudEvents JSON object as served; `source` is the item's source
+(`ofs`, `servicemobility`), what the `source` filter matches; `time` is when
+the stock moved, `recorded_at` when the entry was committed."""
+
+feed_owners = Table(
+    "feed_owners",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("owner", Text, primary_key=True),
+    Column("position", Position, primary_key=True),
+)
+"""The owners an entry's item had before or after its change (kind
+`resource`, `activity` or `customer`): what the owner filters read by key."""
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("filters", Text, nullable=False, server_default="{}"),
+    Column("secret", Text, nullable=False),
+    Column("batch_size", Integer, nullable=False),
+    Column("position", Position, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("last_delivered_at", UtcDateTime),
+    Column("failing_since", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),
+    Column("pending_id", String(64)),
+    Column("pending_through", Position),
+    Column("lease_holder", String(64)),
+    Column("lease_until", UtcDateTime),
+    Column("generation", Integer, nullable=False, server_default="0"),
+)
+"""Push subscriptions to the feed: where to, which entries (`filters`, JSON),
+the signing secret, the position acknowledged, `state` (`active`,
+`retrying`, `parked`), the last error and delivery, and the batch being
+sent (`pending_id`, its `webhook-id`, and the position it ends at) so a retry
+sends the same batch with the same id. The process holding the lease until
+`lease_until` is the only one delivering it; `generation` moves on every
+change by an admin (rewind, resume), so a delivery begun before does not
+move the position."""
 
 EVENT_COLUMNS = tuple(column.name for column in events.columns)
 """The events table's columns, in its order (and `StoredEvent`'s)."""

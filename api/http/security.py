@@ -22,3 +22,16 @@ async def provide_reader(
     claims = await authenticate(verifier, token.strip())
     require(claims, "read", "reading")
     return claims
+
+
+async def provide_admin(
+    request: Request[Any, Any, Any], verifier: NamedDependency[VerifiedTokens]
+) -> Claims:
+    """The caller's claims, when its bearer token holds `admin`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("a bearer token is required")
+    claims = await authenticate(verifier, token.strip())
+    require(claims, "admin", "managing push subscriptions")
+    return claims

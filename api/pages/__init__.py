@@ -26,6 +26,7 @@ from api.pages.rendering import STATIC, template_config
 from api.pages.session import same_session, session_middleware
 from api.pages.sessions import SessionsController
 from api.pages.sso import SingleSignOn, SingleSignOnController
+from api.pages.subscriptions import SubscriptionsPageController
 from api.services.dashboard import Dashboard
 from api.services.rebuilds import Rebuilds
 from api.settings import Settings
@@ -65,6 +66,7 @@ def dashboard_routes(
             QuarantineController,
             ConflictsController,
             ProjectionsController,
+            SubscriptionsPageController,
             no_such_page,
         ],
         middleware=[session_middleware(settings, sessions)],

@@ -49,6 +49,7 @@ class OverviewController(Controller):
             last=minutes[-1].start,
             reconciliation=await dashboard.last_reconciliation(),
             vendors=await vendor_health(store, gaps=3),
+            feed_head=await store.feed_head(),
         )
 
     @get("/find", name="find")

@@ -13,7 +13,8 @@ not answer in two seconds), `invtrack_events_head_position`,
 its repeats), `invtrack_row_conflicts`, api.services.reconciliation_metrics and
 api.services.vendor_metrics.
 `invtrack_row_conflicts_refused_total{source}` counts the rows refused as
-conflicts as they arrive.
+conflicts as they arrive. The change feed and its subscriptions:
+api.services.subscription_metrics.
 
 Not Litestar's Prometheus plugin: its request labels are `path`, `status_code`
 and `app_name` where dashboards use `route` and `status`, and its route has no
@@ -42,9 +43,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from adapters.store import Delivery, Reader, Receipt
+from adapters.store import Delivery, Reader, Receipt, Store
 from api.services.group_commit import CommitFailed, Ingestor
 from api.services.reconciliation_metrics import reconciliation_families
+from api.services.subscription_metrics import subscription_families
 from api.services.vendor_metrics import vendor_families
 
 log = logging.getLogger("invtrack.deliveries")
@@ -198,7 +200,7 @@ async def _store_families(store: Reader) -> list[Metric]:
     ]
 
 
-async def exposition(store: Reader) -> bytes:
+async def exposition(store: Store) -> bytes:
     """Everything, in the Prometheus text format."""
     counted = REGISTRY
     if os.environ.get(MULTIPROC_ENV):
@@ -210,6 +212,8 @@ async def exposition(store: Reader) -> bytes:
     )
     reconciliations = await _in_time(reconciliation_families(store))
     vendors = await _in_time(vendor_families(store))
+    feed = await _in_time(subscription_families(store))
     scraped = CollectorRegistry()
-    scraped.register(_Families([up, *(stored or []), *(reconciliations or []), *(vendors or [])]))
+    families = [*(stored or []), *(reconciliations or []), *(vendors or []), *(feed or [])]
+    scraped.register(_Families([up, *families]))
     return generate_latest(counted) + generate_latest(scraped)

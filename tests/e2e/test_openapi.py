@@ -33,6 +33,15 @@ OPERATIONS = {
     ("/ready", "get"): "getReadiness",
     ("/metrics", "get"): "getMetrics",
     ("/reconciliations", "get"): "listReconciliations",
+    ("/feed", "get"): "readFeed",
+    ("/feed/stream", "get"): "streamFeed",
+    ("/feed/snapshot", "get"): "readFeedSnapshot",
+    ("/subscriptions", "post"): "createSubscription",
+    ("/subscriptions", "get"): "listSubscriptions",
+    ("/subscriptions/{subscription_id}", "get"): "getSubscription",
+    ("/subscriptions/{subscription_id}", "delete"): "deleteSubscription",
+    ("/subscriptions/{subscription_id}/rewind", "post"): "rewindSubscription",
+    ("/subscriptions/{subscription_id}/resume", "post"): "resumeSubscription",
 }
 
 

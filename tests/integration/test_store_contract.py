@@ -6,6 +6,7 @@ the contract are in `tests/contract/`."""
 from __future__ import annotations
 
 from tests.contract.appending import AppendingContract
+from tests.contract.feed import FeedContract
 from tests.contract.inbox import InboxContract
 from tests.contract.kept import KeptContract
 from tests.contract.maintenance import MaintenanceContract
@@ -16,6 +17,7 @@ from tests.contract.values import ValuesContract
 
 class TestStoreContract(
     AppendingContract,
+    FeedContract,
     InboxContract,
     KeptContract,
     ValuesContract,

@@ -1,6 +1,7 @@
 """The batch decision (`adapters.store.decide`) on its own, without a store:
 deciding batch A and then batch B from the state A leaves (`Found.after`) is
-deciding A and B as one batch, for any deliveries (repeated message ids and
+deciding A and B as one batch (the change feed's entries and their
+positions included), for any deliveries (repeated message ids and
 dedupe keys, quarantined payloads, repeats of their content and their
 replays, ServiceMobility row versions with their first content or another,
 cursors) and any appends (stale expected versions), with the live projections
@@ -104,6 +105,7 @@ def read(model: Model, batch: Batch) -> Found:
     lookups = batch.lookups(PROJECTOR, dict(SLOTS))
     return Found(
         head=max((event["position"] for event in events), default=0),
+        feed_head=max((row["position"] for row in model.get("feed", {}).values()), default=0),
         inbox_head=max((row["id"] for row in inbox.values()), default=0),
         accepted={
             (row["source"], row["message_id"]): row["id"]
@@ -260,6 +262,19 @@ appends = st.lists(
 # The properties
 
 
+def assert_feed_in_order(model: Model) -> None:
+    """The feed's positions run from 1 without a gap, its entries follow their
+    events' order, each entry's text names its position, and each id is its
+    own."""
+    feed = sorted(model.get("feed", {}).values(), key=lambda row: row["position"])
+    assert [row["position"] for row in feed] == list(range(1, len(feed) + 1))
+    assert [row["event_position"] for row in feed] == sorted(r["event_position"] for r in feed)
+    assert all(msgspec.json.decode(row["entry"])["position"] == row["position"] for row in feed)
+    assert len({row["id"] for row in feed}) == len(feed)
+    owners = model.get("feed_owners", {})
+    assert {key[2] for key in owners} <= {row["position"] for row in feed}
+
+
 def assert_split_decides_as_one(model: Model, first: Batch, second: Batch, both: Batch) -> None:
     found = read(model, both)
     whole = decided(both, found)
@@ -274,6 +289,7 @@ def assert_split_decides_as_one(model: Model, first: Batch, second: Batch, both:
     assert one.receipts + two.receipts == whole.receipts
     assert one.appended() + two.appended() == whole.appended()
     assert written(written(model, one.writes), two.writes) == written(model, whole.writes)
+    assert_feed_in_order(written(model, whole.writes))
     # What A leaves is what a read after A's writes finds.
     fresh = decided(second, read(written(model, one.writes), second))
     assert isinstance(fresh, Decision)
@@ -432,3 +448,27 @@ def test_a_payload_replayed_out_of_quarantine_is_not_counted_again() -> None:
 
     assert [(r.inbox_id, r.repeated) for r in decision.receipts] == [(1, False), (2, False)]
     assert_split_decides_as_one(model, Batch([replay]), Batch([bad(1, 0)]), batch)
+
+
+def test_each_item_change_is_one_feed_entry_after_the_feeds_head() -> None:
+    rng = random.Random(7)
+    first = Batch(deliveries=[history_delivery(rng, n) for n in range(3)])
+    model = empty_store()
+    one = decide(first, read(model, first), PROJECTOR, NOW)
+    model = written(model, one.writes)
+    second = Batch(deliveries=[history_delivery(rng, n) for n in range(3, 6)])
+    found = read(model, second)
+    two = decide(second, found, PROJECTOR, NOW)
+    model = written(model, two.writes)
+
+    assert found.feed_head == one.feed_head > 0
+    assert two.feed_head > one.feed_head
+    feed = sorted(model["feed"].values(), key=lambda row: row["position"])
+    assert len(feed) == two.feed_head
+    for row in feed:
+        entry = msgspec.json.decode(row["entry"])
+        assert entry["id"] == f"{row['event_position']}-{row['subject']}" == row["id"]
+        assert entry["type"] in ("invtrack.item.changed", "invtrack.item.deleted")
+        assert entry["data"]["key"] == entry["subject"]
+        assert set(entry["data"]["change"]) == {"eventType", "messageId", "source", "quantityDelta"}
+    assert_feed_in_order(model)

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.common import conflicts as conflict_rows
-from adapters.store.common import kept, migrating, reads, registry, sessions
+from adapters.store.common import feed_fill, kept, migrating, reads, registry, sessions
+from adapters.store.common import subscriptions as subscription_rows
+from adapters.store.common.feed_watch import FeedWatch
 from adapters.store.common.maintenance import CoreMaintenance
 from adapters.store.common.reconciliations import ReconciliationLog
 from adapters.store.errors import NotReady
+from adapters.store.feed import FeedPage, FeedQuery, SubscriptionRecord
 from adapters.store.found import Batch, Decision
 from adapters.store.queries import Query
 from adapters.store.records import (
@@ -80,6 +83,7 @@ class SqlStore(ABC):
         self.upcast = upcast
         self._slots: dict[str, Slot] = {}
         self._reconciliations = ReconciliationLog(engine)
+        self.feed_watch = FeedWatch(self._follow_feed)
 
     @property
     def address(self) -> StoreAddress:
@@ -89,10 +93,13 @@ class SqlStore(ABC):
 
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         decision = await self.writer.commit(Batch(deliveries=deliveries), self.projection)
+        self.feed_watch.advance(decision.feed_head)
         return decision.receipts
 
     async def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        return (await self.writer.commit(Batch(events=events), self.projection)).appended()
+        decision = await self.writer.commit(Batch(events=events), self.projection)
+        self.feed_watch.advance(decision.feed_head)
+        return decision.appended()
 
     @contextlib.asynccontextmanager
     async def maintaining(
@@ -147,6 +154,56 @@ class SqlStore(ABC):
         async with self.engine.connect() as conn:
             return await sessions.count_open(conn, now)
 
+    # ---- push subscriptions ----------------------------------------------------
+
+    async def fill_feed(self) -> int:
+        async with self._transaction(locked=True, durable=True, wait=None) as conn:
+            if await self._feed_head() > 0:
+                return 0
+            filled = await conn.run_sync(feed_fill.fill)
+        self.feed_watch.advance(filled)
+        return filled
+
+    async def add_subscription(self, record: SubscriptionRecord) -> None:
+        async with self.engine.begin() as conn:
+            await subscription_rows.add(conn, record)
+
+    async def subscriptions(self) -> list[SubscriptionRecord]:
+        async with self.engine.connect() as conn:
+            return await subscription_rows.every(conn)
+
+    async def subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        async with self.engine.connect() as conn:
+            return await subscription_rows.one(conn, subscription_id)
+
+    async def delete_subscription(self, subscription_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            return await subscription_rows.remove(conn, subscription_id)
+
+    async def change_subscription(
+        self, subscription_id: str, values: Mapping[str, Any]
+    ) -> SubscriptionRecord | None:
+        async with self.engine.begin() as conn:
+            return await subscription_rows.admin_change(conn, subscription_id, values)
+
+    async def record_delivery(
+        self, subscription_id: str, values: Mapping[str, Any], *, holder: str, generation: int
+    ) -> bool:
+        async with self.engine.begin() as conn:
+            return await subscription_rows.change(
+                conn, subscription_id, values, holder=holder, generation=generation
+            )
+
+    async def lease_subscriptions(
+        self, holder: str, now: datetime, until: datetime
+    ) -> list[SubscriptionRecord]:
+        async with self.engine.begin() as conn:
+            return await subscription_rows.lease(conn, holder, now, until)
+
+    async def release_subscriptions(self, holder: str) -> None:
+        async with self.engine.begin() as conn:
+            await subscription_rows.release(conn, holder)
+
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
             return await migrating.revision(conn)
@@ -174,6 +231,35 @@ class SqlStore(ABC):
     async def _answer(self, query: Query[Any], slot: Slot) -> Any:
         """The query's answer from the slot's tables; raises Switched when the
         slot is no longer the active one."""
+
+    # ---- the change feed -----------------------------------------------------------
+
+    async def read_feed(self, query: FeedQuery) -> FeedPage:
+        page = await self._read_feed(query)
+        self.feed_watch.advance(page.head)
+        return page
+
+    async def wait_for_feed(self, after: int, seconds: float) -> int:
+        return await self.feed_watch.wait(after, seconds)
+
+    async def feed_head(self) -> int:
+        head = await self._feed_head()
+        self.feed_watch.advance(head)
+        return head
+
+    @abstractmethod
+    async def _read_feed(self, query: FeedQuery) -> FeedPage:
+        """Entries and the head, in one snapshot."""
+
+    @abstractmethod
+    async def _feed_head(self) -> int: ...
+
+    @abstractmethod
+    async def feed_recorded_before(self, moment: datetime) -> int: ...
+
+    @abstractmethod
+    def _follow_feed(self, watch: FeedWatch) -> None:
+        """Make sure commits of other processes reach `watch` while anyone waits."""
 
     # ---- reading -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from adapters.store.common.reads import stored_event
+from adapters.store.feed import like_prefix, state_at
 from adapters.store.projection_tables import (
     COUNT_COLUMNS,
     ITEM_COLUMNS,
@@ -34,6 +35,7 @@ from adapters.store.queries import (
     LinkedQuery,
     OwnersQuery,
     Query,
+    SnapshotQuery,
 )
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS
@@ -183,6 +185,39 @@ def _counts(query: CountsQuery, slot: Slot, p: Parameters) -> Statement:
     )
 
 
+def _snapshot(query: SnapshotQuery, slot: Slot, p: Parameters) -> Statement:
+    """Items by key, each with whether it changed after the feed's position
+    (its last event is after that position's event) and then its last entry
+    at or before that position."""
+    items, owners = (table.name for table in items_tables(slot))
+    position = p(query.position)
+    conditions = []
+    if query.after is not None:
+        conditions.append(f"i.key > {p(query.after)}")
+    if query.prefixes:
+        likes = (f"i.key LIKE {p(like_prefix(prefix))} ESCAPE '\\'" for prefix in query.prefixes)
+        conditions.append(f"({' OR '.join(likes)})")
+    for kind, names in query.owners:
+        conditions.append(
+            f"i.key IN (SELECT o.key FROM {owners} AS o WHERE o.kind = {p(kind)} "  # noqa: S608
+            f"AND o.owner {p.in_list(names)})"
+        )
+    fields = ", ".join(f"i.{name}" for name in ITEM_COLUMNS)
+    return (
+        f"SELECT {fields}, i.position > e.at, CASE WHEN i.position > e.at THEN "  # noqa: S608
+        f"(SELECT f.entry FROM feed AS f WHERE f.subject = i.key AND f.position <= {position} "
+        "ORDER BY f.position DESC LIMIT 1) END "
+        f"FROM {items} AS i, (SELECT coalesce((SELECT event_position FROM feed "
+        f"WHERE position = {position}), 0) AS at) AS e "
+        f"WHERE {' AND '.join(conditions) or 'true'} ORDER BY i.key LIMIT {p(query.limit)}",
+        _snapshot_items,
+    )
+
+
+def _snapshot_items(rows: Sequence[Any], _: Upcast) -> Any:
+    return [state_at(item_record(row[:-2]), bool(row[-2]), row[-1]) for row in rows]
+
+
 def _item_list(rows: Sequence[Any], _: Upcast) -> Any:
     return [item_record(row) for row in rows]
 
@@ -217,6 +252,7 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     HistoryQuery: _history,
     LinkedQuery: _linked,
     CountsQuery: _counts,
+    SnapshotQuery: _snapshot,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -18,9 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from adapters.store.common import migrating
+from adapters.store.common.feed_watch import FeedWatch
 from adapters.store.common.store import SqlStore
+from adapters.store.feed import FeedPage, FeedQuery
 from adapters.store.port import LAST
-from adapters.store.postgres import history, locks, reads
+from adapters.store.postgres import feed, history, locks, reads
 from adapters.store.postgres.maintenance import PostgresMaintenance
 from adapters.store.postgres.writer import SESSION, PostgresWriter
 from adapters.store.queries import Query
@@ -54,6 +57,7 @@ class PostgresStore(SqlStore):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._pool_ready = asyncio.Lock()
+        self._listener = feed.Listener(dsn(url), SESSION, self.feed_watch.advance)
 
     # ---- writing -------------------------------------------------------------
 
@@ -110,6 +114,21 @@ class PostgresStore(SqlStore):
         async with self._reading() as conn:
             return await reads.look_up(conn, lookup)
 
+    async def _read_feed(self, query: FeedQuery) -> FeedPage:
+        async with self._reading() as conn:
+            return await feed.read(conn, query)
+
+    async def _feed_head(self) -> int:
+        async with self._reading() as conn:
+            return int(await conn.fetchval(feed.HEAD))
+
+    async def feed_recorded_before(self, moment: datetime) -> int:
+        async with self._reading() as conn:
+            return int(await conn.fetchval(feed.RECORDED_BEFORE, moment))
+
+    def _follow_feed(self, watch: FeedWatch) -> None:
+        self._listener.start()
+
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[asyncpg.Connection]:
         async with self._pool_ready:
@@ -125,6 +144,7 @@ class PostgresStore(SqlStore):
             yield conn
 
     async def close(self) -> None:
+        await self._listener.close()
         await self.postgres_writer.close()
         if self._pool is not None:
             await self._pool.close()

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 from adapters.store.decide import decide
 from adapters.store.errors import StoreBusy
 from adapters.store.found import Batch, Decision, Found
+from adapters.store.postgres.feed import FEED_NOTIFY
 from adapters.store.postgres.locks import APPEND_LOCK
 from adapters.store.records import Slot
 from adapters.store.rows import LiveProjection, Lookup, TableWrite
@@ -137,6 +138,7 @@ def json_list(n: int) -> str:
 _READ_FIXED: Final = (
     "SELECT "  # noqa: S608  # fixed text
     "(SELECT coalesce(max(position), 0) FROM events), "
+    "(SELECT coalesce(max(position), 0) FROM feed), "
     "(SELECT coalesce(max(id), 0) FROM inbox), "
     # One lookup per message id in the index of accepted payloads.
     "(SELECT array_agg(ROW(m ->> 0, m ->> 1, (SELECT i.id FROM inbox AS i "
@@ -182,9 +184,10 @@ def _json(values: Sequence[Any]) -> str:
 
 
 def found_from(record: Sequence[Any], lookups: Sequence[Lookup]) -> Found:
-    head, inbox_head, accepted, known, stream_rows, statuses, slots, *rows = record
+    head, feed_head, inbox_head, accepted, known, stream_rows, statuses, slots, *rows = record
     return Found(
         head=int(head),
+        feed_head=int(feed_head),
         inbox_head=int(inbox_head),
         accepted={
             (source, message): int(id_)
@@ -229,11 +232,15 @@ class PostgresWriter:
         async with self._transaction() as conn:
             found = await self._read(conn, batch, projection)
             decision = decide(batch, found, projection, datetime.now(UTC))
-            await self._write(conn, decision)
+            await self._write(conn, decision, found)
             return decision
 
-    async def _write(self, conn: asyncpg.Connection, decision: Decision) -> None:
+    async def _write(self, conn: asyncpg.Connection, decision: Decision, found: Found) -> None:
         statement, parameters = write_statement(decision.writes)
+        if decision.feed_head > found.feed_head:
+            # Readers in other processes are woken at commit (FEED_CHANNEL).
+            statement = statement.removesuffix("SELECT 1") + FEED_NOTIFY.format(len(parameters) + 1)
+            parameters.append(str(decision.feed_head))
         await conn.execute(statement, *parameters)
 
     async def _read(

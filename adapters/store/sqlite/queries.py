@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from adapters.store.common.reads import stored_event
+from adapters.store.feed import like_prefix, state_at
 from adapters.store.projection_tables import (
     COUNT_COLUMNS,
     ITEM_COLUMNS,
@@ -32,6 +33,7 @@ from adapters.store.queries import (
     LinkedQuery,
     OwnersQuery,
     Query,
+    SnapshotQuery,
 )
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS, events
@@ -178,6 +180,43 @@ def _counts(query: CountsQuery, slot: Slot, p: Parameters) -> Statement:
     )
 
 
+def _snapshot(query: SnapshotQuery, slot: Slot, p: Parameters) -> Statement:
+    """Items by key, each with whether it changed after the feed's position
+    (its last event is after that position's event) and then its last entry
+    at or before that position."""
+    items, owners = (table.name for table in items_tables(slot))
+    position = p(query.position)
+    conditions = []
+    if query.after is not None:
+        conditions.append(f"i.key > {p(query.after)}")
+    if query.prefixes:
+        likes = (f"i.key LIKE {p(like_prefix(prefix))} ESCAPE '\\'" for prefix in query.prefixes)
+        conditions.append(f"({' OR '.join(likes)})")
+    for kind, names in query.owners:
+        conditions.append(
+            f"i.key IN (SELECT o.key FROM {owners} AS o WHERE o.kind = {p(kind)} "  # noqa: S608
+            f"AND o.owner {p.in_list(names)})"
+        )
+    fields = ", ".join(f"i.{name}" for name in ITEM_COLUMNS)
+    at = f"coalesce((SELECT event_position FROM feed WHERE position = {position}), 0)"  # noqa: S608
+    return (
+        f"SELECT {fields}, i.position > {at}, CASE WHEN i.position > {at} THEN "  # noqa: S608
+        f"(SELECT f.entry FROM feed AS f WHERE f.subject = i.key AND f.position <= {position} "
+        "ORDER BY f.position DESC LIMIT 1) END "
+        f"FROM {items} AS i WHERE {' AND '.join(conditions) or '1'} "
+        f"ORDER BY i.key LIMIT {p(query.limit)}",
+        _snapshot_items,
+    )
+
+
+def _snapshot_items(rows: Sequence[Any], slot: Slot, _: Upcast) -> Any:
+    items = _items_of([row[:-2] for row in rows], slot)
+    return [
+        state_at(item_record(item), bool(row[-2]), row[-1])
+        for item, row in zip(items, rows, strict=True)
+    ]
+
+
 def _items_of(rows: Sequence[Any], slot: Slot) -> list[Any]:
     return convert(rows, decoders(items_tables(slot)[0], ITEM_COLUMNS))
 
@@ -219,6 +258,7 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     HistoryQuery: _history,
     LinkedQuery: _linked,
     CountsQuery: _counts,
+    SnapshotQuery: _snapshot,
 }
 
 

@@ -147,6 +147,7 @@ def read(conn: sqlite3.Connection, batch: Batch, lookups: Sequence[Lookup]) -> F
     one = conn.execute
     return Found(
         head=one("SELECT coalesce(max(position), 0) FROM events").fetchone()[0],
+        feed_head=one("SELECT coalesce(max(position), 0) FROM feed").fetchone()[0],
         inbox_head=one("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0],
         accepted={
             (source, message): id_

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from adapters.store.common import migrating
+from adapters.store.common.feed_watch import FeedWatch
 from adapters.store.common.store import SqlStore
+from adapters.store.feed import FeedPage, FeedQuery
 from adapters.store.port import LAST
 from adapters.store.queries import Query
 from adapters.store.records import RawEvent, Slot, StoreAddress, StoredEvent, Upcast
 from adapters.store.rows import LiveProjection, Lookup, Row
-from adapters.store.sqlite import history, locks, reads
+from adapters.store.sqlite import feed, history, locks, reads
 from adapters.store.sqlite.file import SqliteFile
 from adapters.store.sqlite.maintenance import SqliteMaintenance
 from adapters.store.sqlite.statements import look_up
@@ -59,6 +62,7 @@ class SqliteStore(SqlStore):
         self.file = SqliteFile(self.path, busy_timeout=busy_seconds)
         address = StoreAddress(url=url, busy_seconds=busy_seconds)
         super().__init__(engine, self.file, address, projection, upcast)
+        self._follower = feed.Follower(self._feed_head)
 
     # ---- writing -------------------------------------------------------------
 
@@ -104,7 +108,20 @@ class SqliteStore(SqlStore):
             return []
         return await self.file.on_reader(lambda conn: look_up(conn, lookup))
 
+    async def _read_feed(self, query: FeedQuery) -> FeedPage:
+        return await self.file.on_reader(lambda conn: feed.read(conn, query))
+
+    async def _feed_head(self) -> int:
+        return await self.file.on_reader(feed.head)
+
+    async def feed_recorded_before(self, moment: datetime) -> int:
+        return await self.file.on_reader(lambda conn: feed.recorded_before(conn, moment))
+
+    def _follow_feed(self, watch: FeedWatch) -> None:
+        self._follower(watch)
+
     async def close(self) -> None:
+        await self._follower.close()
         await asyncio.to_thread(self.file.close)
         await self.engine.dispose()
 

@@ -1,0 +1,127 @@
+"""Following the change feed: a long poll (`poll`), Server-Sent Events
+(`stream`) and a snapshot to start from (`snapshot`).
+
+Every read is the store's one read of the feed, which answers the committed
+head with the entries (one snapshot): a reader moves its position past what
+it read, or past every position the read looked at, never past an entry
+that could still commit below it. Waiting is on the store's signal, set when
+a batch of any process commits (no polling by the waiters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Final
+
+import msgspec
+
+from adapters.store import Reader
+from adapters.store.feed import ITEM_CHANGED, FeedEntry, FeedFilter, FeedPage, FeedQuery
+from adapters.store.queries import SnapshotQuery
+from adapters.store.records import ItemRecord
+
+KEEP_ALIVE_SECONDS: Final = 15.0
+"""Longest time an idle stream goes without a line (a comment)."""
+STREAM_BATCH: Final = 500
+"""Entries a stream reads at a time."""
+RETRY_MILLISECONDS: Final = 2000
+"""What a stream tells clients to wait before they reconnect."""
+
+
+def batch_body(entries: list[FeedEntry]) -> bytes:
+    """A CloudEvents batch (a JSON array) of the stored entries, as stored."""
+    return ("[" + ",".join(entry.entry for entry in entries) + "]").encode()
+
+
+def sse_event(entry: FeedEntry) -> bytes:
+    return f"id: {entry.position}\nevent: {entry.type}\ndata: {entry.entry}\n\n".encode()
+
+
+class SnapshotPage(msgspec.Struct, frozen=True, kw_only=True):
+    position: int
+    items: list[ItemRecord]
+    last_key: str | None
+    """The last key looked at when there may be more, else None."""
+
+
+class Feed:
+    """The feed as its routes serve it."""
+
+    def __init__(self, store: Reader, stop: asyncio.Event | None = None) -> None:
+        self.store = store
+        self.stop = stop or asyncio.Event()
+
+    async def poll(self, query: FeedQuery, seconds: float) -> FeedPage:
+        """Entries after `query.after`; when there are none yet, wait up to
+        `seconds` for the first one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        page = await self.store.read_feed(query)
+        while not page.entries and page.through >= page.head and not self.stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await self.store.wait_for_feed(page.head, remaining)
+            page = await self.store.read_feed(msgspec.structs.replace(query, after=page.through))
+        return page
+
+    async def stream(self, query: FeedQuery) -> AsyncIterator[bytes]:
+        """Server-Sent Events from `query.after` on, until the client leaves or
+        the server stops; a comment after KEEP_ALIVE_SECONDS of silence."""
+        yield f"retry: {RETRY_MILLISECONDS}\n: invtrack change feed\n\n".encode()
+        after = query.after
+        query = msgspec.structs.replace(query, limit=STREAM_BATCH)
+        while not self.stop.is_set():
+            page = await self.store.read_feed(msgspec.structs.replace(query, after=after))
+            if page.entries:
+                yield b"".join(sse_event(entry) for entry in page.entries)
+            after = page.through
+            if page.entries or page.through < page.head:
+                continue
+            head = await self._wait(page.head)
+            if head <= page.head and not self.stop.is_set():
+                yield b": idle\n\n"
+
+    async def _wait(self, head: int) -> int:
+        """The head once past `head`, or after the keep-alive time, or at stop."""
+        waiting = asyncio.ensure_future(self.store.wait_for_feed(head, KEEP_ALIVE_SECONDS))
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not waiting.done():
+                waiting.cancel()
+        return waiting.result() if waiting.done() and not waiting.cancelled() else head
+
+    async def snapshot(
+        self, where: FeedFilter, limit: int, position: int | None, after: str | None
+    ) -> SnapshotPage:
+        """A page of every current item at one feed position (the head when
+        `position` is None: a new snapshot), by key after `after`."""
+        if position is None:
+            position = await self.store.feed_head()
+        if where.types and ITEM_CHANGED not in where.types:
+            return SnapshotPage(position=position, items=[], last_key=None)
+        found = await self.store.fetch(
+            SnapshotQuery(
+                position=position,
+                after=after,
+                limit=limit,
+                prefixes=where.subjects,
+                owners=where.owners,
+            )
+        )
+        items = [item.item for item in found if item.item is not None and _passes(item.item, where)]
+        last = found[-1].key if len(found) >= limit else None
+        return SnapshotPage(position=position, items=items, last_key=last)
+
+
+def _passes(item: ItemRecord, where: FeedFilter) -> bool:
+    """Whether the item at the snapshot's position passes the filter."""
+    if where.sources and item.source not in where.sources:
+        return False
+    owners = {"resource": item.resource_id, "customer": item.customer_number}
+    owners["activity"] = item.activity_id
+    return all(owners[kind] in names for kind, names in where.owners)
