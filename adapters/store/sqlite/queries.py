@@ -37,6 +37,7 @@ from adapters.store.queries import (
 )
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS, events
+from adapters.store.sqlite.signal_queries import SIGNAL_STATEMENTS
 from adapters.store.sqlite.statements import convert, decoders, json_list, to_text
 
 Decode = Callable[[Sequence[Any], Slot, Upcast], Any]
@@ -259,6 +260,7 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     LinkedQuery: _linked,
     CountsQuery: _counts,
     SnapshotQuery: _snapshot,
+    **SIGNAL_STATEMENTS,
 }
 
 
