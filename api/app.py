@@ -32,6 +32,7 @@ from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
 from api.routes.reconciliations import ReconciliationController
+from api.routes.signals import SignalController
 from api.routes.subscriptions import SubscriptionController
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
@@ -42,6 +43,7 @@ from api.services.group_commit import Ingestor, Limits
 from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
+from api.services.signals import Signals
 from api.services.stores import open_store
 from api.services.subscriptions import SubscriptionAdmin
 from api.settings import Settings
@@ -84,6 +86,7 @@ class Services:
     rebuilds: Rebuilds
     feed: Feed
     subscriptions: SubscriptionAdmin
+    signals: Signals
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -121,6 +124,7 @@ class Services:
             rebuilds=Rebuilds(store, stale),
             feed=Feed(store, stop),
             subscriptions=SubscriptionAdmin(store, settings.subscriptions),
+            signals=Signals(store, settings.signals),
             sso=sso,
             stale=stale,
             stop=stop,
@@ -196,6 +200,7 @@ def create_app(settings: Settings) -> Litestar:
             OperationsController,
             ReconciliationController,
             SubscriptionController,
+            SignalController,
             metrics_route,
             viewer_assets(),
             *dashboard_routes(

@@ -42,6 +42,14 @@ OPERATIONS = {
     ("/subscriptions/{subscription_id}", "delete"): "deleteSubscription",
     ("/subscriptions/{subscription_id}/rewind", "post"): "rewindSubscription",
     ("/subscriptions/{subscription_id}/resume", "post"): "resumeSubscription",
+    ("/low-stock", "get"): "listLowStock",
+    ("/resources/{resource_id}/restock", "get"): "getRestock",
+    ("/resources/{resource_id}/par-levels", "get"): "getParLevels",
+    ("/resources/{resource_id}/par-levels", "put"): "setParLevels",
+    ("/counts/variance", "get"): "getCountVariance",
+    ("/transfers", "get"): "listTransfers",
+    ("/activities/{activity_id}/readiness", "get"): "getActivityReadiness",
+    ("/readiness", "get"): "listNotReady",
 }
 
 
