@@ -157,6 +157,12 @@ class Services:
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
             if task is not None:
                 self.tasks.append(task)
+        if self.settings.signals.required_every is not None and self.settings.ofs.url:
+            from api.services.required import start_required
+
+            task = start_required(self.settings, self.store, self.stop)
+            if task is not None:
+                self.tasks.append(task)
         if self.settings.sm.poll_in_serve:
             from api.services.polling import start_sm_poller
 
