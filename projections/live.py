@@ -60,7 +60,7 @@ class LiveProjector:
         first = sum(projection.looks_up for projection, _ in active)
         rows = iter(found[:first])
         later = iter(found[first:])
-        items = _items_rows(active, found)
+        changes: Sequence[Any] = ()
         entries: list[list[FeedDraft]] = []
         for projection, slot in active:
             mine = [next(rows) for _ in range(projection.looks_up)]
@@ -69,9 +69,11 @@ class LiveProjector:
             follows = getattr(projection, "follows_up", 0)
             if follows:
                 mine += [next(later) for _ in range(follows)]
-                folded = projection.fold(slot, mine, numbered, fresh=fresh, items=items)  # type: ignore[call-arg]
+                folded = projection.fold(slot, mine, numbered, fresh=fresh, changes=changes)  # type: ignore[call-arg]
             else:
                 folded = projection.fold(slot, mine, numbered, fresh=fresh)
+            if projection.name == ITEMS.name:
+                changes = folded.changes
             events = folded.events
             result.writes += folded.writes
             result.folded.append(projection.name)
@@ -92,7 +94,7 @@ def _items_rows(
     active: Sequence[tuple[Projection, Slot]], found: Sequence[Sequence[Row]]
 ) -> Sequence[Row]:
     """The stored items the batch touches, as the items projection's lookup
-    found them (a projection that follows up folds item changes from them)."""
+    found them (what a projection's follow-ups are read from)."""
     start = 0
     for projection, _ in active:
         if projection.name == ITEMS.name:

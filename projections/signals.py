@@ -21,6 +21,7 @@ from typing import Any, Final, NamedTuple
 from sqlalchemy import Table
 
 from adapters.store import Lookup, Row, Slot, TableWrite
+from adapters.store.changes import ItemChange
 from adapters.store.signal_tables import (
     ACTIVITY_COLUMNS,
     SIGNALS,
@@ -29,13 +30,14 @@ from adapters.store.signal_tables import (
     signal_tables,
     stock_key,
 )
-from domain.events import DomainEvent
+from domain.events import DomainEvent, OfsInventoryEvent, StockUsageRecorded
 from domain.items import Item
 from domain.signals import readiness, transfers
 from domain.signals.low_stock import StockSignal, fold_batch, keys_of
+from domain.signals.par_levels import levels_set_by
 from domain.signals.products import StockKey
 from domain.signals.readiness import Activity
-from domain.signals.stock import Step, StockRow, steps_of
+from domain.signals.stock import Change, Step, StockRow, steps_of
 from domain.signals.transfers import Transfer
 from projections.items import stored_item
 from projections.projection import Chunk, Folded, ReadRows
@@ -65,6 +67,30 @@ def _codes(events: Iterable[DomainEvent]) -> set[str]:
 
 def _activity_ids(events: Iterable[DomainEvent]) -> set[str]:
     return {name for event in events if (name := readiness.activity_of(event)) is not None}
+
+
+def known_keys(events: Iterable[DomainEvent]) -> set[StockKey]:
+    """The stock rows events name themselves: a ServiceMobility stock line's
+    (its item counts at its location, before and after), and the par
+    levels an event sets. OFS item events name theirs through the items."""
+    keys: set[StockKey] = set()
+    for event in events:
+        if isinstance(event, StockUsageRecorded):
+            keys.add(StockKey(event.location, event.product))
+        keys.update(key for key, _ in levels_set_by(event, 0))
+    return keys
+
+
+def steps_from(
+    events: Sequence[tuple[int, DomainEvent]], changes: Sequence[ItemChange]
+) -> list[Step]:
+    """The steps of a batch from the item changes the items fold made."""
+    by_position: dict[int, list[Change]] = {}
+    for change in changes:
+        by_position.setdefault(change.position, []).append(Change(change.before, change.after))
+    return [
+        Step(position, event, tuple(by_position.get(position, ()))) for position, event in events
+    ]
 
 
 def stock_lookup(slot: Slot, keys: Iterable[StockKey]) -> Lookup:
@@ -117,7 +143,7 @@ class SignalsProjection:
     name = NAME
     version = VERSION
     only_added = False
-    looks_up = 2
+    looks_up = 3
     follows_up = 1
     splits = False
     """Folded whole in a rebuild, never in parts of the items."""
@@ -133,15 +159,18 @@ class SignalsProjection:
         return [
             Lookup(transfers_table, "code", TRANSFER_COLUMNS, _codes(domain)),
             Lookup(activities_table, "activity_id", ACTIVITY_COLUMNS, _activity_ids(domain)),
+            stock_lookup(slot, known_keys(domain)),
         ]
 
     def follow_ups(self, slot: Slot, items: Sequence[Row], events: Sequence[Any]) -> list[Lookup]:
-        """The stock rows the batch may move: of the items it touches, before
-        and after, and of the par levels it sets."""
+        """The stock rows OFS item events may move, before and after, which
+        only the stored items tell (none for a batch without OFS events)."""
+        ofs = [(0, e) for e in domain_events(events) if isinstance(e, OfsInventoryEvent)]
+        if not ofs:
+            return [stock_lookup(slot, ())]
         state = {row[0]: stored_item(row) for row in items}
-        numbered = [(0, event) for event in domain_events(events)]
-        steps, _ = steps_of(state, numbered)
-        return [stock_lookup(slot, keys_of(steps))]
+        steps, _ = steps_of(state, ofs)
+        return [stock_lookup(slot, keys_of(steps) - known_keys(domain_events(events)))]
 
     def fold(
         self,
@@ -150,17 +179,17 @@ class SignalsProjection:
         appended: Sequence[Any],
         *,
         fresh: bool,
-        items: Sequence[Row] = (),
+        changes: Sequence[ItemChange] = (),
     ) -> Folded:
-        found_transfers, found_activities, found_stock = rows
+        """The batch's signals from the item changes the items fold made (its
+        events come annotated from there too)."""
+        found_transfers, found_activities, named, followed = rows
         events = [(p, e) for p, e in appended if isinstance(e, DomainEvent)]
         signals = Signals()
-        signals.stock = {StockKey(r[1], r[2]): stock_of_row(r) for r in found_stock}
+        signals.stock = {StockKey(r[1], r[2]): stock_of_row(r) for r in [*named, *followed]}
         signals.transfers = {r[0]: transfer_of(r[-1]) for r in found_transfers}
         signals.activities = {r[0]: activity_of(r[-1]) for r in found_activities}
-        # The items fold before this one has annotated the counts.
-        steps, _ = steps_of({row[0]: stored_item(row) for row in items}, events)
-        changed = signals.fold(steps, events)
+        changed = signals.fold(steps_from(events, changes), events)
         sources = {position: source_of(event) for position, event in events}
         return Folded(
             [event for _, event in appended],

@@ -273,10 +273,13 @@ class PostgresWriter:
             statement, parameters = read_statement(batch, lookups)
             found = found_from(await conn.fetchrow(statement, *parameters), lookups)
         more = batch.follow_ups(projection, found)
-        if more:
+        if any(lookup.keys for lookup in more):
             statement, parameters = follow_up_statement(more)
             record = await conn.fetchrow(statement, *parameters)
             found.add(more, [list(rows or ()) for rows in record])
+        elif more:
+            # Nothing to read: no round trip.
+            found.add(more, [[] for _ in more])
         return found
 
     @contextlib.asynccontextmanager

@@ -115,7 +115,7 @@ class SqliteFile:
             found = read(conn, batch, batch.lookups(projection, slots))
             more = batch.follow_ups(projection, found)
             if more:
-                found.add(more, [look_up(conn, lookup) for lookup in more])
+                found.add(more, [look_up(conn, lookup) if lookup.keys else [] for lookup in more])
             decision = decide(batch, found, projection, datetime.now(UTC))
             write(conn, decision.writes)
             conn.execute("COMMIT")
