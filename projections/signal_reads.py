@@ -78,8 +78,19 @@ class SignalReads:
         end: datetime | None = None,
         resource_id: str | None = None,
     ) -> VarianceReport:
+        lines = await self.count_lines(start=start, end=end, resource_id=resource_id)
+        return variance_report(lines, start=start, end=end, resource_id=resource_id)
+
+    async def count_lines(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        resource_id: str | None = None,
+    ) -> list[CountLine]:
+        """The counts of a period (of one resource), newest first."""
         query = CountsQuery(location=resource_id, since=start, until=end, limit=COUNTS_READ)
-        lines = [
+        return [
             CountLine(
                 position=record.position,
                 occurred_at=record.occurred_at,
@@ -92,7 +103,6 @@ class SignalReads:
             )
             for record in await self.store.fetch(query)
         ]
-        return variance_report(lines, start=start, end=end, resource_id=resource_id)
 
     async def transfers(
         self, now: datetime, window: timedelta, only: Status | None = None, limit: int = 1000

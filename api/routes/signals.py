@@ -82,11 +82,11 @@ class SignalController(Controller):
         cursor: Cursor = None,
     ) -> LowStockList:
         page = await signals.reads.low_stock(
-            resource_id=resource_id, product=product, after=_after(cursor), limit=limit
+            resource_id=resource_id, product=product, after=low_stock_after(cursor), limit=limit
         )
         return LowStockList(
             items=[low_stock_out(entry) for entry in page.entries],
-            next_cursor=None if page.last is None else _cursor(page.last),
+            next_cursor=None if page.last is None else low_stock_cursor(page.last),
         )
 
     @get(
@@ -211,12 +211,12 @@ class SignalController(Controller):
         return await signals.set_par_levels(resource_id, body, admin.subject)
 
 
-def _cursor(last: tuple[float, str, str]) -> str:
+def low_stock_cursor(last: tuple[float, str, str]) -> str:
     text = msgspec.json.encode(list(last))
     return base64.urlsafe_b64encode(text).decode().rstrip("=")
 
 
-def _after(cursor: str | None) -> tuple[float, str, str] | None:
+def low_stock_after(cursor: str | None) -> tuple[float, str, str] | None:
     if cursor is None:
         return None
     try:
