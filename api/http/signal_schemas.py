@@ -56,7 +56,7 @@ class ParLevelOut(_Out, frozen=True, kw_only=True):
     set_at: datetime
 
 
-class ParLevelList(_Out, frozen=True, kw_only=True):
+class ParLevelList(_Out, frozen=True, kw_only=True, omit_defaults=True):
     resource_id: str
     items: list[ParLevelOut]
     position: int | None = None

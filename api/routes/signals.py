@@ -41,13 +41,14 @@ Cursor = Annotated[str | None, QueryParameter(description="`nextCursor` of the p
 Resource = Annotated[str | None, QueryParameter(name="resourceId", description="one resource")]
 Product = Annotated[str | None, QueryParameter(description="one product")]
 From = Annotated[
-    datetime | None,
+    str | None,
     QueryParameter(name="from", description="ISO 8601, included (UTC when no offset)"),
 ]
 To = Annotated[
-    datetime | None,
+    str | None,
     QueryParameter(name="to", description="ISO 8601, left out (UTC when no offset)"),
 ]
+Day = Annotated[str, QueryParameter(name="date", description="YYYY-MM-DD")]
 TransferStatus = Literal["open", "pending", "paired", "mismatched"]
 RESTOCK_CSV = ("product", "onHand", "target", "load")
 _ADMIN = (400, 401, 403, 500, 503)
@@ -138,11 +139,11 @@ class SignalController(Controller):
         end: To = None,
         resource_id: Resource = None,
     ) -> VarianceOut:
-        start, end = _utc(start), _utc(end)
-        if start is not None and end is not None and end < start:
+        first, last = _moment(start, "from"), _moment(end, "to")
+        if first is not None and last is not None and last < first:
             raise _bad("to", "must not be before `from`")
-        report = await signals.reads.variance(start=start, end=end, resource_id=resource_id)
-        return variance_out(report, start, end)
+        report = await signals.reads.variance(start=first, end=last, resource_id=resource_id)
+        return variance_out(report, first, last)
 
     @get(
         "/transfers",
@@ -186,10 +187,13 @@ class SignalController(Controller):
         self,
         signals: NamedDependency[Signals],
         reader: NamedDependency[Claims],
-        day: Annotated[date, QueryParameter(name="date", description="YYYY-MM-DD")],
+        day: Day,
         resource_id: Resource = None,
     ) -> ReadinessList:
-        text = day.isoformat()
+        try:
+            text = date.fromisoformat(day.strip()).isoformat()
+        except ValueError:
+            raise _bad("date", f"{day[:40]!r} is not a date like 2026-11-22") from None
         found = await signals.reads.not_ready_on(text, resource_id)
         return ReadinessList(date=text, items=[readiness_out(each) for each in found])
 
@@ -228,10 +232,15 @@ def low_stock_after(cursor: str | None) -> tuple[float, str, str] | None:
     return rank, resource, product
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _moment(text: str | None, field: str) -> datetime | None:
+    """An ISO 8601 time (UTC when no offset); a 400 naming `field` otherwise."""
+    if text is None or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _bad(field, f"{text[:40]!r} is not a time like 2026-11-21T00:00:00Z") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _bad(field: str, message: str) -> Problem:

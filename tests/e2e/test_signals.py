@@ -217,6 +217,9 @@ async def test_count_variance_and_shrinkage(client: Client) -> None:
     )
     assert backwards.status_code == 400
     assert backwards.json()["errors"][0]["field"] == "to"
+    unreadable = await client.get("/counts/variance", params={"from": "monday"}, headers=reader())
+    assert unreadable.status_code == 400
+    assert unreadable.json()["errors"][0]["field"] == "from"
 
 
 def half(code: str, location: str, *, sent: str = "0", got: str = "0", at: str) -> UsageRow:
@@ -311,3 +314,6 @@ async def test_readiness_of_an_activity_and_of_a_day(client: Client) -> None:
     assert unknown.status_code == 404
     bad = await client.get("/readiness", params={"date": "tomorrow"}, headers=reader())
     assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "date"
+    missing = await client.get("/readiness", headers=reader())
+    assert missing.status_code == 400
