@@ -84,10 +84,15 @@ async def rebuild(
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
-            with collecting_less():
-                switched = await _rebuild(
-                    store, projections, progress, batch_size, reader_grace, processes
-                )
+            try:
+                with collecting_less():
+                    switched = await _rebuild(
+                        store, projections, progress, batch_size, reader_grace, processes
+                    )
+            finally:
+                for projection in projections:
+                    # What a builder held for those after it (the signals' items).
+                    getattr(projection, "release", lambda: None)()
     except AlreadyRunning:
         raise RebuildBusy("another rebuild is running") from None
     for done in switched:

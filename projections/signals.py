@@ -200,6 +200,10 @@ class SignalsProjection:
     def builder(self, slot: Slot, position: int) -> SignalsBuilder:
         return SignalsBuilder(slot, position)
 
+    def release(self) -> None:
+        """Let go of the items a rebuild held, once it is over."""
+        _KEPT.clear()
+
 
 _KEPT: dict[Slot, tuple[int, dict[str, Item]]] = {}
 """The items a rebuild's builder folded up to a position, for the builder
