@@ -24,6 +24,8 @@ from api.pages.session import signed_in
 from projections.queries import Queries
 
 _KINDS = {"resource": "resources", "customer": "customers"}
+_POOL_ORDER = {"resource": 0, "customer": 1, "install": 2, "deinstall": 3}
+"""Vans and storage first, then customers, then what activities moved."""
 
 
 class Holder(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,7 +112,10 @@ class ProductsController(Controller):
         wanted = spelled_in_path(request, "/ui/products/", code, "product")
         head = await queries.store.feed_head()  # before the read: no change is missed
         read_at = datetime.now(UTC)
-        holders = [_holder(holding) for holding in await queries.holders(wanted)]
+        holders = sorted(
+            (_holder(holding) for holding in await queries.holders(wanted)),
+            key=lambda row: (_POOL_ORDER.get(row.pool, 9), row.holder or ""),
+        )
         if not holders and wanted not in await queries.products(wanted, limit=1000):
             raise PageNotFound(f"No item has the product number or inventory type {wanted!r}.")
         return render(
