@@ -160,10 +160,13 @@ def test_pages_people_read(page: Page, server: Server) -> None:
     tops = [
         box["y"] for box in (s.bounding_box() for s in page.locator(".pool-column").all()) if box
     ]
-    assert tops == sorted(tops) and len(set(tops)) == 3  # one above another
+    assert tops == sorted(tops)  # one above another
+    assert len(set(tops)) == 3
     for table in page.locator(".pool-column table").all():
         box, wrapper = table.bounding_box(), table.locator("xpath=..").bounding_box()
-        assert box and wrapper and box["width"] <= wrapper["width"] + 1  # no column cut
+        assert box is not None
+        assert wrapper is not None
+        assert box["width"] <= wrapper["width"] + 1  # no column cut
     look(page, server, "activity")
 
     page.set_viewport_size({"width": 390, "height": 844})
