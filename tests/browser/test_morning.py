@@ -212,3 +212,42 @@ def test_every_other_page_passes_axe(page: Page, server: Server) -> None:
             page.set_viewport_size({"width": width, "height": height})
             assert grave_violations(page) == [], (path, width)
         page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_a_timeline_in_the_time_the_stock_moved(page: Page, server: Server) -> None:
+    late = UsageRow(
+        "late-row",
+        (Line("VAN-08", "ORDER-1", "5"),),
+        ref_module="1001",
+        ref_object="LOAD-LATE",
+        modified="2026-11-21T09:15:00Z",
+    )
+    early = UsageRow(
+        "early-row",
+        (Line("VAN-08", "ORDER-1", quantity_out="2"),),
+        ref_module="1002",
+        ref_object="WO-EARLY",
+        modified="2026-11-21T07:00:00Z",
+    )
+    for number, row in enumerate((late, early)):  # the 07:00 move is stored last
+        sent = httpx.post(
+            f"{server.url}/servicemobility/InventoryUsage/",
+            content=json.dumps(usage_envelope(f"order-{number}", [row])).encode(),
+            headers=sender(),
+            timeout=30,
+        )
+        assert sent.status_code == 200, sent.text
+
+    sign_in(page, then="/ui/resources/VAN-08")
+    page.get_by_role("link", name="ORDER-1").first.click()
+    timeline = cells(page, "Every event that touched this item")
+    assert [row[0] for row in timeline] == ["2026-11-21 07:00:00", "2026-11-21 09:15:00"]
+    orders = [int(row[-1]) for row in timeline]
+    assert orders == sorted(orders, reverse=True)  # storage order, the secondary column
+    chart = page.locator("svg.steps")
+    expect(chart.locator("text.tick", has_text="07:00")).to_have_count(1)
+    ticks = chart.locator("text.tick").all_text_contents()
+    quantities = [float(tick) for tick in ticks if ":" not in tick]
+    assert min(quantities) <= -2  # at 07:00 the van was two below zero
+    assert max(quantities) >= 3
+    look(page, server, "item-timeline")
