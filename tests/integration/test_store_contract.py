@@ -13,6 +13,7 @@ from tests.contract.maintenance import MaintenanceContract
 from tests.contract.queries import QueriesContract
 from tests.contract.sessions import SessionsContract
 from tests.contract.signals import SignalsContract
+from tests.contract.summaries import SummariesContract
 from tests.contract.values import ValuesContract
 
 
@@ -26,5 +27,6 @@ class TestStoreContract(
     MaintenanceContract,
     SessionsContract,
     SignalsContract,
+    SummariesContract,
 ):
     """Everything a backend of the store does alike."""
