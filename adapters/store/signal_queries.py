@@ -5,8 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+import msgspec
+
 from adapters.store.queries import Query
 from adapters.store.signal_tables import SIGNALS, StockRecord
+
+
+class ParSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One resource's par levels: how many of its lines have one, how many
+    of them are below `min`, and their shortfall in all (units)."""
+
+    resource_id: str
+    levels: int
+    below: int
+    shortfall: float
 
 
 class StockQuery(Query[list[StockRecord]], frozen=True, kw_only=True):
@@ -16,6 +28,13 @@ class StockQuery(Query[list[StockRecord]], frozen=True, kw_only=True):
     projection: ClassVar[str] = SIGNALS
     resource_id: str
     products: tuple[str, ...] | None = None
+
+
+class ParSummaryQuery(Query[list[ParSummary]], frozen=True, kw_only=True):
+    """Every resource with a par level on at least one line, by resource;
+    empty when no par level is set anywhere."""
+
+    projection: ClassVar[str] = SIGNALS
 
 
 class LowStockQuery(Query[list[tuple[float, StockRecord]]], frozen=True, kw_only=True):

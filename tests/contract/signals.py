@@ -12,6 +12,8 @@ from adapters.store.signal_queries import (
     ActivitiesOnQuery,
     ActivityQuery,
     LowStockQuery,
+    ParSummary,
+    ParSummaryQuery,
     StockQuery,
     TransfersQuery,
 )
@@ -117,6 +119,24 @@ class SignalsContract:
         assert [(r.resource_id, r.product) for _, r in page] == [("VAN-2", "A")]
         mine = await store.fetch(LowStockQuery(resource_id="VAN-2", product="A"))
         assert [(r.resource_id, r.product) for _, r in mine] == [("VAN-2", "A")]
+
+    async def test_par_summaries_per_resource(self, store: Store) -> None:
+        assert await store.fetch(ParSummaryQuery()) == []
+        await append(
+            store,
+            usage("VAN-1", "A", 0, got="2"),
+            usage("VAN-1", "B", 0, got="9"),
+            usage("VAN-1", "C", 0, got="1"),
+            usage("VAN-2", "A", 0, got="7"),
+            usage("VAN-3", "A", 0, got="1"),
+            levels("VAN-1", 1, ("A", "10", "5"), ("B", "10", None), ("D", "3", "1.5")),
+            levels("VAN-2", 1, ("A", "4", None)),
+        )
+
+        assert await store.fetch(ParSummaryQuery()) == [
+            ParSummary(resource_id="VAN-1", levels=3, below=3, shortfall=5.5),
+            ParSummary(resource_id="VAN-2", levels=1, below=0, shortfall=0.0),
+        ]
 
     async def test_crossings_are_feed_entries_once_per_crossing(self, store: Store) -> None:
         positions = await append(

@@ -10,6 +10,8 @@ from adapters.store.signal_queries import (
     ActivitiesOnQuery,
     ActivityQuery,
     LowStockQuery,
+    ParSummary,
+    ParSummaryQuery,
     StockQuery,
     TransfersQuery,
 )
@@ -61,6 +63,16 @@ def _low(query: LowStockQuery, slot: Slot, p: Parameters) -> Statement:
     )
 
 
+def _par_summary(_: ParSummaryQuery, slot: Slot, __: Parameters) -> Statement:
+    table = signal_tables(slot)[0].name
+    return (
+        "SELECT resource_id, COUNT(*), COUNT(rank), COALESCE(SUM(-rank), 0) "  # noqa: S608
+        f"FROM {table} WHERE target IS NOT NULL OR min IS NOT NULL "
+        "GROUP BY resource_id ORDER BY resource_id",
+        _summaries,
+    )
+
+
 def _transfers(query: TransfersQuery, slot: Slot, p: Parameters) -> Statement:
     table = signal_tables(slot)[1].name
     conditions = []
@@ -107,6 +119,15 @@ def _ranked(rows: Sequence[Any], _: Upcast) -> Any:
     return [(float(row[0]), stock_record(row[1:])) for row in rows]
 
 
+def _summaries(rows: Sequence[Any], _: Upcast) -> Any:
+    return [
+        ParSummary(
+            resource_id=row[0], levels=int(row[1]), below=int(row[2]), shortfall=float(row[3])
+        )
+        for row in rows
+    ]
+
+
 def _firsts(rows: Sequence[Any], _: Upcast) -> Any:
     return [row[0] for row in rows]
 
@@ -118,6 +139,7 @@ def _first(rows: Sequence[Any], _: Upcast) -> Any:
 SIGNAL_STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]] = {
     StockQuery: _stock,
     LowStockQuery: _low,
+    ParSummaryQuery: _par_summary,
     TransfersQuery: _transfers,
     ActivityQuery: _activity,
     ActivitiesOnQuery: _activities_on,
