@@ -158,3 +158,35 @@ async def test_bad_input_is_a_400_page_naming_the_field(
 
     assert answer.status_code == 400, answer.text[:300]
     assert field in answer.text
+
+
+async def test_the_fleet_shows_lines_below_min_once_par_levels_are_set(client: Client) -> None:
+    await sign_in(client)
+    answer = await client.post(
+        "/servicemobility/InventoryUsage/",
+        content=json.dumps(
+            usage_envelope(
+                "fleet-1", [UsageRow("f1", (Line("VAN-2", "CBL", "4"),), modified=TODAY)]
+            )
+        ).encode(),
+        headers=sender(),
+    )
+    assert answer.status_code == 200, answer.text
+    before = await client.get("/ui/resources")
+    assert before.status_code == 200
+    assert "VAN-2" in before.text
+    assert "Below min" not in before.text  # no par level anywhere: no column
+
+    await stock(client)
+    after = await client.get("/ui/resources", params={"sort": "below", "order": "desc"})
+    assert after.status_code == 200
+    rows = re.findall(r'<tr>\s*<th scope="row".*?</tr>', after.text, re.DOTALL)
+    below = [re.search(r'data-label="Below min">(.*?)</td>', row, re.DOTALL) for row in rows]
+    shown = [
+        (re.search(r">(VAN-\d)</a>", row), cell) for row, cell in zip(rows, below, strict=True)
+    ]
+    assert [(owner.group(1), cell.group(1)) for owner, cell in shown if owner and cell] == [
+        ("VAN-1", '<a href="/ui/low-stock?resourceId=VAN-1">2</a>'),
+        ("VAN-2", "0"),
+    ]
+    assert 'aria-sort="descending"' in after.text
