@@ -16,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from adapters.auth import Claims
-from api.http.openapi import READER, READER_PROBLEMS, problems
+from api.http.openapi import READER, READER_PROBLEMS, ParLevelsOperation, problems
 from api.http.problems import FieldError, Problem
 from api.http.security import provide_admin, provide_reader
 from api.http.signal_schemas import (
@@ -200,6 +200,7 @@ class SignalController(Controller):
     @put(
         "/resources/{resource_id:str}/par-levels",
         operation_id="setParLevels",
+        operation_class=ParLevelsOperation,
         summary="Set par levels by hand (admin): each product named is replaced, as an event",
         responses={200: ResponseSpec(ParLevelList), **problems(*_ADMIN)},
         dependencies={"admin": Provide(provide_admin)},
