@@ -166,7 +166,9 @@ class InboxContract:
         assert (first.settled, first.appended) == (True, 1)
         assert (second.settled, second.appended) == (False, 0)
         assert await receive(store, inbox_entry("msg-1")) == [None]
-        assert await store.commit([replayed]) == [Receipt(inbox_id=kept_id, settled=False)]
+        assert await store.commit([replayed]) == [
+            Receipt(inbox_id=kept_id, settled=False, position=await store.head())
+        ]
 
     async def test_inbox_entries_page_by_id(self, store: Store) -> None:
         ids = await receive(store, *(inbox_entry(f"msg-{n}") for n in range(5)))
