@@ -1,0 +1,107 @@
+"""A real PostgreSQL primary and streaming standby for the read replica tests
+(tests.harness.standby): started once per session, a database each test.
+
+Skipped with the reason when the server binaries are not installed; when they
+are and `CI` is set, a pair that does not start fails the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from adapters.store import Store, connect_reads
+from adapters.store.replica import ReplicaReader
+from tests.harness.databases import migrated_store
+from tests.harness.postgres import create, drop, unique_name
+from tests.harness.standby import Replication, Server, ServerMissing
+
+
+@pytest.fixture(scope="session")
+def replication() -> Iterator[Replication]:
+    try:
+        pair = Replication.start()
+    except ServerMissing as missing:
+        pytest.skip(f"no streaming standby: {missing}")
+    except Exception as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"the PostgreSQL primary did not start: {error}")
+        pytest.skip(f"the PostgreSQL primary did not start: {error}")
+    try:
+        pair.standby()
+    except Exception as error:
+        pair.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"the streaming standby did not start: {error}")
+        pytest.skip(f"the streaming standby did not start: {error}")
+    yield pair
+    pair.close()
+
+
+async def caught_up(primary: str, standby: str, seconds: float = 30.0) -> None:
+    """Wait until the standby has replayed everything the primary wrote."""
+    conn = await asyncpg.connect(primary)
+    try:
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()")
+    finally:
+        await conn.close()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            replica = await asyncpg.connect(standby)
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            behind = await replica.fetchval(
+                "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()) > 0", lsn
+            )
+        finally:
+            await replica.close()
+        if not behind:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the standby did not catch up with the primary")
+
+
+@dataclass
+class Replicated:
+    """One test's database on the primary, and its copy on the standby."""
+
+    primary: Store
+    reads: ReplicaReader
+    standby: Server
+    primary_admin: str
+    standby_admin: str
+
+    async def caught_up(self) -> None:
+        await caught_up(self.primary_admin, self.standby_admin)
+
+
+@pytest.fixture
+async def replicated(replication: Replication) -> AsyncIterator[Replicated]:
+    """A migrated store on the primary with its projections, and the reader
+    side on the standby (at most 0.5 s of lag allowed)."""
+    standby = replication.standbys[0]
+    if not standby.running:
+        standby.start()
+    url = await create(replication.primary.admin(), unique_name("invtrack_replica"))
+    name = url.rsplit("/", 1)[1]
+    try:
+        async with migrated_store(url) as primary:
+            await caught_up(replication.primary.admin(), standby.admin())
+            reads = connect_reads(primary, standby.url(name), max_lag=0.5)
+            assert isinstance(reads, ReplicaReader)
+            try:
+                yield Replicated(
+                    primary, reads, standby, replication.primary.admin(name), standby.admin(name)
+                )
+            finally:
+                await reads.close()
+    finally:
+        await drop(replication.primary.admin(), url)

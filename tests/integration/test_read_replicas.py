@@ -1,0 +1,304 @@
+"""Reading from a streaming replica (INVTRACK_READ_DATABASE_URL), on a real
+PostgreSQL primary and hot standby (tests/integration/conftest.py).
+
+The standby answers what the primary answers once it has caught up; the feed
+read on the standby while writers append has no gap; a client that asks for
+its write's position reads it, however the replica lags; a standby stopped
+under load loses no answer (the primary answers) and is read again once it is
+back; a promoted standby is left alone; a rebuild's switch never shows a
+half-built table to readers on the standby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.store import Reader, Store, connect_reads, reading_after
+from adapters.store.feed import FeedQuery
+from adapters.store.queries import ItemFilter, ItemsQuery, OwnersQuery
+from adapters.store.replica import ReplicaReader
+from projections.rebuild import rebuild
+from tests.harness.histories import BATCH, LOCATIONS, deliveries
+from tests.harness.profiles import examples
+from tests.harness.standby import Replication
+from tests.integration.conftest import Replicated, caught_up
+
+QUERIES = [
+    *(
+        ItemsQuery(where=ItemFilter(owner_kind="resource", owner=where), limit=500)
+        for where in LOCATIONS
+    ),
+    OwnersQuery(kind="resource"),
+]
+
+
+async def answers(reader: Reader) -> list[Any]:
+    return [await reader.fetch(query) for query in QUERIES]
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "the condition was not met in time"
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def replay_paused(standby_admin: str) -> AsyncIterator[asyncpg.Connection]:
+    """The standby stops applying what it receives until the block ends."""
+    conn = await asyncpg.connect(standby_admin)
+    try:
+        await conn.execute("SELECT pg_wal_replay_pause()")
+        yield conn
+    finally:
+        await conn.execute("SELECT pg_wal_replay_resume()")
+        await conn.close()
+
+
+async def test_queries_and_the_feed_from_the_standby_equal_the_primarys(
+    replicated: Replicated,
+) -> None:
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 80))
+    await replicated.caught_up()
+
+    assert await reads.head() == await primary.head() > 0
+    assert await answers(reads) == await answers(primary)
+    assert any(await answers(reads))
+    every = FeedQuery(after=0, limit=10_000)
+    from_standby = await reads.read_feed(every)
+    assert from_standby == await primary.read_feed(every)
+    assert from_standby.entries
+    assert await reads.registered() == await primary.registered()
+    status = await reads.replica_status()
+    assert (status.state, status.fallbacks) == ("following", {})
+
+
+async def test_the_feed_read_on_the_standby_under_writers_has_no_gap(
+    replicated: Replicated,
+) -> None:
+    """Three writers append while a follower pages through the standby's
+    feed alone: what it reads, in order, is the primary's whole feed."""
+    primary, standby = replicated.primary, replicated.reads.replica
+    writing = True
+
+    async def write(seed: int) -> None:
+        for n in range(25):
+            await primary.commit(deliveries(seed, seed * 1000 + n * 2, 2))
+
+    async def follow() -> list[int]:
+        seen: list[int] = []
+        after = 0
+        while True:
+            page = await standby.read_feed(FeedQuery(after=after, limit=7))
+            seen += [entry.position for entry in page.entries]
+            assert page.through >= after
+            after = page.through
+            if not writing and not page.entries and after >= final:
+                return seen
+            await asyncio.sleep(0.002)
+
+    final = 1 << 62
+    follower = asyncio.create_task(follow())
+    await asyncio.gather(*(write(seed) for seed in (1, 2, 3)))
+    final = await primary.feed_head()
+    writing = False
+    seen = await asyncio.wait_for(follower, 60)
+
+    everything = await primary.read_feed(FeedQuery(after=0, limit=100_000))
+    assert seen == [entry.position for entry in everything.entries]
+    assert len(seen) >= 150
+
+
+READ_YOUR_WRITES = settings(
+    max_examples=examples(8),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@READ_YOUR_WRITES
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 0.002, 0.02, 0.2]),  # before the write
+            st.sampled_from([0.0, 0.005, 0.05, 0.4]),  # the replay stays paused
+            st.booleans(),  # the replay is paused meanwhile
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    seed=st.integers(0, 10_000),
+)
+async def test_a_client_reading_while_it_writes_reads_its_own_writes(
+    replicated: Replicated, steps: list[tuple[float, float, bool]], seed: int
+) -> None:
+    """Each write's position, asked for by the next read, is seen by it:
+    while the standby applies, pauses or lags, and with another client
+    writing meanwhile."""
+    primary, reads = replicated.primary, replicated.reads
+    other = asyncio.create_task(_keep_writing(primary, seed + 1))
+    try:
+        for n, (before, held, paused) in enumerate(steps):
+            await asyncio.sleep(before)
+            pause = replay_paused(replicated.standby_admin) if paused else contextlib.nullcontext()
+            async with pause:
+                (receipt,) = await primary.commit(deliveries(seed, 100_000 + n, 1))
+                resumed = asyncio.create_task(asyncio.sleep(held))
+                with reading_after(receipt.position):
+                    assert await reads.head() >= receipt.position
+                    assert await reads.read_positions([receipt.position])
+                    assert await reads.count() >= receipt.position
+                await resumed
+    finally:
+        other.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await other
+
+
+async def _keep_writing(primary: Store, seed: int) -> None:
+    n = 0
+    while True:
+        await primary.commit(deliveries(seed, 500_000 + n, 1))
+        n += 1
+        await asyncio.sleep(0.01)
+
+
+async def test_a_lagging_standby_is_read_no_more_until_it_catches_up(
+    replicated: Replicated,
+) -> None:
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 20))
+    await replicated.caught_up()
+    async with replay_paused(replicated.standby_admin):
+        await primary.commit(deliveries(2, 1000, 20))
+        await asyncio.sleep(1.2)  # past the 0.5 s allowed, and the next check
+
+        async def lagging() -> bool:
+            return (await reads.replica_status()).state == "lagging"
+
+        await until(lagging)
+        assert await answers(reads) == await answers(primary)
+        status = await reads.replica_status()
+        assert status.lag_seconds is not None
+        assert status.lag_seconds > 0.5
+        assert status.fallbacks.get("lagging", 0) >= len(QUERIES)
+
+    async def following() -> bool:
+        return (await reads.replica_status()).state == "following"
+
+    await until(following)
+    before = (await reads.replica_status()).fallbacks
+    assert await answers(reads) == await answers(primary)
+    assert (await reads.replica_status()).fallbacks == before
+
+
+async def test_stopping_the_standby_mid_load_loses_no_answer_and_restarting_resumes(
+    replicated: Replicated,
+) -> None:
+    primary, reads, standby = replicated.primary, replicated.reads, replicated.standby
+    await primary.commit(deliveries(1, 0, 40))
+    await replicated.caught_up()
+    expected = await answers(primary)
+    answered: list[list[object]] = []
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            answered.append(await answers(reads))
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(4)]
+    try:
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(standby.stop)
+        stopped_at = len(answered)
+
+        async def down() -> bool:
+            return (await reads.replica_status()).state == "down"
+
+        await until(down)
+        await asyncio.sleep(0.3)
+        assert len(answered) > stopped_at  # answered meanwhile, by the primary
+        await asyncio.to_thread(standby.start)
+
+        async def following() -> bool:
+            return (await reads.replica_status()).state == "following"
+
+        await until(following)
+        await asyncio.sleep(1.0)  # connections the stop broke are found and replaced
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert answered
+    assert all(answer == expected for answer in answered)
+    settled = (await reads.replica_status()).fallbacks
+    assert settled.get("down", 0) > 0
+    for _ in range(20):
+        assert await answers(reads) == expected
+    assert (await reads.replica_status()).fallbacks == settled  # the standby answers again
+
+
+async def test_a_promoted_standby_is_read_no_more(
+    replicated: Replicated, replication: Replication
+) -> None:
+    primary = replicated.primary
+    await primary.commit(deliveries(1, 0, 20))
+    extra = replication.standby()
+    name = replicated.primary_admin.rsplit("/", 1)[1]
+    reads = connect_reads(primary, extra.url(name), max_lag=0.5)
+    assert isinstance(reads, ReplicaReader)
+    try:
+        await caught_up(replicated.primary_admin, extra.admin(name))
+        assert (await reads.replica_status()).state == "following"
+        await asyncio.to_thread(extra.promote)
+
+        async def promoted() -> bool:
+            return (await reads.replica_status()).state == "promoted"
+
+        await until(promoted)
+        await primary.commit(deliveries(2, 1000, 20))  # the promoted copy never sees these
+        assert await answers(reads) == await answers(primary)
+        assert await reads.head() == await primary.head()
+        assert (await reads.replica_status()).fallbacks.get("promoted", 0) > 0
+    finally:
+        await reads.close()
+        await asyncio.to_thread(extra.stop, "immediate")
+
+
+async def test_a_rebuild_switch_under_readers_on_the_standby_never_serves_a_half_built_table(
+    replicated: Replicated,
+) -> None:
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 150))
+    await replicated.caught_up()
+    expected = await answers(primary)
+    before = await reads.replica.active_slots()
+    answered: list[list[object]] = []
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            answered.append(await answers(reads))
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(3)]
+    try:
+        await rebuild(primary, None, batch_size=BATCH)
+        await replicated.caught_up()
+        await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+
+    after = await reads.replica.active_slots()
+    assert all(after[name].generation == before[name].generation + 1 for name in before)
+    assert len(answered) > 3
+    assert all(answer == expected for answer in answered)
+    status = await reads.replica_status()
+    assert status.state == "following"
