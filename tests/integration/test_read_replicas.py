@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from adapters.store import Reader, Store, connect_reads, reading_after
 from adapters.store.feed import FeedQuery
-from adapters.store.queries import ItemFilter, ItemsQuery, OwnersQuery
+from adapters.store.queries import ItemFilter, ItemsQuery, OwnersQuery, Query
 from adapters.store.replica import ReplicaReader
 from projections.rebuild import rebuild
 from tests.harness.histories import BATCH, LOCATIONS, deliveries
@@ -30,7 +31,7 @@ from tests.harness.profiles import examples
 from tests.harness.standby import Replication
 from tests.integration.conftest import Replicated, caught_up
 
-QUERIES = [
+QUERIES: list[Query[Any]] = [
     *(
         ItemsQuery(where=ItemFilter(owner_kind="resource", owner=where), limit=500)
         for where in LOCATIONS
