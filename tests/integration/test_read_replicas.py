@@ -1,5 +1,5 @@
 """Reading from a streaming replica (INVTRACK_READ_DATABASE_URL), on a real
-PostgreSQL primary and hot standby (tests/integration/conftest.py).
+PostgreSQL primary and hot standby (tests/harness/replicas.py).
 
 The standby answers what the primary answers once it has caught up; the feed
 read on the standby while writers append has no gap; a client that asks for
@@ -28,8 +28,8 @@ from adapters.store.replica import ReplicaReader
 from projections.rebuild import rebuild
 from tests.harness.histories import BATCH, LOCATIONS, deliveries
 from tests.harness.profiles import examples
+from tests.harness.replicas import Replicated, caught_up
 from tests.harness.standby import Replication
-from tests.integration.conftest import Replicated, caught_up
 
 QUERIES: list[Query[Any]] = [
     *(

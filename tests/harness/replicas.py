@@ -1,5 +1,7 @@
-"""A real PostgreSQL primary and streaming standby for the read replica tests
-(tests.harness.standby): started once per session, a database each test.
+"""Fixtures of a real PostgreSQL primary and streaming standby for the read
+replica tests (tests.harness.standby): started once per session
+(`replication`), a database each test (`replica_database`, and `replicated`:
+a migrated store on it with the reader side on the standby).
 
 Skipped with the reason when the server binaries are not installed; when they
 are and `CI` is set, a pair that does not start fails the tests."""
@@ -83,25 +85,56 @@ class Replicated:
         await caught_up(self.primary_admin, self.standby_admin)
 
 
+@dataclass
+class ReplicaDatabase:
+    """An empty database on the primary, there on the standby too."""
+
+    name: str
+    primary: Server
+    standby: Server
+
+    @property
+    def url(self) -> str:
+        return self.primary.url(self.name)
+
+    @property
+    def read_url(self) -> str:
+        return self.standby.url(self.name)
+
+    async def caught_up(self) -> None:
+        await caught_up(self.primary.admin(self.name), self.standby.admin(self.name))
+
+
 @pytest.fixture
-async def replicated(replication: Replication) -> AsyncIterator[Replicated]:
-    """A migrated store on the primary with its projections, and the reader
-    side on the standby (at most 0.5 s of lag allowed)."""
+async def replica_database(replication: Replication) -> AsyncIterator[ReplicaDatabase]:
     standby = replication.standbys[0]
     if not standby.running:
         standby.start()
     url = await create(replication.primary.admin(), unique_name("invtrack_replica"))
-    name = url.rsplit("/", 1)[1]
     try:
-        async with migrated_store(url) as primary:
-            await caught_up(replication.primary.admin(), standby.admin())
-            reads = connect_reads(primary, standby.url(name), max_lag=0.5)
-            assert isinstance(reads, ReplicaReader)
-            try:
-                yield Replicated(
-                    primary, reads, standby, replication.primary.admin(name), standby.admin(name)
-                )
-            finally:
-                await reads.close()
+        database = ReplicaDatabase(url.rsplit("/", 1)[1], replication.primary, standby)
+        await caught_up(replication.primary.admin(), standby.admin())
+        yield database
     finally:
         await drop(replication.primary.admin(), url)
+
+
+@pytest.fixture
+async def replicated(replica_database: ReplicaDatabase) -> AsyncIterator[Replicated]:
+    """A migrated store on the primary with its projections, and the reader
+    side on the standby (at most 0.5 s of lag allowed)."""
+    database = replica_database
+    async with migrated_store(database.url) as primary:
+        await database.caught_up()
+        reads = connect_reads(primary, database.read_url, max_lag=0.5)
+        assert isinstance(reads, ReplicaReader)
+        try:
+            yield Replicated(
+                primary,
+                reads,
+                database.standby,
+                database.primary.admin(database.name),
+                database.standby.admin(database.name),
+            )
+        finally:
+            await reads.close()
