@@ -25,6 +25,7 @@ from adapters.store import Reader, Store, connect_reads, reading_after
 from adapters.store.feed import FeedQuery
 from adapters.store.queries import ItemFilter, ItemsQuery, OwnersQuery, Query
 from adapters.store.replica import ReplicaReader
+from api.services.feed import Feed
 from projections.rebuild import rebuild
 from tests.harness.histories import BATCH, LOCATIONS, deliveries
 from tests.harness.profiles import examples
@@ -303,3 +304,22 @@ async def test_a_rebuild_switch_under_readers_on_the_standby_never_serves_a_half
     assert all(answer == expected for answer in answered)
     status = await reads.replica_status()
     assert status.state == "following"
+
+
+async def test_a_long_poll_on_the_standby_wakes_for_a_commit_and_reads_it_there(
+    replicated: Replicated,
+) -> None:
+    """The primary hears the commit (a standby cannot listen); the poll then
+    reads the entries on the standby once it shows them."""
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 2))
+    await replicated.caught_up()
+    head = await primary.feed_head()
+    polling = asyncio.create_task(Feed(reads).poll(FeedQuery(after=head, limit=100), 30.0))
+    await asyncio.sleep(0.3)
+    assert not polling.done()
+    await primary.commit(deliveries(2, 1000, 2))
+    page = await asyncio.wait_for(polling, 30)
+    assert page.entries
+    assert page.entries == (await primary.read_feed(FeedQuery(after=head, limit=100))).entries
+    assert (await reads.replica_status()).fallbacks == {}
