@@ -8,20 +8,19 @@ are and `CI` is set, a pair that does not start fails the tests."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import asyncpg
 import pytest
 
 from adapters.store import Store, connect_reads
 from adapters.store.replica import ReplicaReader
 from tests.harness.databases import migrated_store
 from tests.harness.postgres import create, drop, unique_name
-from tests.harness.standby import Replication, Server, ServerMissing
+from tests.harness.standby import Replication, Server, ServerMissing, caught_up
+
+__all__ = ["caught_up"]
 
 
 @pytest.fixture(scope="session")
@@ -43,32 +42,6 @@ def replication() -> Iterator[Replication]:
         pytest.skip(f"the streaming standby did not start: {error}")
     yield pair
     pair.close()
-
-
-async def caught_up(primary: str, standby: str, seconds: float = 30.0) -> None:
-    """Wait until the standby has replayed everything the primary wrote."""
-    conn = await asyncpg.connect(primary)
-    try:
-        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()")
-    finally:
-        await conn.close()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            replica = await asyncpg.connect(standby)
-        except (OSError, asyncpg.PostgresError):
-            await asyncio.sleep(0.05)
-            continue
-        try:
-            behind = await replica.fetchval(
-                "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()) > 0", lsn
-            )
-        finally:
-            await replica.close()
-        if not behind:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the standby did not catch up with the primary")
 
 
 @dataclass

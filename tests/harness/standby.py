@@ -10,6 +10,7 @@ run as root: under root every command runs as the `postgres` user.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -18,8 +19,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 PRIMARY_SETTINGS = (
     "listen_addresses = '127.0.0.1'",
@@ -30,13 +34,15 @@ PRIMARY_SETTINGS = (
     "hot_standby = on",
     "hot_standby_feedback = on",
     "max_standby_streaming_delay = '5s'",
-    "fsync = off",
     "synchronous_commit = on",
     "full_page_writes = on",
-    "shared_buffers = '32MB'",
     "max_connections = 60",
     "log_min_messages = warning",
 )
+QUICK = ("fsync = off", "shared_buffers = '32MB'")
+"""For the tests: nothing need survive a crash."""
+DURABLE = ("fsync = on", "shared_buffers = '128MB'")
+"""For measurements: as the main server is set up."""
 HBA = (
     "local all all trust\n"
     "local replication all trust\n"
@@ -155,7 +161,7 @@ class Replication:
     standbys: list[Server] = field(default_factory=list)
 
     @classmethod
-    def start(cls) -> Replication:
+    def start(cls, *, durable: bool = False) -> Replication:
         binaries = server_binaries()
         user = "postgres" if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="invtrack-replication-"))
@@ -165,7 +171,7 @@ class Replication:
         data = runner.directory("primary")
         runner.run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n".join(PRIMARY_SETTINGS) + "\n")
+            conf.write("\n".join((*PRIMARY_SETTINGS, *(DURABLE if durable else QUICK))) + "\n")
         (data / "pg_hba.conf").write_text(HBA)
         primary = Server(runner, data, free_port())
         replication = cls(runner, primary)
@@ -193,3 +199,30 @@ class Replication:
             with contextlib.suppress(Exception):
                 server.stop("immediate")
         shutil.rmtree(self.runner.root, ignore_errors=True)
+
+
+async def caught_up(primary: str, standby: str, seconds: float = 60.0) -> None:
+    """Wait until the standby has replayed everything the primary wrote
+    (both admin URLs)."""
+    conn = await asyncpg.connect(primary)
+    try:
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()")
+    finally:
+        await conn.close()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            replica = await asyncpg.connect(standby)
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            behind = await replica.fetchval(
+                "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()) > 0", lsn
+            )
+        finally:
+            await replica.close()
+        if not behind:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the standby did not catch up with the primary")
