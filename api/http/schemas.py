@@ -87,7 +87,7 @@ class Health(msgspec.Struct, frozen=True):
     status: Annotated[str, Meta(examples=["ok"])]
 
 
-class ReplicaReport(msgspec.Struct, frozen=True):
+class ReplicaReport(msgspec.Struct, frozen=True, rename="camel"):
     state: Annotated[
         str,
         Meta(

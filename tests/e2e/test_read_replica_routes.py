@@ -97,6 +97,6 @@ async def test_a_stopped_replica_is_reported_and_the_service_stays_ready(
         ready = await live.client.get("/ready")
         assert ready.status_code == 200, ready.text
         assert ready.json()["replica"]["state"] == "down"
-        assert ready.json()["replica"]["lag_seconds"] is None
+        assert ready.json()["replica"]["lagSeconds"] is None
     finally:
         replica_database.standby.start()
