@@ -142,6 +142,8 @@ class ReplicaReader:
         self._status = ReplicaStatus(state="following", lag_seconds=None, head=None, fallbacks={})
         self._checked_at = -CHECK_SECONDS
         self._checking = asyncio.Lock()
+        self._shown = 0
+        """The highest position the replica was seen to show."""
 
     # ---- the replica's state ---------------------------------------------------------
 
@@ -155,6 +157,8 @@ class ReplicaReader:
         async with self._checking:
             if time.monotonic() - self._checked_at >= CHECK_SECONDS:
                 status = await self._check()
+                if status.state != "following":
+                    self._shown = 0  # what comes back may be another copy
                 self._report(status)
                 self._status = status
                 self._checked_at = time.monotonic()
@@ -166,6 +170,7 @@ class ReplicaReader:
                 if not await self._in_recovery():
                     return _status("promoted", None, None, "it was promoted: it follows no primary")
                 head = await self.replica.head()
+                self._shown = max(self._shown, head)
                 lag = await self._lag(head)
         except Exception as error:  # unreachable, starting up, shutting down
             return _status("down", None, None, f"it cannot be read ({_said(error)})")
@@ -210,16 +215,18 @@ class ReplicaReader:
         """The replica once it shows `position`; the primary when it does not
         within `wait` seconds."""
         deadline = time.monotonic() + self.wait
-        while True:
+        while self._shown < position:
             try:
-                if await self.replica.head() >= position:
-                    return self.replica
+                self._shown = max(self._shown, await self.replica.head())
             except Exception:  # the read falls back like any other
                 return self.primary
+            if self._shown >= position:
+                break
             if time.monotonic() >= deadline:
                 log.info("replica does not show position %d yet: read the primary", position)
                 return self.primary
             await asyncio.sleep(POLL_SECONDS)
+        return self.replica
 
     async def _read(self, call: Callable[[Reader], Awaitable[T]]) -> T:
         source = await self._source()
