@@ -170,10 +170,14 @@ class ReplicaReader:
                 if not await self._in_recovery():
                     return _status("promoted", None, None, "it was promoted: it follows no primary")
                 head = await self.replica.head()
-                self._shown = max(self._shown, head)
-                lag = await self._lag(head)
         except Exception as error:  # unreachable, starting up, shutting down
             return _status("down", None, None, f"it cannot be read ({_said(error)})")
+        self._shown = max(self._shown, head)
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                lag = await self._lag(head)
+        except Exception:  # the primary does not answer: the replica still can
+            return _status("following", None, head, "the primary cannot be asked how far behind")
         if lag > self.max_lag:
             return _status("lagging", lag, head, f"it lags {lag:.1f} s behind the primary")
         return _status("following", lag, head, None)

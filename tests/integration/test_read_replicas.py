@@ -332,3 +332,22 @@ async def test_a_long_poll_on_the_standby_wakes_for_a_commit_and_reads_it_there(
     assert page.entries
     assert page.entries == (await primary.read_feed(FeedQuery(after=head, limit=100))).entries
     assert (await reads.replica_status()).fallbacks == {}
+
+
+async def test_reads_go_on_from_the_standby_while_the_primary_is_down(
+    replicated: Replicated, replication: Replication
+) -> None:
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 30))
+    await replicated.caught_up()
+    expected = await answers(primary)
+    await asyncio.sleep(1.1)  # the next read checks the replica again
+    await asyncio.to_thread(replication.primary.stop)
+    try:
+        assert await answers(reads) == expected
+        status = await reads.replica_status()
+        assert status.state == "following"
+        assert status.lag_seconds is None
+        assert status.fallbacks == {}
+    finally:
+        await asyncio.to_thread(replication.primary.start)
