@@ -98,11 +98,20 @@ class Server:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        self.runner.pg_ctl(
-            "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.runner.sockets}", "start",
-        )  # fmt: skip
-        self.running = True
+        """Start it; on another free port when its own was taken meanwhile."""
+        for attempt in range(3):
+            try:
+                self.runner.pg_ctl(
+                    "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "60",
+                    "-o", f"-p {self.port} -k {self.runner.sockets}", "start",
+                )  # fmt: skip
+            except RuntimeError:
+                if attempt == 2 or "could not bind" not in self.log():
+                    raise
+                self.port = free_port()
+                continue
+            self.running = True
+            return
 
     def stop(self, mode: str = "fast") -> None:
         if self.running:
