@@ -2,20 +2,29 @@
 PostgreSQL primary and streaming standby: write answers carry
 `Invtrack-Position`, a query sent with `Invtrack-Min-Position` reads that
 write whether the standby shows it in time or not, a value that is not a
-position is a 400, and /ready and /metrics report the replica."""
+position is a 400, /ready and /metrics report the replica, and a
+reconciliation reads ours at least as fresh as the primary's."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from api.cli.poll import run_ofs_poll
+from api.settings import from_env
+from tests.e2e.test_reconciliations import GUARD, command
+from tests.fakes.http import serving
+from tests.fakes.ofs_server import FakeOfs
 from tests.harness.deliveries import Line, UsageRow, post_json, usage_envelope
 from tests.harness.live import Live, live_app, settings_for
 from tests.harness.replicas import ReplicaDatabase
 from tests.harness.tokens import reader
+from tests.integration.test_ofs_poller import PAGE_01, PAGE_02
+from tests.integration.test_reconcile_ofs import holds_what_the_fixtures_say
 
 
 @pytest.fixture
@@ -100,3 +109,43 @@ async def test_a_stopped_replica_is_reported_and_the_service_stays_ready(
         assert ready.json()["replica"]["lagSeconds"] is None
     finally:
         replica_database.standby.start()
+
+
+async def test_reconcile_reads_ours_at_least_as_fresh_as_the_primary(
+    replica_database: ReplicaDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the replica's replay held, what was just polled is only on the
+    primary: the run reads the primary after the wait and finds no
+    difference; once the replica shows it, the run reads the replica."""
+    fake = FakeOfs()
+    async with serving(fake) as base_url:
+        settings = from_env(
+            {
+                "INVTRACK_DATABASE_URL": replica_database.url,
+                "INVTRACK_READ_DATABASE_URL": replica_database.read_url,
+                "INVTRACK_OFS_URL": base_url,
+                "INVTRACK_OFS_AUTH": "client_credentials",
+                "INVTRACK_OFS_CLIENT_ID": fake.client_id,
+                "INVTRACK_OFS_INSTANCE": fake.instance,
+                "INVTRACK_OFS_CLIENT_SECRET": fake.secret,
+            }
+        )
+        assert await asyncio.wait_for(run_ofs_poll(settings, once=True), GUARD) == 0
+        await replica_database.caught_up()
+        fake.publish_page(PAGE_01)
+        fake.publish_page(PAGE_02)
+        holds_what_the_fixtures_say(fake)
+        standby = await asyncpg.connect(replica_database.standby.admin(replica_database.name))
+        try:
+            await standby.execute("SELECT pg_wal_replay_pause()")
+            assert await asyncio.wait_for(run_ofs_poll(settings, once=True), GUARD) == 0
+            capsys.readouterr()
+            reconcile = ("reconcile", "ofs", "--all-known")
+            assert await asyncio.to_thread(command, settings, *reconcile) == 0
+            assert "3 items compared" in capsys.readouterr().out
+        finally:
+            await standby.execute("SELECT pg_wal_replay_resume()")
+            await standby.close()
+        await replica_database.caught_up()
+        assert await asyncio.to_thread(command, settings, *reconcile) == 0
+        assert "3 items compared" in capsys.readouterr().out
