@@ -67,14 +67,14 @@ def tree_cpu(root: int) -> float:
         pid = int(entry.name)
         parents[pid] = int(fields[1])
         spent[pid] = sum(int(value) for value in fields[11:15]) / TICKS
-    total, seen, todo = 0.0, set(), [root]
-    while todo:
-        pid = todo.pop()
+    total, seen, waiting = 0.0, set(), [root]
+    while waiting:
+        pid = waiting.pop()
         if pid in seen or pid not in spent:
             continue
         seen.add(pid)
         total += spent[pid]
-        todo.extend(child for child, parent in parents.items() if parent == pid)
+        waiting.extend(child for child, parent in parents.items() if parent == pid)
     return total
 
 
