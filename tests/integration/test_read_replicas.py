@@ -131,8 +131,8 @@ READ_YOUR_WRITES = settings(
     steps=st.lists(
         st.tuples(
             st.sampled_from([0.0, 0.002, 0.02, 0.2]),  # before the write
-            st.sampled_from([0.0, 0.005, 0.05, 0.4]),  # the replay stays paused
-            st.booleans(),  # the replay is paused meanwhile
+            st.sampled_from([0.0, 0.005, 0.05, 0.4]),  # until the replay resumes
+            st.booleans(),  # the replay is paused over the write
         ),
         min_size=1,
         max_size=4,
@@ -142,27 +142,63 @@ READ_YOUR_WRITES = settings(
 async def test_a_client_reading_while_it_writes_reads_its_own_writes(
     replicated: Replicated, steps: list[tuple[float, float, bool]], seed: int
 ) -> None:
-    """Each write's position, asked for by the next read, is seen by it:
-    while the standby applies, pauses or lags, and with another client
-    writing meanwhile."""
-    primary, reads = replicated.primary, replicated.reads
+    """A client writes, and reads at the same time with the last position it
+    was answered: every read sees it, whether the standby applies at once,
+    is held past the write and let go while the read waits, or longer than
+    the wait (a quarter of a second here); with another client writing
+    meanwhile."""
+    primary = replicated.primary
+    database = replicated.standby_admin.rsplit("/", 1)[1]
+    reads = connect_reads(primary, replicated.standby.url(database), max_lag=0.5, wait=0.25)
+    assert isinstance(reads, ReplicaReader)
+    known = 0
+    writing = True
+
+    async def read_own_writes() -> int:
+        done = 0
+        while writing:
+            position = known
+            with reading_after(position):
+                assert await reads.head() >= position
+                assert await reads.count() >= position
+            done += 1
+            await asyncio.sleep(0.001)
+        return done
+
     other = asyncio.create_task(_keep_writing(primary, seed + 1))
+    reader = asyncio.create_task(read_own_writes())
     try:
         for n, (before, held, paused) in enumerate(steps):
             await asyncio.sleep(before)
-            pause = replay_paused(replicated.standby_admin) if paused else contextlib.nullcontext()
-            async with pause:
+            pause = replay_paused(replicated.standby_admin) if paused else _not_paused()
+            async with pause as standby:
                 (receipt,) = await primary.commit(deliveries(seed, 100_000 + n, 1))
-                resumed = asyncio.create_task(asyncio.sleep(held))
+                known = receipt.position
+                resumed = asyncio.create_task(_resume_after(standby, held))
                 with reading_after(receipt.position):
-                    assert await reads.head() >= receipt.position
                     assert await reads.read_positions([receipt.position])
-                    assert await reads.count() >= receipt.position
                 await resumed
+        writing = False
+        assert await reader > 0
     finally:
+        writing = False
         other.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await other
+        with contextlib.suppress(AssertionError):
+            await reader
+        await reads.close()
+
+
+@contextlib.asynccontextmanager
+async def _not_paused() -> AsyncIterator[None]:
+    yield None
+
+
+async def _resume_after(standby: asyncpg.Connection | None, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    if standby is not None:
+        await standby.execute("SELECT pg_wal_replay_resume()")
 
 
 async def _keep_writing(primary: Store, seed: int) -> None:
