@@ -387,3 +387,44 @@ async def test_reads_go_on_from_the_standby_while_the_primary_is_down(
         assert status.fallbacks == {}
     finally:
         await asyncio.to_thread(replication.primary.start)
+
+
+async def test_connections_the_standby_ends_are_replaced_without_losing_an_answer(
+    replicated: Replicated,
+) -> None:
+    """The standby ends invtrack's connections (as a recovery conflict or an
+    administrator does) while readers keep asking: every answer is right,
+    and the standby goes on answering."""
+    primary, reads = replicated.primary, replicated.reads
+    await primary.commit(deliveries(1, 0, 30))
+    await replicated.caught_up()
+    expected = await answers(primary)
+    answered: list[list[object]] = []
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            answered.append(await answers(reads))
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(3)]
+    ended = 0
+    try:
+        standby = await asyncpg.connect(replicated.standby_admin)
+        try:
+            for _ in range(10):
+                await asyncio.sleep(0.05)
+                ended += await standby.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'invtrack' AND pid <> pg_backend_pid()"
+                )
+        finally:
+            await standby.close()
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert ended > 0
+    assert answered
+    assert all(answer == expected for answer in answered)
+    status = await reads.replica_status()
+    assert status.state == "following"
+    assert set(status.fallbacks) <= {"error"}
