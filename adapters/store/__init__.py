@@ -32,7 +32,8 @@ from adapters.store.records import (
     Slot,
     StoredEvent,
 )
-from adapters.store.replica import ReplicaStatus, Replicated, reading_after
+from adapters.store.replica import reading_after
+from adapters.store.replica_status import ReplicaStatus, Replicated
 from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
 
 __all__ = [

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -51,6 +51,7 @@ from adapters.store.records import (
     Slot,
     StoredEvent,
 )
+from adapters.store.replica_status import ReplicaState, ReplicaStatus
 from domain.reconciliation import Reconciliation
 
 T = TypeVar("T")
@@ -65,34 +66,6 @@ CHECK_SECONDS: Final = 1.0
 CHECK_TIMEOUT: Final = 2.0
 POLL_SECONDS: Final = 0.01
 """How often a read waiting for a position looks at the replica's head."""
-
-ReplicaState = Literal["following", "lagging", "down", "promoted"]
-
-
-class ReplicaStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """The replica as last checked."""
-
-    state: ReplicaState
-    lag_seconds: float | None
-    """How long ago the oldest event it lacks was recorded (0 when it lacks
-    none); None when it could not be asked."""
-    head: int | None
-    """The last event position it shows."""
-    fallbacks: dict[str, int]
-    """Reads answered by the primary instead, by reason, since start."""
-    reason: str | None = None
-    """Why it is not read, in words."""
-
-
-@runtime_checkable
-class Replicated(Protocol):
-    """A reader backed by a replica: what /ready and /metrics report of it."""
-
-    async def replica_status(self) -> ReplicaStatus: ...
-
-    async def close(self) -> None:
-        """Close the replica's connections (the primary is closed on its own)."""
-        ...
 
 
 @dataclass
@@ -166,12 +139,11 @@ class ReplicaReader:
 
     async def _check(self) -> ReplicaStatus:
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT):
-                if not await self._in_recovery():
-                    return _status("promoted", None, None, "it was promoted: it follows no primary")
-                head = await self.replica.head()
+            recovering, head = await self._standby()
         except Exception as error:  # unreachable, starting up, shutting down
             return _status("down", None, None, f"it cannot be read ({_said(error)})")
+        if not recovering:
+            return _status("promoted", None, None, "it was promoted: it follows no primary")
         self._shown = max(self._shown, head)
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
@@ -181,6 +153,18 @@ class ReplicaReader:
         if lag > self.max_lag:
             return _status("lagging", lag, head, f"it lags {lag:.1f} s behind the primary")
         return _status("following", lag, head, None)
+
+    async def _standby(self) -> tuple[bool, int]:
+        """Whether it is a standby, and its head; asked again once when the
+        first try fails (on a connection it had ended, say)."""
+        try:
+            return await self._ask_standby()
+        except Exception:
+            return await self._ask_standby()
+
+    async def _ask_standby(self) -> tuple[bool, int]:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            return await self._in_recovery(), await self.replica.head()
 
     async def _lag(self, replica_head: int) -> float:
         missing = await self.primary.read_events(after=replica_head, limit=1)
