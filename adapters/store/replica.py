@@ -71,6 +71,7 @@ POLL_SECONDS: Final = 0.01
 @dataclass
 class _Wanted:
     position: int
+    feed_position: int = 0
     source: Reader | None = None
     """Where this request's reads go, once decided."""
 
@@ -79,10 +80,11 @@ _WANTED: ContextVar[_Wanted | None] = ContextVar("invtrack_min_position", defaul
 
 
 @contextlib.contextmanager
-def reading_after(position: int) -> Iterator[None]:
-    """Reads made inside see at least `position` (a write's `Invtrack-Position`):
-    on the replica once it shows it, else on the primary."""
-    token = _WANTED.set(_Wanted(position))
+def reading_after(position: int = 0, *, feed_position: int = 0) -> Iterator[None]:
+    """Reads made inside see at least the event `position` (a write's
+    `Invtrack-Position`) and the feed's `feed_position`: on the replica once
+    it shows them, else on the primary."""
+    token = _WANTED.set(_Wanted(position, feed_position))
     try:
         yield
     finally:
@@ -196,25 +198,30 @@ class ReplicaReader:
         if wanted is None:
             return self.replica
         if wanted.source is None:
-            wanted.source = await self._showing(wanted.position)
+            wanted.source = await self._showing(wanted)
         return wanted.source if wanted.source is self.replica else self._fell_back("behind")
 
-    async def _showing(self, position: int) -> Reader:
-        """The replica once it shows `position`; the primary when it does not
-        within `wait` seconds."""
+    async def _showing(self, wanted: _Wanted) -> Reader:
+        """The replica once it shows what is wanted; the primary when it does
+        not within `wait` seconds."""
         deadline = time.monotonic() + self.wait
-        while self._shown < position:
+        while True:
             try:
-                self._shown = max(self._shown, await self.replica.head())
+                if await self._shows(wanted):
+                    return self.replica
             except Exception:  # the read falls back like any other
                 return self.primary
-            if self._shown >= position:
-                break
             if time.monotonic() >= deadline:
-                log.info("replica does not show position %d yet: read the primary", position)
+                log.info("replica does not show position %d yet: read the primary", wanted.position)
                 return self.primary
             await asyncio.sleep(POLL_SECONDS)
-        return self.replica
+
+    async def _shows(self, wanted: _Wanted) -> bool:
+        if self._shown < wanted.position:
+            self._shown = max(self._shown, await self.replica.head())
+        if self._shown < wanted.position:
+            return False
+        return wanted.feed_position == 0 or await self.replica.feed_head() >= wanted.feed_position
 
     async def _read(self, call: Callable[[Reader], Awaitable[T]]) -> T:
         source = await self._source()

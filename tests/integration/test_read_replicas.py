@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.store import Reader, Store, connect_reads, reading_after
-from adapters.store.feed import FeedQuery
+from adapters.store.feed import FeedFilter, FeedQuery
 from adapters.store.queries import ItemFilter, ItemsQuery, OwnersQuery, Query
 from adapters.store.replica import ReplicaReader
 from api.services.feed import Feed
@@ -433,3 +433,29 @@ async def test_connections_the_standby_ends_are_replaced_without_losing_an_answe
     settled = (await reads.replica_status()).fallbacks
     assert await answers(reads) == expected
     assert (await reads.replica_status()).fallbacks == settled
+
+
+async def test_a_snapshot_page_at_a_position_the_standby_lacks_is_read_from_the_primary(
+    replicated: Replicated,
+) -> None:
+    """The next page of a snapshot names its feed position: read where that
+    position is shown, never from an older copy."""
+    primary = replicated.primary
+    database = replicated.standby_admin.rsplit("/", 1)[1]
+    reads = connect_reads(primary, replicated.standby.url(database), max_lag=60, wait=0.25)
+    assert isinstance(reads, ReplicaReader)
+    try:
+        await primary.commit(deliveries(1, 0, 20))
+        await replicated.caught_up()
+        async with replay_paused(replicated.standby_admin):
+            await primary.commit(deliveries(2, 1000, 20))
+            position = await primary.feed_head()
+            wanted = await Feed(primary).snapshot(FeedFilter(), 1000, position, None)
+            assert await reads.replica.feed_head() < position
+            assert await Feed(reads).snapshot(FeedFilter(), 1000, position, None) == wanted
+            assert (await reads.replica_status()).fallbacks == {"behind": 1}
+        await replicated.caught_up()
+        assert await Feed(reads).snapshot(FeedFilter(), 1000, position, None) == wanted
+        assert (await reads.replica_status()).fallbacks == {"behind": 1}
+    finally:
+        await reads.close()
