@@ -39,6 +39,7 @@ import msgspec
 from adapters.store.feed import FeedPage, FeedQuery
 from adapters.store.port import Reader
 from adapters.store.queries import Query
+from adapters.store.recently import Recently
 from adapters.store.records import (
     Cursor,
     InboxRecord,
@@ -119,6 +120,8 @@ class ReplicaReader:
         self._checking = asyncio.Lock()
         self._shown = 0
         """The highest position the replica was seen to show."""
+        self._head = Recently(replica.head, POLL_SECONDS)
+        self._feed_head = Recently(replica.feed_head, POLL_SECONDS)
 
     # ---- the replica's state ---------------------------------------------------------
 
@@ -218,10 +221,10 @@ class ReplicaReader:
 
     async def _shows(self, wanted: _Wanted) -> bool:
         if self._shown < wanted.position:
-            self._shown = max(self._shown, await self.replica.head())
+            self._shown = max(self._shown, await self._head.get())
         if self._shown < wanted.position:
             return False
-        return wanted.feed_position == 0 or await self.replica.feed_head() >= wanted.feed_position
+        return wanted.feed_position == 0 or await self._feed_head.get() >= wanted.feed_position
 
     async def _read(self, call: Callable[[Reader], Awaitable[T]]) -> T:
         source = await self._source()
@@ -251,7 +254,7 @@ class ReplicaReader:
             return head
         while True:
             try:
-                shown = await self.replica.feed_head()
+                shown = await self._feed_head.get()
             except Exception:
                 return head
             if shown > after or time.monotonic() >= deadline:
