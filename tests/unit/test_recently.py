@@ -28,7 +28,7 @@ async def test_waiters_at_once_share_one_read_and_a_later_one_reads_again() -> N
 
 
 async def test_a_failed_read_is_tried_again_by_the_next_caller() -> None:
-    answers = [RuntimeError("gone"), 7]
+    answers: list[int | Exception] = [RuntimeError("gone"), 7]
 
     async def read() -> int:
         answer = answers.pop(0)
