@@ -17,11 +17,14 @@ from adapters.store import DashboardSessions
 from api.pages.conflicts import ConflictsController
 from api.pages.counts import CountsController
 from api.pages.errors import HANDLERS, PageNotFound
+from api.pages.fleet import FleetController
 from api.pages.items import ItemController
+from api.pages.live import LiveController
 from api.pages.login import LoginController
 from api.pages.operations import ProjectionsController, QuarantineController
 from api.pages.overview import OverviewController, home
 from api.pages.owners import OwnersController
+from api.pages.products import ProductsController
 from api.pages.rendering import STATIC, template_config
 from api.pages.session import same_session, session_middleware
 from api.pages.sessions import SessionsController
@@ -60,8 +63,11 @@ def dashboard_routes(
             SingleSignOnController,
             SessionsController,
             OverviewController,
+            FleetController,
             OwnersController,
+            ProductsController,
             ItemController,
+            LiveController,
             CountsController,
             QuarantineController,
             ConflictsController,

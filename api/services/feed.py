@@ -83,6 +83,20 @@ class Feed:
             if head <= page.head and not self.stop.is_set():
                 yield b": idle\n\n"
 
+    async def heads(self, after: int) -> AsyncIterator[bytes]:
+        """Server-Sent Events naming the feed's head each time it moves past
+        `after` (`event: changed`, `id:` and `data:` the head), for pages that
+        read themselves again; a comment after KEEP_ALIVE_SECONDS of silence."""
+        yield f"retry: {RETRY_MILLISECONDS}\n: invtrack changes\n\n".encode()
+        head = await self.store.feed_head()
+        while not self.stop.is_set():
+            if head > after:
+                yield f"id: {head}\nevent: changed\ndata: {head}\n\n".encode()
+                after = head
+            head = await self._wait(after)
+            if head <= after and not self.stop.is_set():
+                yield b": idle\n\n"
+
     async def _wait(self, head: int) -> int:
         """The head once past `head`, or after the keep-alive time, or at stop."""
         waiting = asyncio.ensure_future(self.store.wait_for_feed(head, KEEP_ALIVE_SECONDS))
