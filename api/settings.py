@@ -101,6 +101,9 @@ class SmSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
+    read_database_url: str | None = None
+    """A streaming replica of the PostgreSQL store that answers the reads."""
+    replica_max_lag_seconds: float = 10.0
     data_dir: Path = Path("./var")
     auth: AuthConfig = AuthConfig()
     max_body_bytes: int = 1_048_576
@@ -194,6 +197,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     )
     return Settings(
         database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        read_database_url=get("READ_DATABASE_URL") or None,
+        replica_max_lag_seconds=_seconds(
+            get("REPLICA_MAX_LAG_SECONDS"), "REPLICA_MAX_LAG_SECONDS", 10.0
+        ),
         data_dir=Path(get("DATA_DIR") or "./var"),
         auth=auth,
         max_body_bytes=_int(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1_048_576),

@@ -16,7 +16,7 @@ from typing import Final
 
 import msgspec
 
-from adapters.store import Reader
+from adapters.store import Reader, reading_after
 from adapters.store.feed import ITEM_CHANGED, FeedEntry, FeedFilter, FeedPage, FeedQuery
 from adapters.store.queries import SnapshotQuery
 from adapters.store.records import ItemRecord
@@ -118,15 +118,16 @@ class Feed:
             position = await self.store.feed_head()
         if where.types and ITEM_CHANGED not in where.types:
             return SnapshotPage(position=position, items=[], last_key=None)
-        found = await self.store.fetch(
-            SnapshotQuery(
-                position=position,
-                after=after,
-                limit=limit,
-                prefixes=where.subjects,
-                owners=where.owners,
-            )
+        query = SnapshotQuery(
+            position=position,
+            after=after,
+            limit=limit,
+            prefixes=where.subjects,
+            owners=where.owners,
         )
+        # Every page of one snapshot from a copy that shows its position.
+        with reading_after(feed_position=position):
+            found = await self.store.fetch(query)
         items = [item.item for item in found if item.item is not None and _passes(item.item, where)]
         last = found[-1].key if len(found) >= limit else None
         return SnapshotPage(position=position, items=items, last_key=last)

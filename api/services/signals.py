@@ -11,7 +11,7 @@ from typing import Final
 
 import msgspec
 
-from adapters.store import NewEvent, Store
+from adapters.store import NewEvent, Reader, Store
 from api.http.problems import FieldError, Problem
 from api.http.signal_schemas import ParLevelList, ParLevelsIn, par_levels_out
 from api.signal_settings import SignalSettings
@@ -27,10 +27,12 @@ _MISSING: Final = re.compile(r"Object missing required field `(?P<field>[^`]*)`"
 
 
 class Signals:
-    def __init__(self, store: Store, settings: SignalSettings) -> None:
+    def __init__(self, store: Store, settings: SignalSettings, reads: Reader | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.reads = SignalReads(store)
+        self.reads = SignalReads(reads or store)
+        """What the signal routes and pages read: the read replica when there is one."""
+        self._written = SignalReads(store)
 
     @property
     def window(self) -> timedelta:
@@ -69,7 +71,7 @@ class Signals:
                 )
             ]
         )
-        answer = await self.par_levels(resource_id)
+        answer = par_levels_out(resource_id, await self._written.stock(resource_id))
         return msgspec.structs.replace(answer, position=stored.position)
 
 
