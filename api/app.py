@@ -33,6 +33,7 @@ from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
 from api.routes.reconciliations import ReconciliationController
+from api.routes.signals import SignalController
 from api.routes.subscriptions import SubscriptionController
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
@@ -43,6 +44,7 @@ from api.services.group_commit import Ingestor, Limits
 from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
+from api.services.signals import Signals
 from api.services.stores import open_reads, open_store
 from api.services.subscriptions import SubscriptionAdmin
 from api.settings import Settings
@@ -88,6 +90,7 @@ class Services:
     rebuilds: Rebuilds
     feed: Feed
     subscriptions: SubscriptionAdmin
+    signals: Signals
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -127,6 +130,7 @@ class Services:
             rebuilds=Rebuilds(store, stale),
             feed=Feed(reads, stop),
             subscriptions=SubscriptionAdmin(store, settings.subscriptions),
+            signals=Signals(store, settings.signals, reads),
             sso=sso,
             stale=stale,
             stop=stop,
@@ -157,6 +161,12 @@ class Services:
             from api.services.polling import start_poller
 
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
+            if task is not None:
+                self.tasks.append(task)
+        if self.settings.signals.required_every is not None and self.settings.ofs.url:
+            from api.services.required import start_required
+
+            task = start_required(self.settings, self.store, self.stop)
             if task is not None:
                 self.tasks.append(task)
         if self.settings.sm.poll_in_serve:
@@ -204,6 +214,7 @@ def create_app(settings: Settings) -> Litestar:
             OperationsController,
             ReconciliationController,
             SubscriptionController,
+            SignalController,
             metrics_route,
             viewer_assets(),
             *dashboard_routes(

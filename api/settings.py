@@ -12,6 +12,7 @@ from authlib.common.security import is_secure_transport
 
 from adapters.auth import AuthConfig
 from adapters.oidc import OidcConfig, parse_role_map
+from api.signal_settings import SignalSettings, signal_settings
 from api.subscription_settings import SettingError, SubscriptionSettings, subscription_settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
@@ -123,6 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc: OidcConfig | None = None
     """Single sign-on for the dashboard; None: signing in by token only."""
     subscriptions: SubscriptionSettings = SubscriptionSettings()
+    signals: SignalSettings = SignalSettings()
 
     @property
     def has_key(self) -> bool:
@@ -222,7 +224,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         vendor=vendor,
         oidc=_oidc(get, auth.leeway_seconds),
         subscriptions=_subscriptions(get),
+        signals=_signals(get),
     )
+
+
+def _signals(get: Callable[[str], str | None]) -> SignalSettings:
+    try:
+        return signal_settings(get)
+    except SettingError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _subscriptions(get: Callable[[str], str | None]) -> SubscriptionSettings:

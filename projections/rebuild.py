@@ -84,10 +84,15 @@ async def rebuild(
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
-            with collecting_less():
-                switched = await _rebuild(
-                    store, projections, progress, batch_size, reader_grace, processes
-                )
+            try:
+                with collecting_less():
+                    switched = await _rebuild(
+                        store, projections, progress, batch_size, reader_grace, processes
+                    )
+            finally:
+                for projection in projections:
+                    # What a builder held for those after it (the signals' items).
+                    getattr(projection, "release", lambda: None)()
     except AlreadyRunning:
         raise RebuildBusy("another rebuild is running") from None
     for done in switched:
@@ -140,6 +145,20 @@ class _Meter:
         self.done = 0
         self.total = total
 
+    def one_pass(self) -> Callable[[int], None]:
+        """The report of one more pass over the history from where the meter
+        stands: passes read the same events, so it moves only past where an
+        earlier pass got."""
+        base, read = self.done, 0
+
+        def report(count: int) -> None:
+            nonlocal read
+            read += count
+            if base + read > self.done:
+                self.advance(base + read - self.done)
+
+        return report
+
     def advance(self, count: int) -> None:
         self.done += count
         # Events appended during the rebuild make the history longer.
@@ -162,7 +181,11 @@ async def _start(
             # A drop interrupted after an earlier switch leaves tables behind.
             leftovers.extend((projection, row.slot) for row in mine if row.state == "retired")
             building = next((row for row in mine if row.state == "building"), None)
-            if building is not None and building.slot.version == projection.version:
+            if (
+                building is not None
+                and building.slot.version == projection.version
+                and (getattr(projection, "resumes", True) or building.position == 0)
+            ):
                 checkpoints = await maintenance.part_checkpoints(projection.name, building.slot)
                 starts.append(Start(projection.name, building.slot, building.position, checkpoints))
                 continue
@@ -196,28 +219,45 @@ async def _fill_to(
     batch_size: int,
 ) -> Counter[str]:
     """Fill every slot up to `through`, each in as many parts as it was begun
-    with (a new one in `processes` parts), and make that their checkpoint."""
+    with (a new one in `processes` parts), and make that their checkpoint.
+    Slots filled in one process that stand at one position are filled in one
+    pass (a builder never folds a batch it is past)."""
     folded: Counter[str] = Counter()
-    for count in sorted({start.count(processes) for start in starts}):
-        group = [start for start in starts if start.count(processes) == count]
+    counts = {start.name: _parts(start, processes) for start in starts}
+    passes: list[tuple[int, list[Start]]] = []
+    # Parts first: what one process fills alone comes after.
+    for count in sorted(set(counts.values()), reverse=True):
+        group = [start for start in starts if counts[start.name] == count]
+        if count > 1:
+            passes.append((count, group))
+            continue
+        for position in sorted({start.position for start in group}):
+            passes.append((1, [start for start in group if start.position == position]))
+    reports = [meter.one_pass() for _ in passes]
+    for (count, group), report in zip(passes, reports, strict=True):
         if count == 1:
             builders = [
                 by_name([start.name])[0].builder(start.slot, start.position) for start in group
             ]
-            position = min(builder.position for builder in builders)
             _, done = await fill(
-                store, builders, meter.advance, position, batch_size, through=through
+                store, builders, report, group[0].position, batch_size, through=through
             )
         else:
-            done = await parts.fill_in_parts(
-                store, group, count, through, meter.advance, batch_size
-            )
+            done = await parts.fill_in_parts(store, group, count, through, report, batch_size)
         folded |= done
     async with store.maintaining() as maintenance:
         for start in starts:
             await maintenance.checkpoint(start.name, start.slot, through)
             await maintenance.clear_parts(start.name, start.slot)
     return folded
+
+
+def _parts(start: Start, processes: int) -> int:
+    """In how many parts a slot is filled: one for a projection that folds
+    the items whole (`splits` false)."""
+    if not getattr(by_name([start.name])[0], "splits", True):
+        return 1
+    return start.count(processes)
 
 
 async def _fill_whole(

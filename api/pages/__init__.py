@@ -28,6 +28,7 @@ from api.pages.products import ProductsController
 from api.pages.rendering import STATIC, template_config
 from api.pages.session import same_session, session_middleware
 from api.pages.sessions import SessionsController
+from api.pages.signals_pages import SignalPages
 from api.pages.sso import SingleSignOn, SingleSignOnController
 from api.pages.subscriptions import SubscriptionsPageController
 from api.services.dashboard import Dashboard
@@ -73,6 +74,7 @@ def dashboard_routes(
             ConflictsController,
             ProjectionsController,
             SubscriptionsPageController,
+            SignalPages,
             no_such_page,
         ],
         middleware=[session_middleware(settings, sessions)],

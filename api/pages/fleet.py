@@ -1,16 +1,20 @@
 """The fleet: every technician and storage location in one table, with its
-lines, negative lines, units and last change; sortable by each column and
-filtered by text or to the ones with negative lines."""
+lines, negative lines, units and last change, and its lines below min once
+par levels are set anywhere; sortable by each column and filtered by text or
+to the ones with negative lines."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
+from adapters.store.signal_queries import ParSummaryQuery
+from adapters.store.summaries import FleetLine
 from api.pages import params, sorting
 from api.pages.owners import RESOURCES
 from api.pages.rendering import render, segment
@@ -18,6 +22,11 @@ from api.pages.session import signed_in
 from projections.queries import Queries
 
 Query = Annotated[str | None, QueryParameter()]
+
+
+class FleetRow(FleetLine, frozen=True, kw_only=True):
+    below: int = 0
+    """Lines below their par level's `min`."""
 
 
 def _only_negative(value: str | None) -> bool:
@@ -49,15 +58,20 @@ class FleetController(Controller):
         only_negative = _only_negative(negative)
         ordering = sorting.read(sort, order, sorting.FLEET_COLUMNS, "owner")
         head = await queries.store.feed_head()
-        lines = await queries.fleet(search)
-        if only_negative:
-            lines = [line for line in lines if line.negative]
+        summaries = await queries.store.fetch(ParSummaryQuery())
+        below = {each.resource_id: each.below for each in summaries}
+        lines = [
+            FleetRow(**msgspec.structs.asdict(line), below=below.get(line.owner, 0))
+            for line in await queries.fleet(search)
+            if line.negative or not only_negative
+        ]
         return render(
             request,
             "fleet.html",
             kind=RESOURCES,
             search=search,
             only_negative=only_negative,
+            par_levels=bool(summaries),
             lines=sorting.apply(lines, ordering, sorting.FLEET_COLUMNS),
             sorting=ordering,
             feed_head=head,

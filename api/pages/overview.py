@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from adapters.store import Store
 from api.pages import charts, tiles
+from api.pages import signals_tiles as signals_tiles  # its tiles register
 from api.pages.rendering import render
 from api.pages.session import signed_in
 from api.services.dashboard import Dashboard
@@ -40,7 +41,10 @@ class OverviewController(Controller):
     ) -> Template:
         head = await store.feed_head()  # before the reads: no change is missed
         now = await status(store, quarantined=0)
-        shown = await tiles.tiles(tiles.Context(store=store, queries=queries, status=now))
+        settings = request.app.state["services"].signals.settings
+        shown = await tiles.tiles(
+            tiles.Context(store=store, queries=queries, status=now, signal_settings=settings)
+        )
         minutes = await dashboard.deliveries_per_minute(CHART_HOURS)
         chart = charts.bars([(m.start.strftime("%H:%M"), m.deliveries) for m in minutes])
         return render(

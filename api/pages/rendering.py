@@ -50,7 +50,7 @@ def moment(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def number(value: int) -> str:
+def number(value: int | Decimal) -> str:
     return f"{value:,}"
 
 

@@ -51,6 +51,7 @@ FLEET_COLUMNS: Final[Mapping[str, Key]] = {
     "owner": lambda f: _text(f.owner),
     "lines": lambda f: (f.lines, _text(f.owner)),
     "negative": lambda f: (f.negative, _text(f.owner)),
+    "below": lambda f: (getattr(f, "below", 0), _text(f.owner)),
     "units": lambda f: (_decimal(f.units), _text(f.owner)),
     "change": lambda f: (_time(f.last_change), _text(f.owner)),
 }

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Final
 
 import msgspec
 
 from adapters.store import Store
+from api.signal_settings import SignalSettings
 from projections.queries import Queries
 from projections.status import Status
 
@@ -27,7 +29,8 @@ class Tile(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     """A name for the tile's element ids (letters and dashes)."""
     title: str
-    count: int
+    count: int | Decimal
+    """A number of things, or of units (whole units as an int)."""
     href: str
     note: str = ""
     warn: bool = False
@@ -40,6 +43,7 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     store: Store
     queries: Queries
     status: Status
+    signal_settings: SignalSettings = SignalSettings()
 
 
 TileSource = Callable[[Context], Awaitable[Tile | None]]
@@ -64,7 +68,7 @@ async def tiles(context: Context) -> list[Tile]:
     return [tile for tile in found if tile is not None]
 
 
-def _plural(count: int, one: str, many: str) -> str:
+def plural(count: int | Decimal, one: str, many: str) -> str:
     return one if count == 1 else many
 
 
@@ -78,7 +82,7 @@ async def negative_lines(context: Context) -> Tile:
         title="Vans with negative lines",
         count=len(vans),
         href="/ui/resources?negative=1&sort=negative&order=desc",
-        note=f"{lines} {_plural(lines, 'line', 'lines')} below zero in all",
+        note=f"{lines} {plural(lines, 'line', 'lines')} below zero in all",
         warn=True,
     )
 

@@ -1,8 +1,10 @@
 """A stock controller's morning, in Chromium against a real server on each
 backend: open the overview, follow the negative lines tile to a van, sort its
 lines, search a product and see who holds it, watch the van's page change
-when a webhook lands, and meet a van id invtrack has never seen; at 1280 and
-at 390 pixels wide. axe-core checks every page at both widths."""
+when a webhook lands, meet a van id invtrack has never seen, and, once par
+levels are set, follow the vans below min tile to the low stock and print a
+van's pick list; at 1280 and at 390 pixels wide. axe-core checks every page
+at both widths."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_dashboard import QUANTITY, cells, sign_in
 from tests.harness.deliveries import Line, UsageRow, usage_envelope
 from tests.harness.server import Server
-from tests.harness.tokens import sender
+from tests.harness.tokens import admin, sender
 
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 WIDTHS = ((1280, 900), (390, 844))
@@ -55,8 +57,13 @@ def test_overview_to_a_van_sorted(page: Page, server: Server) -> None:
     tiles = page.locator("#action-h + .tiles")
     expect(tiles.locator("#tile-negative .tile-count")).to_have_text("1")
     expect(tiles.locator("#tile-quarantined .tile-count")).to_have_text("2")
-    # No push subscription exists: its tile is left out, not shown as zero.
-    expect(tiles.locator("#tile-subscriptions")).to_have_count(0)
+    # No push subscription, par level, activity or recent count exists:
+    # their tiles are left out, not shown as zero.
+    for absent in ("subscriptions", "below-min", "readiness", "shrinkage"):
+        expect(tiles.locator(f"#tile-{absent}")).to_have_count(0)
+    # The one transfer sent arrived whole: a count of zero, known.
+    expect(tiles.locator("#tile-transfers .tile-count")).to_have_text("0")
+    expect(tiles.locator("#tile-transfers")).to_contain_text("0 open, 0 mismatched")
     expect(page.locator("[data-live-updated]")).to_be_visible()
     look(page, server, "overview")
 
@@ -251,3 +258,52 @@ def test_a_timeline_in_the_time_the_stock_moved(page: Page, server: Server) -> N
     assert min(quantities) <= -2  # at 07:00 the van was two below zero
     assert max(quantities) >= 3
     look(page, server, "item-timeline")
+
+
+def test_vans_below_min_to_a_printed_pick_list(page: Page, server: Server) -> None:
+    """Last in the walk: the par levels it sets stay for the server's life."""
+    levels = {
+        "items": [
+            {"product": "CBL-CAT6", "min": 100, "target": 120},
+            {"product": "FUSE-10A", "min": 2, "target": 4},
+        ]
+    }
+    answer = httpx.put(
+        f"{server.url}/resources/VAN-07/par-levels", json=levels, headers=admin(), timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+
+    sign_in(page)
+    tile = page.locator("#action-h + .tiles #tile-below-min")
+    expect(tile.locator(".tile-count")).to_have_text("1")
+    expect(tile).to_contain_text("10.5 units short in all")
+    tile.get_by_role("link", name=re.compile("Vans below min")).click()
+    expect(page).to_have_url(re.compile(r"/ui/low-stock$"))
+    low = cells(page, "Below min")
+    assert [row[:6] for row in low] == [
+        ["VAN-07", "FUSE-10A", "-5", "2", "4", "7"],  # its negative line
+        ["VAN-07", "CBL-CAT6", "96.5", "100", "120", "3.5"],
+    ]
+    look(page, server, "low-stock")
+
+    page.get_by_role("link", name="VAN-07").first.click()
+    page.get_by_role("link", name="Restock list of VAN-07").click()
+    assert cells(page, "Pick list of VAN-07") == [
+        ["", "CBL-CAT6", "96.5", "120", "23.5"],
+        ["", "FUSE-10A", "-5", "4", "9"],
+    ]
+    look(page, server, "pick-list")
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.get_by_text("Pick list for VAN-07")).to_be_visible()
+    shot = SCREENSHOTS / f"pick-list-print-{backend_of(server)}.png"
+    page.screenshot(path=shot, full_page=True)
+    if os.environ.get("INVTRACK_DOCS_SCREENSHOTS") and backend_of(server) == "sqlite":
+        shutil.copyfile(shot, DOCS_IMAGES / "dashboard-pick-list-print.png")
+    page.emulate_media(media="screen")
+
+    page.goto("/ui/resources?sort=below&order=desc")
+    fleet = cells(page, "Technicians and storage locations")
+    assert fleet[0][0] == "VAN-07"
+    assert fleet[0][3] == "2"
+    expect(page.locator("th[aria-sort=descending]")).to_have_text(re.compile("Below min"))

@@ -15,6 +15,7 @@ import msgspec
 
 from adapters.store.common.reads import stored_event
 from adapters.store.feed import like_prefix, state_at
+from adapters.store.postgres.signal_queries import SIGNAL_STATEMENTS
 from adapters.store.projection_tables import (
     COUNT_COLUMNS,
     ITEM_COLUMNS,
@@ -324,6 +325,7 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     LinkedQuery: _linked,
     CountsQuery: _counts,
     SnapshotQuery: _snapshot,
+    **SIGNAL_STATEMENTS,
     OwnerSeenQuery: _owner_seen,
     FleetQuery: _fleet,
     HoldersQuery: _holders,

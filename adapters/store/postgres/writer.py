@@ -176,6 +176,22 @@ def read_statement(batch: Batch, lookups: Sequence[Lookup]) -> tuple[str, list[A
     return _read_statement(shape), parameters
 
 
+@functools.cache
+def _follow_up_statement(lookups: tuple[tuple[Table, str, tuple[str, ...]], ...]) -> str:
+    parts = [
+        f"(SELECT array_agg(ROW({', '.join(columns)})) FROM {table.name} "  # noqa: S608
+        f"WHERE {key} {json_list(number)})"
+        for number, (table, key, columns) in enumerate(lookups, start=1)
+    ]
+    return f"SELECT {', '.join(parts)}"
+
+
+def follow_up_statement(lookups: Sequence[Lookup]) -> tuple[str, list[Any]]:
+    """The rows of lookups made once the first read is known, in one statement."""
+    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in lookups)
+    return _follow_up_statement(shape), [_json(list(lookup.keys)) for lookup in lookups]
+
+
 _json_text = msgspec.json.Encoder().encode
 
 
@@ -256,6 +272,14 @@ class PostgresWriter:
             lookups = batch.lookups(projection, found.slots)
             statement, parameters = read_statement(batch, lookups)
             found = found_from(await conn.fetchrow(statement, *parameters), lookups)
+        more = batch.follow_ups(projection, found)
+        if any(lookup.keys for lookup in more):
+            statement, parameters = follow_up_statement(more)
+            record = await conn.fetchrow(statement, *parameters)
+            found.add(more, [list(rows or ()) for rows in record])
+        elif more:
+            # Nothing to read: no round trip.
+            found.add(more, [[] for _ in more])
         return found
 
     @contextlib.asynccontextmanager

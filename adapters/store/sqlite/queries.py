@@ -41,6 +41,7 @@ from adapters.store.queries import (
 )
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS, events
+from adapters.store.sqlite.signal_queries import SIGNAL_STATEMENTS
 from adapters.store.sqlite.statements import convert, decoders, from_text, json_list, to_text
 from adapters.store.summaries import UNITS_SEPARATOR, fleet_lines, holdings
 
@@ -338,6 +339,7 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     LinkedQuery: _linked,
     CountsQuery: _counts,
     SnapshotQuery: _snapshot,
+    **SIGNAL_STATEMENTS,
     OwnerSeenQuery: _owner_seen,
     FleetQuery: _fleet,
     HoldersQuery: _holders,
