@@ -27,9 +27,10 @@ class Failing:
         return getattr(self.inner, name)
 
     def fold(
-        self, slot: Any, rows: Sequence[Any], appended: Sequence[Any], *, fresh: bool
+        self, slot: Any, rows: Sequence[Any], appended: Sequence[Any], *, fresh: bool, **more: Any
     ) -> Folded:
-        folded: Folded = self.inner.fold(slot, rows, appended, fresh=fresh)
+        # `more`: what a projection folding after the items is given of them.
+        folded: Folded = self.inner.fold(slot, rows, appended, fresh=fresh, **more)
         if self.armed and any(POISON in msgspec.json.encode(event) for _, event in appended):
             raise RuntimeError("the projection failed")
         return folded
