@@ -108,7 +108,7 @@ class Bench:
         """Build the projections over the loaded history (measured, next to
         reading alone, when the rebuild part is selected), then vacuum."""
         measured = "rebuild" in self.selected
-        for mode in ("read", "rebuild", "parts") if measured else ("rebuild",):
+        for mode in ("read", "rebuild") if measured else ("rebuild",):
             done = measure_pass(mode, url)
             log(
                 f"  {mode:8} {done.events:,} events in {done.seconds:.1f} s: "

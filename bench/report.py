@@ -229,7 +229,6 @@ def _rebuild(results: Results) -> list[str]:
         return []
     labels = {
         "rebuild": "rebuild",
-        "parts": "rebuild in 2 processes (`--processes 2`), for information",
         "read": "ceiling: read and decode only",
     }
     lines = [

@@ -1,10 +1,8 @@
 """Filling building slots from the history: batches read ahead, folded by each
 projection's builder and written with their checkpoints.
 
-A slot filled whole commits the registry's checkpoint with every batch; a part
-of a slot (see `projections.parts`) commits its own. Either way the rows and
-the checkpoint that covers them are one transaction, so an interrupted fill
-resumes exactly where it stopped.
+The rows and the registry's checkpoint that covers them are one transaction,
+so an interrupted fill resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from typing import Final
 
 from adapters.store import LAST, Store, TableWrite
 from projections.projection import Builder
-from projections.reading import WHOLE, EventChunk, Part, decode_chunk, decoder
+from projections.reading import EventChunk, decode_chunk, decoder
 
 Report = Callable[[int], None]
 """Told how many events were read, after each committed batch. An exception
@@ -66,7 +64,6 @@ async def fill(
     position: int,
     batch_size: int,
     *,
-    part: Part = WHOLE,
     through: int = LAST,
 ) -> tuple[int, Counter[str]]:
     """Fold and write batches from `position` on, up to `through` or until the
@@ -79,14 +76,13 @@ async def fill(
     try:
         while (chunk := await reader.next()).read:
             writes = []
-            mine = chunk.only(part)
             for builder in builders:
                 folded[builder.name] += len(chunk.after(builder.position))
-                writes.append(await builder.stage(mine, store.look_up))
+                writes.append(await builder.stage(chunk, store.look_up))
             if pending is not None:
                 await asyncio.shield(pending)
                 report(counted)
-            pending = asyncio.create_task(_commit(store, builders, writes, chunk.last, part))
+            pending = asyncio.create_task(_commit(store, builders, writes, chunk.last))
             position, counted = chunk.last, chunk.read
             if chunk.read < batch_size:
                 break
@@ -108,17 +104,13 @@ async def _commit(
     builders: Sequence[Builder],
     writes: Sequence[list[TableWrite]],
     through: int,
-    part: Part,
 ) -> None:
     """One batch of every builder, with their checkpoints, in one transaction.
     No append lock: only this rebuild writes a building slot."""
     async with store.maintaining(durable=False) as maintenance:
         for builder, builder_writes in zip(builders, writes, strict=True):
             await maintenance.write(builder_writes, copy=True)
-            if part == WHOLE:
-                await maintenance.checkpoint(builder.name, builder.slot, through)
-            else:
-                await maintenance.part_checkpoint(builder.name, builder.slot, part, through)
+            await maintenance.checkpoint(builder.name, builder.slot, through)
 
 
 @contextlib.contextmanager

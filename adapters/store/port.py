@@ -32,7 +32,6 @@ from adapters.store.records import (
     InboxStatus,
     KeptPayload,
     NewEvent,
-    Part,
     RawEvent,
     Receipt,
     Received,
@@ -210,12 +209,6 @@ class Writer(DashboardSessions, FeedWriter, Protocol):
         """How another process opens this store."""
         ...
 
-    @property
-    def parallel_fills(self) -> bool:
-        """Whether several processes can fill one projection's new tables at
-        once (a rebuild in parts)."""
-        ...
-
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         """Commit the deliveries in one transaction, in order; what each did.
         Raises StoreBusy, writing nothing, when another writer keeps the
@@ -330,16 +323,6 @@ class Maintenance(Protocol):
     async def checkpoint(self, name: str, slot: Slot, position: int) -> None:
         """Record that the slot has applied every event up to `position`."""
         ...
-
-    async def part_checkpoint(self, name: str, slot: Slot, part: Part, position: int) -> None:
-        """Record that one part of the slot has applied every event up to `position`."""
-        ...
-
-    async def part_checkpoints(self, name: str, slot: Slot) -> dict[Part, int]:
-        """The checkpoint of every part of the slot that has one."""
-        ...
-
-    async def clear_parts(self, name: str, slot: Slot) -> None: ...
 
     async def create(self, tables: Sequence[Table], *, bare: bool = False) -> None:
         """Create the tables; `bare` leaves out what a fill does not need
