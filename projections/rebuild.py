@@ -30,7 +30,7 @@ import msgspec
 from adapters.store import AlreadyRunning, Lookup, Maintenance, Row, Slot, Store
 from projections.catalog import by_name
 from projections.filling import collecting_less, fill
-from projections.projection import Builder, Projection
+from projections.projection import Builder, Holding, Projection
 from projections.reading import decode_chunk, decoder
 
 log = logging.getLogger("invtrack.rebuild")
@@ -186,8 +186,12 @@ async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
 async def _fill_to(
     store: Store, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
 ) -> Counter[str]:
-    """Fill every slot up to `through` and make that their checkpoint."""
+    """Fill every slot up to `through` and make that their checkpoint. A
+    builder that can hold its result does so on a slot begun from nothing."""
     builders = [by_name([start.name])[0].builder(start.slot, start.position) for start in starts]
+    for builder, start in zip(builders, starts, strict=True):
+        if isinstance(builder, Holding) and start.position == 0:
+            builder.hold()
     position = min(builder.position for builder in builders)
     _, folded = await fill(store, builders, meter.advance, position, batch_size, through=through)
     async with store.maintaining() as maintenance:
