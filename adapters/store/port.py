@@ -209,6 +209,13 @@ class Writer(DashboardSessions, FeedWriter, Protocol):
         """How another process opens this store."""
         ...
 
+    @property
+    def batches_at_once(self) -> int:
+        """How many `commit` calls the store works on at once: 2 on
+        PostgreSQL (one batch read and decided while the one before it is
+        written and committed), 1 on SQLite. More calls wait their turn."""
+        ...
+
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         """Commit the deliveries in one transaction, in order; what each did.
         Raises StoreBusy, writing nothing, when another writer keeps the

@@ -1,7 +1,11 @@
 """Group commit: concurrent deliveries share one durable transaction.
 
 Every delivery waits for the commit that holds it, so an answer of 200 still
-means durable; many deliveries per commit is what makes ingest fast.
+means durable; many deliveries per commit is what makes ingest fast. As many
+batches are handed to the store at once as it works on at once
+(`Writer.batches_at_once`: on PostgreSQL the next batch is read and decided
+while the one before it is written and committed); they take the store's
+write lock in the order they were formed.
 
 Batches are bounded by deliveries, facts and bytes, and a large delivery
 (an OFS page of a thousand events, say) commits on its own: small deliveries
@@ -86,15 +90,25 @@ class Ingestor:
         return await future
 
     async def _run(self) -> None:
+        flying: set[asyncio.Task[None]] = set()
+        large_next = False
         while True:
+            while len(flying) >= max(1, self.store.batches_at_once):
+                _, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
             await self._ready.wait()
             if self._small.empty() and self._large.empty():
                 self._ready.clear()
                 continue
-            if not self._small.empty():
-                await self._commit_batch(self._small, self._take(self._small))
-            if not self._large.empty():
-                await self._commit_batch(self._large, [self._large.get_nowait()])
+            # Small and large batches take turns, so neither lane waits behind the other.
+            large = not self._large.empty() and (large_next or self._small.empty())
+            large_next = not large
+            if large:
+                flying.add(self._fly(self._large, [self._large.get_nowait()]))
+            else:
+                flying.add(self._fly(self._small, self._take(self._small)))
+
+    def _fly(self, lane: asyncio.Queue[_Waiting], batch: list[_Waiting]) -> asyncio.Task[None]:
+        return asyncio.create_task(self._commit_batch(lane, batch), name="invtrack-batch")
 
     def _take(self, lane: asyncio.Queue[_Waiting]) -> list[_Waiting]:
         batch = [lane.get_nowait()]
