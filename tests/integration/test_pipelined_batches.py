@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from adapters.store import Delivery, InboxEntry, Receipt, Store, connect
 from api.services.group_commit import Ingestor
@@ -105,30 +108,33 @@ async def test_batches_decided_ahead_on_the_rows_the_batch_before_writes(pg_url:
 
 
 async def test_a_batch_decided_ahead_is_decided_again_when_another_process_wrote(
-    pg_url: str,
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two stores on one database, as two processes are: each one's batches
-    decided ahead meet the other's commits, are decided again in their turn,
-    and nothing is stored twice or lost."""
+    """Two stores on one database, as two processes are: between the batch
+    ahead's commit and the next batch's turn, the other one commits on the
+    same lines. The batch decided ahead is decided again under the lock, and
+    nothing is stored twice or lost."""
     first = connect(pg_url, projection=LiveProjector())
     second = connect(pg_url, projection=LiveProjector())
     try:
         await first.migrate()
         await prepare(first)
         await prepare(second)
-        ingestors = [Ingestor(first), Ingestor(second)]
-        for ingestor in ingestors:
-            await ingestor.start()
-        batches = rounds(5)
-        halves = await asyncio.gather(
-            submit_rounds(ingestors[0], batches[0::2]),
-            submit_rounds(ingestors[1], batches[1::2]),
-        )
-        for ingestor in ingestors:
-            await ingestor.stop()
-        writers = [store.postgres_writer for store in (first, second)]  # type: ignore[attr-defined]
-        assert sum(writer.again for writer in writers) > 0
-        await expect_exactly_once(first, [*halves[0], *halves[1]])
+        made = rounds(7)
+        writer = first.postgres_writer  # type: ignore[attr-defined]
+        read_ahead = writer._read_ahead
+        between: list[Receipt] = []
+
+        async def read_ahead_then_other_process(*args: Any) -> Any:
+            early = await read_ahead(*args)
+            # Waits for the append lock the batch ahead holds, then commits.
+            between.extend(await second.commit(made[2][:4]))
+            return early
+
+        monkeypatch.setattr(writer, "_read_ahead", read_ahead_then_other_process)
+        receipts = await asyncio.gather(first.commit(made[0]), first.commit(made[1]))
+        assert (writer.ahead, writer.again) == (0, 1)
+        await expect_exactly_once(first, [*receipts[0], *receipts[1], *between])
     finally:
         await first.close()
         await second.close()

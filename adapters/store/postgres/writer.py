@@ -169,10 +169,13 @@ class PostgresWriter:
     ) -> Found:
         """What the batch needs, with the projections' rows of the active
         slots (read again in the rare case the slots just changed)."""
-        lookups = batch.lookups(projection, self._slots)
+        slots = self._slots
+        lookups = batch.lookups(projection, slots)
         statement, parameters = read_statement(batch, lookups)
         found = found_from(await conn.fetchrow(statement, *parameters), lookups)
-        if found.slots != self._slots:
+        # Against the slots the lookups were made for: a batch read beside
+        # this one may have learnt new ones meanwhile.
+        if found.slots != slots:
             self._slots = found.slots
             lookups = batch.lookups(projection, found.slots)
             statement, parameters = read_statement(batch, lookups)
