@@ -16,11 +16,12 @@ from litestar.di import Provide
 
 from adapters.auth import TokenVerifier, load_or_create_secret
 from adapters.oidc import OidcClient
-from adapters.store import Store
+from adapters.store import Reader, Replicated, Store
 from api import logs
 from api import settings as settings_module
 from api.http.openapi import openapi_config, viewer_assets
 from api.http.paths import EncodedSlashes
+from api.http.positions import Positions
 from api.http.problems import HANDLERS, PLUGIN
 from api.http.request_log import RequestLogMiddleware
 from api.http.timeouts import BodyDeadline
@@ -32,6 +33,7 @@ from api.routes.inventory import InventoryController
 from api.routes.metrics import metrics_route
 from api.routes.operations import OperationsController
 from api.routes.reconciliations import ReconciliationController
+from api.routes.signals import SignalController
 from api.routes.subscriptions import SubscriptionController
 from api.routes.webhooks import WebhookController
 from api.services.access import VerifiedTokens
@@ -42,7 +44,8 @@ from api.services.group_commit import Ingestor, Limits
 from api.services.metrics import MeteredIngestor
 from api.services.rebuilds import Rebuilds
 from api.services.receiving import Receiver
-from api.services.stores import open_store
+from api.services.signals import Signals
+from api.services.stores import open_reads, open_store
 from api.services.subscriptions import SubscriptionAdmin
 from api.settings import Settings
 from projections.live import LiveProjector
@@ -75,6 +78,9 @@ def with_key(settings: Settings) -> Settings:
 class Services:
     settings: Settings
     store: Store
+    reads: Reader
+    """What answers the queries, the feed, the dashboard and the
+    reconciliations: a read replica when one is configured, else `store`."""
     projector: LiveProjector
     ingestor: Ingestor
     queries: Queries
@@ -84,6 +90,7 @@ class Services:
     rebuilds: Rebuilds
     feed: Feed
     subscriptions: SubscriptionAdmin
+    signals: Signals
     sso: SingleSignOn | None = None
     stale: list[Stale] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -94,9 +101,10 @@ class Services:
         settings = with_key(settings)
         projector = LiveProjector()
         store = open_store(settings, projector=projector)
+        reads = open_reads(settings, store)
         ingestor = MeteredIngestor(store, limits=Limits(deliveries=settings.commit_batch))
         verifier = VerifiedTokens(TokenVerifier(settings.auth))
-        queries = Queries(store)
+        queries = Queries(reads)
         stale: list[Stale] = []
         stop = asyncio.Event()
         sso = (
@@ -112,15 +120,17 @@ class Services:
         return cls(
             settings=settings,
             store=store,
+            reads=reads,
             projector=projector,
             ingestor=ingestor,
             queries=queries,
             verifier=verifier,
             receiver=Receiver(ingestor, verifier),
-            dashboard=Dashboard(store, queries),
+            dashboard=Dashboard(reads, queries),
             rebuilds=Rebuilds(store, stale),
-            feed=Feed(store, stop),
+            feed=Feed(reads, stop),
             subscriptions=SubscriptionAdmin(store, settings.subscriptions),
+            signals=Signals(store, settings.signals, reads),
             sso=sso,
             stale=stale,
             stop=stop,
@@ -153,6 +163,12 @@ class Services:
             task = start_poller(self.settings, self.store, self.ingestor, self.stop)
             if task is not None:
                 self.tasks.append(task)
+        if self.settings.signals.required_every is not None and self.settings.ofs.url:
+            from api.services.required import start_required
+
+            task = start_required(self.settings, self.store, self.stop)
+            if task is not None:
+                self.tasks.append(task)
         if self.settings.sm.poll_in_serve:
             from api.services.polling import start_sm_poller
 
@@ -170,6 +186,8 @@ class Services:
         await self.ingestor.stop()
         if self.sso is not None:
             await self.sso.client.close()
+        if isinstance(self.reads, Replicated):
+            await self.reads.close()
         await self.store.close()
 
 
@@ -196,6 +214,7 @@ def create_app(settings: Settings) -> Litestar:
             OperationsController,
             ReconciliationController,
             SubscriptionController,
+            SignalController,
             metrics_route,
             viewer_assets(),
             *dashboard_routes(
@@ -211,6 +230,7 @@ def create_app(settings: Settings) -> Litestar:
             "queries": provide(services.queries),
             "verifier": provide(services.verifier),
             "store": provide(services.store),
+            "reads": provide(services.reads),
             "ingestor": provide(services.ingestor),
             "feed": provide(services.feed),
             "subscriptions": provide(services.subscriptions),
@@ -232,7 +252,12 @@ def create_app(settings: Settings) -> Litestar:
     # under /ui, carry the dashboard's security headers.
     app.asgi_handler = RequestLogMiddleware(
         EncodedSlashes(
-            DashboardHeaders(BodyDeadline(app.asgi_handler, settings.body_timeout_seconds))
+            DashboardHeaders(
+                Positions(
+                    BodyDeadline(app.asgi_handler, settings.body_timeout_seconds),
+                    services.store,
+                )
+            )
         )
     )
     return app

@@ -12,6 +12,7 @@ from authlib.common.security import is_secure_transport
 
 from adapters.auth import AuthConfig
 from adapters.oidc import OidcConfig, parse_role_map
+from api.signal_settings import SignalSettings, signal_settings
 from api.subscription_settings import SettingError, SubscriptionSettings, subscription_settings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/invtrack.db"
@@ -100,6 +101,9 @@ class SmSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
+    read_database_url: str | None = None
+    """A streaming replica of the PostgreSQL store that answers the reads."""
+    replica_max_lag_seconds: float = 10.0
     data_dir: Path = Path("./var")
     auth: AuthConfig = AuthConfig()
     max_body_bytes: int = 1_048_576
@@ -120,6 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc: OidcConfig | None = None
     """Single sign-on for the dashboard; None: signing in by token only."""
     subscriptions: SubscriptionSettings = SubscriptionSettings()
+    signals: SignalSettings = SignalSettings()
 
     @property
     def has_key(self) -> bool:
@@ -192,6 +197,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     )
     return Settings(
         database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        read_database_url=get("READ_DATABASE_URL") or None,
+        replica_max_lag_seconds=_seconds(
+            get("REPLICA_MAX_LAG_SECONDS"), "REPLICA_MAX_LAG_SECONDS", 10.0
+        ),
         data_dir=Path(get("DATA_DIR") or "./var"),
         auth=auth,
         max_body_bytes=_int(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 1_048_576),
@@ -215,7 +224,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         vendor=vendor,
         oidc=_oidc(get, auth.leeway_seconds),
         subscriptions=_subscriptions(get),
+        signals=_signals(get),
     )
+
+
+def _signals(get: Callable[[str], str | None]) -> SignalSettings:
+    try:
+        return signal_settings(get)
+    except SettingError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _subscriptions(get: Callable[[str], str | None]) -> SubscriptionSettings:

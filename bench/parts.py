@@ -36,6 +36,7 @@ from bench.queries import run_queries
 from bench.rebuild import measure as measure_pass
 from bench.results import Results
 from bench.servers import bare_serve, ceiling_serve, invtrack_serve
+from bench.signals import measure as measure_signals
 from bench.stores import StoreCounter
 from projections.setup import prepare
 from tests.harness import postgres
@@ -84,6 +85,8 @@ class Bench:
                     for name, step in steps.items():
                         if name in self.selected:
                             self.part(name, functools.partial(step, url))
+        if "signals" in self.selected:
+            self.part("signals", self.signals)
         if "sqlite" in self.selected:
             self.part("sqlite", self.sqlite)
 
@@ -161,6 +164,26 @@ class Bench:
         half the ingest rate, idle streams (bench.feed)."""
         figures = measure_feed(url, self._directory("feed"), self.plan.seconds, log)
         self.results.feed = feed_json(figures)
+
+    def signals(self) -> None:
+        """Par levels for many resources: the low-stock and restock queries,
+        and ingest with the signals kept next to without (bench.signals)."""
+        settings = QuerySettings(
+            seconds=self.plan.query_seconds,
+            warmup=self.plan.warmup,
+            generator=self.generator,
+            store_events=self.plan.signal_resources,
+        )
+        with database(self.admin, "signals_on") as on, database(self.admin, "signals_off") as off:
+            self.results.signals = measure_signals(
+                on,
+                off,
+                self.plan.signal_resources,
+                self.plan.seconds,
+                settings,
+                self._directory("signals"),
+                log,
+            )
 
     def sqlite(self) -> None:
         group = self.plan.sqlite

@@ -8,7 +8,7 @@ import msgspec
 
 from bench.ingest import Case, Group
 
-PARTS: Final = ("rebuild", "queries", "growth", "ingest", "feed", "sqlite")
+PARTS: Final = ("rebuild", "queries", "growth", "ingest", "feed", "signals", "sqlite")
 """In the order they run; `--only` picks among them."""
 
 MAIN_CONNECTIONS: Final = 32
@@ -55,6 +55,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     query_workers: tuple[int, ...]
     postgres: tuple[Group, ...]
     sqlite: Group
+    signal_resources: int = 5_000
+    """Resources with par levels for 200 products each (part `signals`)."""
 
 
 FULL: Final = Plan(
@@ -76,4 +78,5 @@ QUICK: Final = Plan(
     query_workers=(1,),
     postgres=(_postgres(1, ONE_ROW, ONE_ROW_64, *BATCHED),),
     sqlite=_sqlite(ONE_ROW),
+    signal_resources=500,
 )

@@ -279,6 +279,38 @@ def _queries(results: Results) -> list[str]:
     return [*lines, ""]
 
 
+def _signals(results: Results) -> list[str]:
+    figures = results.signals
+    if figures is None:
+        return []
+    lines = [
+        "### Stock signals (part `signals`)",
+        "",
+        f"{figures.par_levels:,} par levels ({figures.resources:,} resources x 200 products) "
+        f"kept in {figures.load_seconds:,.0f} s. Queries against one worker; ingest of 1-row "
+        "deliveries through the group commit in one process, with the signals kept and "
+        "without, alternating.",
+        "",
+        "| query | clients | req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for q in figures.queries:
+        mode = f"paced ({q.think_ms:.0f} ms)" if q.mode == "paced" else "saturated"
+        lines.append(
+            f"| {q.query} | {mode} | {q.load.rate:,.0f} | {_ms(q.load.p50_ms)} "
+            f"| {_ms(q.load.p99_ms)} |"
+        )
+    on = ", ".join(f"{rate:,.0f}" for rate in figures.ingest_on)
+    off = ", ".join(f"{rate:,.0f}" for rate in figures.ingest_off)
+    lines += [
+        "",
+        f"Ingest, deliveries/s: with the signals {on}; without {off} "
+        f"(ratio {figures.ingest_ratio:.3f}).",
+        "",
+    ]
+    return lines
+
+
 def _errors(results: Results) -> list[str]:
     if not results.errors:
         return []
@@ -290,7 +322,17 @@ def _errors(results: Results) -> list[str]:
     ]
 
 
-SECTIONS = (_header, _stores, _targets, _ingest, _growth, _rebuild, _queries, _errors)
+SECTIONS = (
+    _header,
+    _stores,
+    _targets,
+    _ingest,
+    _growth,
+    _rebuild,
+    _queries,
+    _signals,
+    _errors,
+)
 
 
 def markdown(results: Results) -> str:

@@ -13,6 +13,7 @@ from bench.machine import Machine
 from bench.plan import Plan
 from bench.queries import Measured
 from bench.rebuild import Pass
+from bench.signals import SignalFigures
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +47,8 @@ class Results(msgspec.Struct, kw_only=True):
     errors: dict[str, str] = msgspec.field(default_factory=dict)
     feed: dict[str, Any] = msgspec.field(default_factory=dict)
     """The change feed's figures (bench.feed.FeedFigures)."""
+    signals: SignalFigures | None = None
+    """The stock signals' figures (bench.signals)."""
     targets: list[Target] = msgspec.field(default_factory=list)
 
 

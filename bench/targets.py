@@ -15,6 +15,7 @@ from bench.plan import BASELINE_CONNECTIONS, MAIN_CONNECTIONS
 from bench.queries import Measured
 from bench.rebuild import Pass
 from bench.results import Results, Target
+from bench.signal_targets import signal_targets
 
 BASELINE_RUN: Final = "2026-11-22, invtrack ad0659b, 1M events, 64 connections"
 BASELINE_INGEST: Final = {
@@ -276,4 +277,5 @@ CHECKS: Final[tuple[Callable[[Results], Target | None], ...]] = (
 
 
 def targets(results: Results) -> list[Target]:
-    return [target for check in CHECKS if (target := check(results)) is not None]
+    found = [target for check in CHECKS if (target := check(results)) is not None]
+    return found + signal_targets(results.signals)

@@ -6,11 +6,14 @@ from projections.counts import COUNTS
 from projections.history import HISTORY
 from projections.items import ItemsProjection
 from projections.projection import Projection
+from projections.signals import SignalsProjection
 
 ITEMS = ItemsProjection()
-PROJECTIONS: tuple[Projection, ...] = (ITEMS, HISTORY, COUNTS)
-__all__ = ["COUNTS", "HISTORY", "ITEMS", "PROJECTIONS", "by_name"]
-"""Items first: it annotates counts with the balance they replaced."""
+SIGNALS = SignalsProjection()
+PROJECTIONS: tuple[Projection, ...] = (ITEMS, HISTORY, COUNTS, SIGNALS)
+__all__ = ["COUNTS", "HISTORY", "ITEMS", "PROJECTIONS", "SIGNALS", "by_name"]
+"""Items first: it annotates counts with the balance they replaced; the signals
+fold item changes from the items it found."""
 
 
 def by_name(names: list[str] | None = None) -> list[Projection]:

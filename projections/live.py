@@ -13,7 +13,7 @@ from adapters.store import Lookup, NewEvent, Projected, Row, Slot
 from adapters.store.changes import item_entries, message_of
 from adapters.store.feed import FeedDraft
 from domain.events import DomainEvent
-from projections.catalog import PROJECTIONS
+from projections.catalog import ITEMS, PROJECTIONS
 from projections.projection import Projection
 from projections.reading import decoder
 
@@ -34,6 +34,18 @@ class LiveProjector:
             found += projection.lookups(slot, events)
         return found
 
+    def follow_ups(
+        self, slots: Mapping[str, Slot], found: Sequence[Sequence[Row]], events: Sequence[Any]
+    ) -> list[Lookup]:
+        """The follow-up lookups of the projections that have some, in catalog
+        order, each given the rows its own lookups found."""
+        more: list[Lookup] = []
+        items = _items_rows(self._active(slots), found)
+        for projection, slot in self._active(slots):
+            if getattr(projection, "follows_up", 0):
+                more += projection.follow_ups(slot, items, events)  # type: ignore[attr-defined]
+        return more
+
     def fold(
         self,
         slots: Mapping[str, Slot],
@@ -44,14 +56,24 @@ class LiveProjector:
         decoded = [_domain(event) for _, event in appended]
         events = list(decoded)
         result = Projected(events=[])
-        rows = iter(found)
+        active = self._active(slots)
+        first = sum(projection.looks_up for projection, _ in active)
+        rows = iter(found[:first])
+        later = iter(found[first:])
+        changes: Sequence[Any] = ()
         entries: list[list[FeedDraft]] = []
-        for projection, slot in self._active(slots):
+        for projection, slot in active:
             mine = [next(rows) for _ in range(projection.looks_up)]
             positions = [position for position, _ in appended]
-            folded = projection.fold(
-                slot, mine, list(zip(positions, events, strict=True)), fresh=fresh
-            )
+            numbered = list(zip(positions, events, strict=True))
+            follows = getattr(projection, "follows_up", 0)
+            if follows:
+                mine += [next(later) for _ in range(follows)]
+                folded = projection.fold(slot, mine, numbered, fresh=fresh, changes=changes)  # type: ignore[call-arg]
+            else:
+                folded = projection.fold(slot, mine, numbered, fresh=fresh)
+            if projection.name == ITEMS.name:
+                changes = folded.changes
             events = folded.events
             result.writes += folded.writes
             result.folded.append(projection.name)
@@ -66,6 +88,19 @@ class LiveProjector:
 
     def _active(self, slots: Mapping[str, Slot]) -> list[tuple[Projection, Slot]]:
         return [(p, slots[p.name]) for p in self.projections if p.name in slots]
+
+
+def _items_rows(
+    active: Sequence[tuple[Projection, Slot]], found: Sequence[Sequence[Row]]
+) -> Sequence[Row]:
+    """The stored items the batch touches, as the items projection's lookup
+    found them (what a projection's follow-ups are read from)."""
+    start = 0
+    for projection, _ in active:
+        if projection.name == ITEMS.name:
+            return found[start] if projection.looks_up else ()
+        start += projection.looks_up
+    return ()
 
 
 def _entries(

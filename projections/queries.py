@@ -20,15 +20,20 @@ from adapters.store.queries import (
     CandidatesQuery,
     CountsQuery,
     FindQuery,
+    FleetQuery,
     HistoryQuery,
+    HoldersQuery,
     ItemFilter,
     ItemQuery,
     ItemsQuery,
     KnownOwnersQuery,
     LinkedQuery,
     OwnerKind,
+    OwnerSeenQuery,
     OwnersQuery,
+    ProductsQuery,
 )
+from adapters.store.summaries import FleetLine, Holding
 from domain.events import from_data
 from domain.fold import fold
 from domain.items import Item, Source, ofs_key
@@ -146,6 +151,25 @@ class Queries:
         owners of `source`'s items when given, and only of items changed at or
         after `since` when given."""
         return await self.store.fetch(KnownOwnersQuery(kind=kind, source=source, since=since))
+
+    async def seen(self, kind: OwnerKind, owner: str) -> bool:
+        """Whether an item ever had the owner: an owner never seen is unknown."""
+        return await self.store.fetch(OwnerSeenQuery(kind=kind, owner=owner))
+
+    # ---- summaries -------------------------------------------------------------
+
+    async def fleet(self, search: str = "") -> list[FleetLine]:
+        """Every technician or storage location holding `search`, its stock
+        summed up, by owner."""
+        return await self.store.fetch(FleetQuery(search=search))
+
+    async def holders(self, product: str) -> list[Holding]:
+        """Who holds a product (a product number or an inventory type)."""
+        return await self.store.fetch(HoldersQuery(product=product))
+
+    async def products(self, search: str, *, limit: int = 50) -> list[str]:
+        """Product numbers and inventory types holding `search`, in order."""
+        return await self.store.fetch(ProductsQuery(search=search, limit=limit))
 
 
 def _matches(item: Item, where: ItemFilter) -> bool:

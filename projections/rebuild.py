@@ -87,8 +87,15 @@ async def rebuild(
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
-            with collecting_less():
-                switched = await _rebuild(store, projections, progress, batch_size, reader_grace)
+            try:
+                with collecting_less():
+                    switched = await _rebuild(
+                        store, projections, progress, batch_size, reader_grace
+                    )
+            finally:
+                for projection in projections:
+                    # What a builder held for those after it (the signals' items).
+                    getattr(projection, "release", lambda: None)()
     except AlreadyRunning:
         raise RebuildBusy("another rebuild is running") from None
     for done in switched:
@@ -137,6 +144,20 @@ class _Meter:
         self.done = 0
         self.total = total
 
+    def one_pass(self) -> Callable[[int], None]:
+        """The report of one more pass over the history from where the meter
+        stands: passes read the same events, so it moves only past where an
+        earlier pass got."""
+        base, read = self.done, 0
+
+        def report(count: int) -> None:
+            nonlocal read
+            read += count
+            if base + read > self.done:
+                self.advance(base + read - self.done)
+
+        return report
+
     def advance(self, count: int) -> None:
         self.done += count
         # Events appended during the rebuild make the history longer.
@@ -159,7 +180,11 @@ async def _start(
             # A drop interrupted after an earlier switch leaves tables behind.
             leftovers.extend((projection, row.slot) for row in mine if row.state == "retired")
             building = next((row for row in mine if row.state == "building"), None)
-            if building is not None and building.slot.version == projection.version:
+            if (
+                building is not None
+                and building.slot.version == projection.version
+                and (getattr(projection, "resumes", True) or building.position == 0)
+            ):
                 starts.append(Start(projection.name, building.slot, building.position))
                 continue
             if building is not None:
@@ -186,14 +211,21 @@ async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
 async def _fill_to(
     store: Store, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
 ) -> Counter[str]:
-    """Fill every slot up to `through` and make that their checkpoint. A
-    builder that can hold its result does so on a slot begun from nothing."""
-    builders = [by_name([start.name])[0].builder(start.slot, start.position) for start in starts]
-    for builder, start in zip(builders, starts, strict=True):
-        if isinstance(builder, Holding) and start.position == 0:
-            builder.hold()
-    position = min(builder.position for builder in builders)
-    _, folded = await fill(store, builders, meter.advance, position, batch_size, through=through)
+    """Fill every slot up to `through` and make that their checkpoint. Slots
+    that stand at one position are filled in one pass (a builder never folds
+    a batch it is past); a builder that can hold its result does so on a slot
+    begun from nothing."""
+    folded: Counter[str] = Counter()
+    positions = sorted({start.position for start in starts})
+    reports = [meter.one_pass() for _ in positions]
+    for position, report in zip(positions, reports, strict=True):
+        group = [start for start in starts if start.position == position]
+        builders = [by_name([start.name])[0].builder(start.slot, position) for start in group]
+        for builder in builders:
+            if isinstance(builder, Holding) and position == 0:
+                builder.hold()
+        _, done = await fill(store, builders, report, position, batch_size, through=through)
+        folded |= done
     async with store.maintaining() as maintenance:
         for start in starts:
             await maintenance.checkpoint(start.name, start.slot, through)

@@ -13,6 +13,9 @@ from adapters.store import Store
 from tests.fakes.contract import VIOLATIONS
 from tests.harness import profiles
 from tests.harness.databases import migrated_store, pg_database_url
+from tests.harness.replicas import replica_database, replicated, replication
+
+__all__ = ["replica_database", "replicated", "replication"]
 
 profiles.load()
 

@@ -11,7 +11,7 @@ from adapters.store.errors import (
     StoreBusy,
     UnsupportedDatabase,
 )
-from adapters.store.opening import check_url, connect, missing, where
+from adapters.store.opening import check_url, connect, connect_reads, missing, where
 from adapters.store.port import LAST, DashboardSessions, Maintenance, Reader, Store, Writer
 from adapters.store.records import (
     CountRecord,
@@ -32,6 +32,8 @@ from adapters.store.records import (
     Slot,
     StoredEvent,
 )
+from adapters.store.replica import reading_after
+from adapters.store.replica_status import ReplicaStatus, Replicated
 from adapters.store.rows import LiveProjection, Lookup, Projected, Row, TableWrite
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "Received",
     "ReconciliationSummary",
     "Registered",
+    "ReplicaStatus",
+    "Replicated",
     "Row",
     "RowConflict",
     "SessionRecord",
@@ -70,6 +74,8 @@ __all__ = [
     "Writer",
     "check_url",
     "connect",
+    "connect_reads",
     "missing",
+    "reading_after",
     "where",
 ]

@@ -83,6 +83,12 @@ class Batch:
             return list(self.own)
         return [*self.own, *projection.lookups(slots, self.event_data())]
 
+    def follow_ups(self, projection: LiveProjection | None, found: Found) -> list[Lookup]:
+        """What the live projections read next, given what the first read found."""
+        if projection is None or not found.slots:
+            return []
+        return projection.follow_ups(found.slots, found.rows[len(self.own) :], self.event_data())
+
 
 @dataclass(slots=True)
 class Found:
@@ -108,6 +114,11 @@ class Found:
     the live projections'."""
     rows: list[list[Row]] = field(default_factory=list)
     """The rows each lookup found."""
+
+    def add(self, lookups: Sequence[Lookup], rows: Sequence[list[Row]]) -> None:
+        """Follow-up lookups and what they found, after the first ones."""
+        self.lookups += lookups
+        self.rows += rows
 
     def after(self, decision: Decision) -> Found:
         """The state once `decision` is written: this state with the batch's

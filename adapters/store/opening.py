@@ -7,6 +7,7 @@ one. Everything else sees the `Store` port only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -14,9 +15,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from adapters.store.errors import UnsupportedDatabase
-from adapters.store.port import Store
+from adapters.store.port import Reader, Store
 from adapters.store.postgres import PostgresStore
 from adapters.store.records import Upcast
+from adapters.store.replica import MAX_LAG_SECONDS, WAIT_SECONDS, ReplicaReader
 from adapters.store.rows import LiveProjection
 from adapters.store.sqlite import SqliteStore
 from domain.upcasters import upcast as current_shape
@@ -74,6 +76,45 @@ def connect(
         upcast=upcaster,
         pool_size=pool_size,
         busy_seconds=busy_seconds,
+    )
+
+
+def connect_reads(
+    primary: Store,
+    read_url: str | None,
+    *,
+    pool_size: int = 10,
+    max_lag: float = MAX_LAG_SECONDS,
+    wait: float = WAIT_SECONDS,
+    on_fallback: Callable[[str], None] | None = None,
+) -> Reader:
+    """Where the reader side is answered: `primary` itself without a
+    `read_url`, else a streaming replica of it at `read_url` (PostgreSQL
+    only), read while it follows and the primary when it does not
+    (`adapters.store.replica`). Close a replica's reader with `close()`."""
+    if read_url is None:
+        return primary
+    parsed = _parsed(read_url)
+    if parsed.get_backend_name() != "postgresql":
+        raise UnsupportedDatabase(
+            "a read replica is a PostgreSQL standby: "
+            "use postgresql+asyncpg://user:pass@host/db for INVTRACK_READ_DATABASE_URL"
+        )
+    replica = PostgresStore(
+        parsed.render_as_string(hide_password=False),
+        projection=None,
+        upcast=primary.upcast,
+        pool_size=pool_size,
+        busy_seconds=BUSY_SECONDS,
+    )
+    return ReplicaReader(
+        primary,
+        replica,
+        in_recovery=replica.in_recovery,
+        close_replica=replica.close,
+        max_lag=max_lag,
+        wait=wait,
+        on_fallback=on_fallback,
     )
 
 

@@ -16,6 +16,7 @@ import msgspec
 from adapters.store.feed import FeedOwnerKind, SnapshotItem
 from adapters.store.projection_tables import COUNTS, HISTORY, ITEMS
 from adapters.store.records import CountRecord, ItemRecord, StoredEvent
+from adapters.store.summaries import FleetLine, Holding
 from domain.items import Pool, Source
 
 T = TypeVar("T")
@@ -95,6 +96,41 @@ class KnownOwnersQuery(Query[list[str]], frozen=True, kw_only=True):
     kind: OwnerKind
     source: Source | None = None
     since: datetime | None = None
+
+
+class OwnerSeenQuery(Query[bool], frozen=True, kw_only=True):
+    """Whether an item ever had the owner (an event named it or a state held
+    it): an owner never seen is unknown, one that holds nothing is empty."""
+
+    projection: ClassVar[str] = ITEMS
+    kind: OwnerKind
+    owner: str
+
+
+class FleetQuery(Query[list[FleetLine]], frozen=True, kw_only=True):
+    """Every technician or storage location an item ever had, holding
+    `search` (case-insensitive), with its stock summed up, by owner."""
+
+    projection: ClassVar[str] = ITEMS
+    search: str = ""
+
+
+class HoldersQuery(Query[list[Holding]], frozen=True, kw_only=True):
+    """Who holds the items (not deleted) whose ServiceMobility product number
+    or OFS inventory type is `product`: a line per pool and holder, by pool
+    then holder."""
+
+    projection: ClassVar[str] = ITEMS
+    product: str
+
+
+class ProductsQuery(Query[list[str]], frozen=True, kw_only=True):
+    """Product numbers and inventory types of any item holding `search`
+    (case-insensitive), in order."""
+
+    projection: ClassVar[str] = ITEMS
+    search: str = ""
+    limit: int = 50
 
 
 class HistoryQuery(Query[list[StoredEvent]], frozen=True, kw_only=True):

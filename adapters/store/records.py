@@ -140,6 +140,9 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     """A quarantined payload that was kept before: its count went up."""
     conflicts: int = 0
     """Rows whose version counts with other ledger content: not counted."""
+    position: int = 0
+    """The store's last event position once the delivery was committed: a
+    reader that sees it sees everything the delivery did."""
 
 
 class RowConflict(msgspec.Struct, frozen=True, kw_only=True):

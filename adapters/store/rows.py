@@ -74,6 +74,14 @@ class LiveProjection(Protocol):
         """What to read for a batch of these events (its new ones are among them)."""
         ...
 
+    def follow_ups(
+        self, slots: Mapping[str, Slot], found: Sequence[Sequence[Row]], events: Sequence[Any]
+    ) -> list[Lookup]:
+        """What to read next, once `lookups` have found their rows: rows that
+        only those rows name (empty when nothing more is needed). Their rows
+        come to `fold` after the others."""
+        ...
+
     def fold(
         self,
         slots: Mapping[str, Slot],

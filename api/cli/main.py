@@ -11,7 +11,7 @@ from importlib.metadata import version
 from typing import NoReturn
 
 from api import logs
-from api.cli import poll, reconcile, usage
+from api.cli import poll, reconcile, required, usage
 from api.cli.failures import database_url, explain, require_store
 from api.cli.rebuild import rebuild_command
 from api.cli.replay import replay_command
@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(run=rebuild_command)
 
     poll.register(commands)
+    required.register(commands)
     reconcile.register(commands)
     command("replay-quarantine", "retry quarantined payloads", usage.REPLAY).set_defaults(
         run=replay_command

@@ -4,8 +4,9 @@ the swagger-ui-bundle package), so it works on a network without internet.
 
 The routes for senders read their bodies raw, to keep them exactly as they
 came, so Litestar cannot see their shape: their request bodies are described
-here (`WEBHOOK_OPERATION`, `OFS_OPERATION`), with the problems every route
-can answer and the two token schemes.
+here (`WebhookOperation`, `OfsOperation`), as is the par levels' body
+(`ParLevelsOperation`: read raw so that a 400 names the failing field),
+with the problems every route can answer and the two token schemes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from api.http.problems import PROBLEM_JSON, ProblemBody
+from api.http.signal_schemas import ParLevelsIn
 
 ASSETS: Final = "/schema/assets"
 SENDER: Final[list[SecurityRequirement]] = [{"accessToken": []}]
@@ -171,6 +173,17 @@ class OfsOperation(Operation):
         self.request_body = _body(
             "one OFS event, an array of them, or a whole Events API page",
             _schema(OfsEvent, list[OfsEvent], OfsEventsPage),
+            "application/json",
+        )
+
+
+@dataclass
+class ParLevelsOperation(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _body(
+            "the par levels to set: each product named is replaced; `target` and `min` are "
+            "numbers or decimal text, `min` defaults to `target`",
+            _schema(ParLevelsIn),
             "application/json",
         )
 

@@ -87,6 +87,26 @@ class Health(msgspec.Struct, frozen=True):
     status: Annotated[str, Meta(examples=["ok"])]
 
 
+class ReplicaReport(msgspec.Struct, frozen=True, rename="camel"):
+    state: Annotated[
+        str,
+        Meta(
+            examples=["following"],
+            description="following (reads go to it), lagging, down or promoted "
+            "(reads go to the primary)",
+        ),
+    ]
+    lag_seconds: Annotated[
+        float | None,
+        Meta(
+            examples=[0.0],
+            description="how long ago the oldest event it lacks was recorded; "
+            "null when it could not be asked",
+        ),
+    ]
+    reason: str | None = None
+
+
 class Readiness(msgspec.Struct, frozen=True):
     status: Annotated[str, Meta(examples=["ready"])]
     database: bool
@@ -97,6 +117,14 @@ class Readiness(msgspec.Struct, frozen=True):
             description="the pullers (failing since when, the last error) and the OFS "
             "subscription gaps; details only, they do not make the service unready; "
             "null when the store did not answer in time"
+        ),
+    ] = None
+    replica: Annotated[
+        ReplicaReport | None,
+        Meta(
+            description="the read replica (INVTRACK_READ_DATABASE_URL), reported only: "
+            "a replica that lags or is down does not make the service unready, its "
+            "reads go to the primary meanwhile; null without one"
         ),
     ] = None
 

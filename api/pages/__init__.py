@@ -17,14 +17,18 @@ from adapters.store import DashboardSessions
 from api.pages.conflicts import ConflictsController
 from api.pages.counts import CountsController
 from api.pages.errors import HANDLERS, PageNotFound
+from api.pages.fleet import FleetController
 from api.pages.items import ItemController
+from api.pages.live import LiveController
 from api.pages.login import LoginController
 from api.pages.operations import ProjectionsController, QuarantineController
 from api.pages.overview import OverviewController, home
 from api.pages.owners import OwnersController
+from api.pages.products import ProductsController
 from api.pages.rendering import STATIC, template_config
 from api.pages.session import same_session, session_middleware
 from api.pages.sessions import SessionsController
+from api.pages.signals_pages import SignalPages
 from api.pages.sso import SingleSignOn, SingleSignOnController
 from api.pages.subscriptions import SubscriptionsPageController
 from api.services.dashboard import Dashboard
@@ -60,13 +64,17 @@ def dashboard_routes(
             SingleSignOnController,
             SessionsController,
             OverviewController,
+            FleetController,
             OwnersController,
+            ProductsController,
             ItemController,
+            LiveController,
             CountsController,
             QuarantineController,
             ConflictsController,
             ProjectionsController,
             SubscriptionsPageController,
+            SignalPages,
             no_such_page,
         ],
         middleware=[session_middleware(settings, sessions)],

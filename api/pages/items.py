@@ -39,14 +39,14 @@ class ItemController(Controller):
     ) -> Template:
         key = params.text(key, "key") or ""
         when = params.moment(at, "at")
-        after = params.position_cursor(cursor) or 0
+        skip = params.position_cursor(cursor) or 0
         item = await queries.item(key, when)
-        timeline = await dashboard.timeline(key, after=after, limit=TIMELINE_PAGE)
+        timeline = await dashboard.timeline(key, after=skip, limit=TIMELINE_PAGE)
         if item is None and timeline is None:
             raise PageNotFound(f"No item has the key {key!r}.")
         chart = None
         if timeline is not None and item is not None and item.serial_number is None:
-            chart = charts.steps([quantity for _, quantity in timeline.quantities])
+            chart = charts.over_time(timeline.quantities)
         return render(
             request,
             "item.html",

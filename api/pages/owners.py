@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 
 from adapters.store import ItemRecord
 from adapters.store.queries import ItemFilter, OwnerKind
-from api.pages import csvs, params
+from api.pages import csvs, params, sorting
 from api.pages.rendering import render, segment
 from api.pages.session import signed_in
 from api.services.dashboard import Dashboard
@@ -27,6 +27,8 @@ Query = Annotated[str | None, QueryParameter()]
 TypeQuery = Annotated[str | None, QueryParameter(name="inventoryType")]
 
 ACTIVITY_POOLS: Final[tuple[Pool, ...]] = ("install", "deinstall", "customer")
+CUSTOMER_POOLS: Final[tuple[Pool, ...]] = ("customer", "install", "deinstall")
+"""The pools a customer's or an activity's page shows, one above another."""
 
 
 class Kind(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,36 +108,46 @@ class Listing(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def owner_in_path(request: Request[Any, Any, Any], kind: Kind, matched: str) -> str:
-    """The owner id exactly as the address spells it: taken from the raw path,
-    so an id holding `/` (`WH/01`, sent as `WH%2F01`) or ending in one stays
-    whole."""
+    """The owner id exactly as the address spells it (see `spelled_in_path`)."""
+    return spelled_in_path(request, f"/ui/{kind.path}/", matched, "owner")
+
+
+def spelled_in_path(request: Request[Any, Any, Any], prefix: str, matched: str, field: str) -> str:
+    """The id after `prefix` exactly as the address spells it: taken from the
+    raw path, so an id holding `/` (`WH/01`, sent as `WH%2F01`) or ending in
+    one stays whole."""
     raw = request.scope.get("raw_path")
-    prefix = f"/ui/{kind.path}/".encode()
-    if isinstance(raw, bytes) and raw.startswith(prefix):
+    start = prefix.encode()
+    if isinstance(raw, bytes) and raw.startswith(start):
         # A slash typed at the end is not part of the id; an encoded one is.
         # Some servers leave the query string on the raw path.
-        spelled = raw[len(prefix) :].split(b"?", 1)[0].decode("latin-1").rstrip("/")
+        spelled = raw[len(start) :].split(b"?", 1)[0].decode("latin-1").rstrip("/")
         try:
-            owner = unquote(spelled, errors="strict")
+            value = unquote(spelled, errors="strict")
         except UnicodeDecodeError:
-            raise params.BadInput("owner", "is not valid UTF-8") from None
+            raise params.BadInput(field, "is not valid UTF-8") from None
     else:
-        owner = matched.removeprefix("/")
-    checked = params.text(owner, "owner", longest=1000)
+        value = matched.removeprefix("/")
+    checked = params.text(value, field, longest=1000)
     if checked is None:
-        raise params.BadInput("owner", "is empty")
-    return owner
+        raise params.BadInput(field, "is empty")
+    return value
 
 
 async def _listing(
-    queries: Queries, filters: Filters, where: ItemFilter, cursor: str | None, field: str
+    queries: Queries,
+    filters: Filters,
+    where: ItemFilter,
+    cursor: str | None,
+    field: str,
+    order: sorting.Sorting,
 ) -> Listing:
     page = await queries.list_items(
         where, after=params.cursor(cursor, field), limit=filters.limit, at=filters.at
     )
     return Listing(
         pool=where.pools[0] if where.pools else None,
-        items=page.records,
+        items=sorting.items(page.records, order),
         next_cursor=params.encode_cursor(page.last_key) if page.last_key else None,
         cursor_field=field,
     )
@@ -171,23 +183,88 @@ async def _owners(
     )
 
 
+def _order(request: Request[Any, Any, Any]) -> sorting.Sorting:
+    """The order the table's headers ask for: by product unless told."""
+    query = request.query_params
+    return sorting.read(query.get("sort"), query.get("order"), sorting.ITEM_COLUMNS, "product")
+
+
+async def _unknown(
+    request: Request[Any, Any, Any], queries: Queries, kind: Kind, owner: str
+) -> Template | None:
+    """The page for an owner no stored event ever named (a 404), or None."""
+    if await queries.seen(kind.kind, owner):
+        return None
+    return render(request, "unknown.html", status_code=404, kind=kind, owner=owner)
+
+
 async def _holdings(
     request: Request[Any, Any, Any],
     queries: Queries,
-    kind: Kind,
     owner: str,
     filters: Filters,
     cursor: str | None,
     download: bool,
 ) -> Template | Response[str]:
-    listing = await _listing(
-        queries, filters, filters.where(kind, owner, filters.pool), cursor, "cursor"
-    )
+    order = _order(request)
+    head = await queries.store.feed_head()  # before the read: no change is missed
+    where = filters.where(RESOURCES, owner, filters.pool)
+    listing = await _listing(queries, filters, where, cursor, "cursor", order)
+    if not listing.items and cursor is None:
+        unknown = await _unknown(request, queries, RESOURCES, owner)
+        if unknown is not None:
+            return unknown
     if download:
-        return _csv(kind, owner, filters, [listing])
+        return _csv(RESOURCES, owner, filters, [listing])
     pools = [*get_args(Pool), "all"]
     return render(
-        request, "owner.html", kind=kind, owner=owner, filters=filters, listing=listing, pools=pools
+        request,
+        "owner.html",
+        kind=RESOURCES,
+        owner=owner,
+        filters=filters,
+        listing=listing,
+        pools=pools,
+        sorting=order,
+        feed_head=head,
+    )
+
+
+async def _stacked(
+    request: Request[Any, Any, Any],
+    queries: Queries,
+    kind: Kind,
+    pools: tuple[Pool, ...],
+    owner: str,
+    filters: Filters,
+    download: bool,
+) -> Template | Response[str]:
+    """Pools one above another, each paged on its own (the cursor parameter
+    is named after the pool)."""
+    order = _order(request)
+    head = await queries.store.feed_head()  # before the read: no change is missed
+    query = request.query_params
+    listings = [
+        await _listing(
+            queries, filters, filters.where(kind, owner, pool), query.get(pool), pool, order
+        )
+        for pool in pools
+    ]
+    if not any(listing.items for listing in listings) and not any(map(query.get, pools)):
+        unknown = await _unknown(request, queries, kind, owner)
+        if unknown is not None:
+            return unknown
+    if download:
+        return _csv(kind, owner, filters, listings)
+    return render(
+        request,
+        "activity.html",
+        kind=kind,
+        owner=owner,
+        filters=filters,
+        listings=listings,
+        sorting=order,
+        feed_head=head,
     )
 
 
@@ -200,7 +277,7 @@ class OwnersController(Controller):
     path = "/"
     guards = [signed_in]
 
-    @get(["/resources", "/customers", "/activities"])
+    @get(["/customers", "/activities"])
     async def owners(
         self,
         request: Request[Any, Any, Any],
@@ -210,7 +287,7 @@ class OwnersController(Controller):
     ) -> Template | Redirect:
         return await _owners(request, dashboard, _kind(request), q, cursor)
 
-    @get(["/resources/{owner:path}", "/customers/{owner:path}"])
+    @get("/resources/{owner:path}", name="resource")
     async def holdings(
         self,
         request: Request[Any, Any, Any],
@@ -224,14 +301,13 @@ class OwnersController(Controller):
         cursor: Query = None,
         format: Query = None,
     ) -> Template | Response[str]:
-        """A technician's or a customer's items, one pool at a time."""
-        kind = _kind(request)
-        filters = Filters.read(kind, pool, source, inventory_type, at, limit)
-        who = owner_in_path(request, kind, owner)
-        return await _holdings(request, queries, kind, who, filters, cursor, format == "csv")
+        """A technician's items, one pool at a time."""
+        filters = Filters.read(RESOURCES, pool, source, inventory_type, at, limit)
+        who = owner_in_path(request, RESOURCES, owner)
+        return await _holdings(request, queries, who, filters, cursor, format == "csv")
 
-    @get("/activities/{owner:path}", name="activity")
-    async def activity(
+    @get(["/customers/{owner:path}", "/activities/{owner:path}"], name="pools")
+    async def pools(
         self,
         request: Request[Any, Any, Any],
         owner: FromPath[str],
@@ -240,24 +316,12 @@ class OwnersController(Controller):
         inventory_type: TypeQuery = None,
         at: Query = None,
         limit: Query = None,
-        install: Query = None,
-        deinstall: Query = None,
-        customer: Query = None,
         format: Query = None,
     ) -> Template | Response[str]:
-        """The install, deinstall and customer pools side by side, each paged
-        on its own (the cursor parameter is named after the pool)."""
-        filters = Filters.read(ACTIVITIES, None, source, inventory_type, at, limit)
-        who = owner_in_path(request, ACTIVITIES, owner)
-        cursors = {"install": install, "deinstall": deinstall, "customer": customer}
-        listings = [
-            await _listing(
-                queries, filters, filters.where(ACTIVITIES, who, pool), cursors[pool], pool
-            )
-            for pool in ACTIVITY_POOLS
-        ]
-        if format == "csv":
-            return _csv(ACTIVITIES, who, filters, listings)
-        return render(
-            request, "activity.html", kind=ACTIVITIES, owner=who, filters=filters, listings=listings
-        )
+        """A customer's pool and what was installed and removed there; an
+        activity's install, deinstall and customer pools."""
+        kind = _kind(request)
+        filters = Filters.read(kind, None, source, inventory_type, at, limit)
+        who = owner_in_path(request, kind, owner)
+        pools = CUSTOMER_POOLS if kind is CUSTOMERS else ACTIVITY_POOLS
+        return await _stacked(request, queries, kind, pools, who, filters, format == "csv")

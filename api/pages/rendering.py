@@ -5,7 +5,7 @@ token."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -50,7 +50,7 @@ def moment(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def number(value: int) -> str:
+def number(value: int | Decimal) -> str:
     return f"{value:,}"
 
 
@@ -80,6 +80,7 @@ def _environment() -> Environment:
     )
     env.filters["json"] = as_json
     env.globals["with_query"] = with_query
+    env.globals["now"] = lambda: datetime.now(UTC)
     return env
 
 

@@ -62,6 +62,7 @@ _LIST = {
     ),
     **problems(*READER_PROBLEMS),
 }
+_LIST_404 = {**_LIST, **problems(404)}
 
 
 class InventoryController(Controller):
@@ -73,7 +74,7 @@ class InventoryController(Controller):
         "/resources/{resource_id:str}/inventories",
         operation_id="listResourceInventories",
         summary="A technician's (or storage location's) stock",
-        responses=_LIST,
+        responses=_LIST_404,
     )
     async def resource(
         self,
@@ -95,7 +96,7 @@ class InventoryController(Controller):
         "/customers/{customer_number:str}/inventories",
         operation_id="listCustomerInventories",
         summary="What is at the customer",
-        responses=_LIST,
+        responses=_LIST_404,
     )
     async def customer(
         self,
@@ -117,7 +118,7 @@ class InventoryController(Controller):
         "/activities/{activity_id:str}/inventories",
         operation_id="listActivityInventories",
         summary="Customer, install and deinstall pools of one activity or work order",
-        responses=_LIST,
+        responses=_LIST_404,
     )
     async def activity(
         self,
@@ -235,6 +236,8 @@ async def _list(
     )
     after = cursors.item_key_after(cursor)
     page = await queries.list_items(where, after=after, limit=limit, at=_utc(at))
+    if not page.records and after is None and not await queries.seen(kind, where.owner):
+        raise Problem(404, "Not Found", f"no {kind} {where.owner!r} was ever seen")
     return ItemList(
         items=page.records,
         next_cursor=cursors.encode(page.last_key) if page.last_key else None,

@@ -7,7 +7,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from adapters.store import Store
+from adapters.store import Reader, Store
 from api.services.metrics import exposition
 
 
@@ -19,5 +19,7 @@ from api.services.metrics import exposition
     cache=False,
     media_type=CONTENT_TYPE_LATEST,
 )
-async def metrics_route(store: NamedDependency[Store]) -> Response[bytes]:
-    return Response(await exposition(store), media_type=CONTENT_TYPE_LATEST)
+async def metrics_route(
+    store: NamedDependency[Store], reads: NamedDependency[Reader]
+) -> Response[bytes]:
+    return Response(await exposition(store, reads), media_type=CONTENT_TYPE_LATEST)

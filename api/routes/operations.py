@@ -10,8 +10,8 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from adapters.store import Store
-from api.http.schemas import Health, Readiness
+from adapters.store import Reader, Replicated, Store
+from api.http.schemas import Health, Readiness, ReplicaReport
 from api.services.group_commit import Ingestor
 from api.services.vendor_health import VendorHealth, vendor_health
 from projections.setup import Stale
@@ -42,12 +42,13 @@ class OperationsController(Controller):
     async def ready(
         self,
         store: NamedDependency[Store],
+        reads: NamedDependency[Reader],
         ingestor: NamedDependency[Ingestor],
         stale: NamedDependency[list[Stale]],
     ) -> Response[Readiness]:
         """Ready when the store takes writes (its append lock can be had within
         a second) and every projection is this build's version. The pullers'
-        health and the OFS subscription gaps come as details."""
+        health, the OFS subscription gaps and the read replica come as details."""
         writable = await store.writable(wait=1.0) and not ingestor.busy
         names = [f"{s.name} v{s.active} (wanted v{s.wanted})" for s in stale]
         ready = writable and not names
@@ -56,6 +57,7 @@ class OperationsController(Controller):
             database=writable,
             stale=names,
             vendors=await _vendors(store) if writable else None,
+            replica=await _replica(reads),
         )
         return Response(body, status_code=200 if ready else 503)
 
@@ -64,3 +66,11 @@ async def _vendors(store: Store) -> VendorHealth | None:
     with contextlib.suppress(Exception):
         return await asyncio.wait_for(vendor_health(store), DETAILS_SECONDS)
     return None
+
+
+async def _replica(reads: Reader) -> ReplicaReport | None:
+    if not isinstance(reads, Replicated):
+        return None
+    status = await reads.replica_status()
+    lag = None if status.lag_seconds is None else round(status.lag_seconds, 3)
+    return ReplicaReport(state=status.state, lag_seconds=lag, reason=status.reason)

@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from adapters.auth import Claims
-from adapters.store import Store
+from adapters.store import Reader
 from api.http import cursors
 from api.http.problems import PROBLEM_JSON, ProblemBody
 from api.http.schemas import RunList, RunOut
@@ -47,13 +47,13 @@ class ReconciliationController(Controller):
     )
     async def runs(
         self,
-        store: NamedDependency[Store],
+        reads: NamedDependency[Reader],
         reader: NamedDependency[Claims],
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> RunList:
         before = cursors.position_after(cursor) or None
-        runs = await store.reconciliations(before=before, limit=limit + 1)
+        runs = await reads.reconciliations(before=before, limit=limit + 1)
         shown = runs[:limit]
         more = len(runs) > limit
         return RunList(

@@ -114,10 +114,10 @@ class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
 class Timeline(msgspec.Struct, frozen=True, kw_only=True):
     entries: list[TimelineEntry]
     next_after: int | None
-    """Position to read after for the next page, when more may follow."""
-    quantities: list[tuple[int, Decimal]]
-    """(position, quantity after it) through the whole history, thinned to at
-    most CHART_POINTS points."""
+    """Entries to skip for the next page, when more follow."""
+    quantities: list[tuple[datetime, Decimal]]
+    """(event time, quantity then) through the whole history, in the time the
+    stock moved, thinned to at most CHART_POINTS points."""
     events: int
     """Events in the whole history."""
 
@@ -211,14 +211,16 @@ class Dashboard:
         return [item_of(record) for record in await self.queries.find(text, limit=limit)]
 
     async def timeline(self, key: str, *, after: int, limit: int) -> Timeline | None:
-        """One page of the events that touched an item (after a position), each
-        with what it changed, and the item's quantity after every event; None
-        for a key no event touched. The item's history is folded from its
-        first event, as an as-of query does."""
+        """One page of the events that touched an item, in the time the stock
+        moved (the event time; the storage order among events of one time),
+        `after` entries of that order skipped; each with what it changed when
+        it was stored, and the item's quantity after every event; None for a
+        key no event touched. The item's history is folded from its first
+        event in storage order, as an as-of query does."""
         state: dict[str, Item] = {}
         entries: list[TimelineEntry] = []
-        quantities: list[tuple[int, Decimal]] = []
-        read, total = 0, 0
+        moves: list[tuple[datetime, int, DomainEvent]] = []
+        read = 0
         while True:
             batch = await self.queries.history(key, after=read, limit=HISTORY_CHUNK)
             if batch is None:
@@ -228,23 +230,36 @@ class Dashboard:
                 before = state.get(key)
                 for item in apply(state, event, stored.position):
                     state[item.key] = item
-                now = state.get(key)
-                total += 1
-                if now is not None:
-                    quantities.append((stored.position, now.quantity))
-                if stored.position > after and len(entries) <= limit:
-                    entries.append(_entry(stored, event, before, now))
+                entries.append(_entry(stored, event, before, state.get(key)))
+                moves.append((stored.occurred_at, stored.position, event))
             if len(batch) < HISTORY_CHUNK:
                 break
             read = batch[-1].position
-        more = len(entries) > limit
-        entries = entries[:limit]
+        entries.sort(key=lambda entry: (entry.occurred_at, entry.position))
+        page = entries[after : after + limit]
         return Timeline(
-            entries=entries,
-            next_after=entries[-1].position if more else None,
-            quantities=_thin(quantities, CHART_POINTS),
-            events=total,
+            entries=page,
+            next_after=after + limit if after + limit < len(entries) else None,
+            quantities=_thin(_as_moved(key, moves), CHART_POINTS),
+            events=len(entries),
         )
+
+
+def _as_moved(
+    key: str, moves: list[tuple[datetime, int, DomainEvent]]
+) -> list[tuple[datetime, Decimal]]:
+    """The item's quantity after each event, the events folded in the time
+    the stock moved (storage order among events of one time): what the item
+    held at each of those times, whatever order the events came in."""
+    state: dict[str, Item] = {}
+    points: list[tuple[datetime, Decimal]] = []
+    for moment, position, event in sorted(moves, key=lambda move: (move[0], move[1])):
+        for item in apply(state, event, position):
+            state[item.key] = item
+        now = state.get(key)
+        if now is not None:
+            points.append((moment, now.quantity))
+    return points
 
 
 def _count_line(record: CountRecord) -> CountLine:
@@ -323,7 +338,7 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def _thin(points: Sequence[tuple[int, Decimal]], most: int) -> list[tuple[int, Decimal]]:
+def _thin(points: Sequence[tuple[datetime, Decimal]], most: int) -> list[tuple[datetime, Decimal]]:
     """At most `most` points, evenly spaced, the first and last always kept."""
     if len(points) <= most:
         return list(points)

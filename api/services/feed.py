@@ -16,7 +16,7 @@ from typing import Final
 
 import msgspec
 
-from adapters.store import Reader
+from adapters.store import Reader, reading_after
 from adapters.store.feed import ITEM_CHANGED, FeedEntry, FeedFilter, FeedPage, FeedQuery
 from adapters.store.queries import SnapshotQuery
 from adapters.store.records import ItemRecord
@@ -83,6 +83,20 @@ class Feed:
             if head <= page.head and not self.stop.is_set():
                 yield b": idle\n\n"
 
+    async def heads(self, after: int) -> AsyncIterator[bytes]:
+        """Server-Sent Events naming the feed's head each time it moves past
+        `after` (`event: changed`, `id:` and `data:` the head), for pages that
+        read themselves again; a comment after KEEP_ALIVE_SECONDS of silence."""
+        yield f"retry: {RETRY_MILLISECONDS}\n: invtrack changes\n\n".encode()
+        head = await self.store.feed_head()
+        while not self.stop.is_set():
+            if head > after:
+                yield f"id: {head}\nevent: changed\ndata: {head}\n\n".encode()
+                after = head
+            head = await self._wait(after)
+            if head <= after and not self.stop.is_set():
+                yield b": idle\n\n"
+
     async def _wait(self, head: int) -> int:
         """The head once past `head`, or after the keep-alive time, or at stop."""
         waiting = asyncio.ensure_future(self.store.wait_for_feed(head, KEEP_ALIVE_SECONDS))
@@ -104,15 +118,16 @@ class Feed:
             position = await self.store.feed_head()
         if where.types and ITEM_CHANGED not in where.types:
             return SnapshotPage(position=position, items=[], last_key=None)
-        found = await self.store.fetch(
-            SnapshotQuery(
-                position=position,
-                after=after,
-                limit=limit,
-                prefixes=where.subjects,
-                owners=where.owners,
-            )
+        query = SnapshotQuery(
+            position=position,
+            after=after,
+            limit=limit,
+            prefixes=where.subjects,
+            owners=where.owners,
         )
+        # Every page of one snapshot from a copy that shows its position.
+        with reading_after(feed_position=position):
+            found = await self.store.fetch(query)
         items = [item.item for item in found if item.item is not None and _passes(item.item, where)]
         last = found[-1].key if len(found) >= limit else None
         return SnapshotPage(position=position, items=items, last_key=last)

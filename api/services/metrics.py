@@ -47,6 +47,7 @@ from prometheus_client.registry import Collector
 from adapters.store import Delivery, Reader, Receipt, Store
 from api.services.group_commit import CommitFailed, Ingestor
 from api.services.reconciliation_metrics import reconciliation_families
+from api.services.replica_metrics import replica_families
 from api.services.subscription_metrics import subscription_families
 from api.services.vendor_metrics import vendor_families
 
@@ -208,8 +209,9 @@ async def _store_families(store: Reader) -> list[Metric]:
     ]
 
 
-async def exposition(store: Store) -> bytes:
-    """Everything, in the Prometheus text format."""
+async def exposition(store: Store, reads: Reader | None = None) -> bytes:
+    """Everything, in the Prometheus text format (`reads`: what answers the
+    reads, when it is not `store`)."""
     counted = REGISTRY
     if os.environ.get(MULTIPROC_ENV):
         counted = CollectorRegistry()
@@ -221,7 +223,9 @@ async def exposition(store: Store) -> bytes:
     reconciliations = await _in_time(reconciliation_families(store))
     vendors = await _in_time(vendor_families(store))
     feed = await _in_time(subscription_families(store))
+    replica = await _in_time(replica_families(reads or store))
     scraped = CollectorRegistry()
     families = [*(stored or []), *(reconciliations or []), *(vendors or []), *(feed or [])]
+    families += replica or []
     scraped.register(_Families([up, *families]))
     return generate_latest(counted) + generate_latest(scraped)

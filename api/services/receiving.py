@@ -19,6 +19,7 @@ from adapters import servicemobility
 from adapters.auth import Claims
 from adapters.ofs.pages import BadEvent
 from adapters.store import Delivery, InboxEntry, Receipt
+from api.services import written
 from api.services.access import Verifier, authenticate, require, require_sender
 from api.services.group_commit import LARGE, Ingestor
 from api.services.payloads import (
@@ -153,6 +154,7 @@ class Receiver:
             metadata=translated.metadata,
         )
         receipt: Receipt = await self.ingestor.submit(delivery)
+        written.note(receipt.position)
         return Accepted(
             message_id=translated.message_id,
             duplicate=receipt.duplicate,

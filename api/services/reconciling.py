@@ -26,9 +26,9 @@ import msgspec
 from adapters.ofs.client import OfsClient
 from adapters.ofs.inventory import InventoryReader
 from adapters.ofs.poller import OfsPollerConfig, ofs_client
-from adapters.store import Store
+from adapters.store import Store, reading_after
 from adapters.store.queries import ItemFilter, OwnerKind
-from api.services.vendors import own_store, poller_config
+from api.services.vendors import own_reads, own_store, poller_config
 from api.settings import Settings
 from domain.events import OfsSubscriptionGap
 from domain.items import Item, Pool
@@ -145,15 +145,21 @@ async def run_reconciliation(
     cannot answer and TooManyPages when its listings do not end.
     """
     config = poller_config(settings)
-    async with own_store(settings) as store, _client(ofs_client(config)) as client:
-        queries = Queries(store)
-        if everything:
-            targets = targets | await all_known(queries)
-        if not targets:
-            raise NothingToCompare(
-                "nothing to compare: invtrack knows no OFS resource or activity yet"
-            )
-        run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
+    async with (
+        own_store(settings) as store,
+        own_reads(settings, store) as reads,
+        _client(ofs_client(config)) as client,
+    ):
+        queries = Queries(reads)
+        # Ours as fresh as the primary's when the run began, on a replica too.
+        with reading_after(await store.head()):
+            if everything:
+                targets = targets | await all_known(queries)
+            if not targets:
+                raise NothingToCompare(
+                    "nothing to compare: invtrack knows no OFS resource or activity yet"
+                )
+            run = await reconcile_ofs(queries, InventoryReader(client, config), targets)
         kept = await store.record(run)
     log.info(
         "reconciliation %s: %d items compared, %d differ", kept.id, kept.compared, kept.drifted

@@ -3,7 +3,8 @@ projections, the configured pool and busy timeout."""
 
 from __future__ import annotations
 
-from adapters.store import Store, connect
+from adapters.store import Reader, Store, connect, connect_reads
+from api.services.replica_metrics import count_fallback
 from api.settings import Settings
 from projections.live import LiveProjector
 
@@ -18,4 +19,16 @@ def open_store(
         projection=projector or LiveProjector(),
         pool_size=pool_size or settings.pool_size,
         busy_seconds=settings.busy_seconds,
+    )
+
+
+def open_reads(settings: Settings, store: Store) -> Reader:
+    """What answers the reads: the read replica when one is configured
+    (INVTRACK_READ_DATABASE_URL), else `store` itself."""
+    return connect_reads(
+        store,
+        settings.read_database_url,
+        pool_size=settings.pool_size,
+        max_lag=settings.replica_max_lag_seconds,
+        on_fallback=count_fallback,
     )

@@ -14,9 +14,9 @@ from adapters.ofs.oauth import GRANTS, OfsCredentials
 from adapters.ofs.poller import OfsPollerConfig
 from adapters.servicemobility_export.auth import SmCredentials
 from adapters.servicemobility_export.poller import SOURCES, SmPollerConfig
-from adapters.store import Store
+from adapters.store import Reader, Replicated, Store
 from adapters.vendor_http import usable_url
-from api.services.stores import open_store
+from api.services.stores import open_reads, open_store
 from api.settings import OfsSettings, Settings, SmSettings, VendorLimits
 from projections.setup import prepare
 
@@ -116,3 +116,15 @@ async def own_store(settings: Settings) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def own_reads(settings: Settings, store: Store) -> AsyncIterator[Reader]:
+    """What the command reads from: the read replica when one is configured
+    (closed after), else `store`."""
+    reads = open_reads(settings, store)
+    try:
+        yield reads
+    finally:
+        if isinstance(reads, Replicated):
+            await reads.close()

@@ -44,6 +44,20 @@ class CountingStore:
 
 
 class InboxContract:
+    async def test_a_receipt_carries_the_position_a_reader_must_see(self, store: Store) -> None:
+        """A committed delivery's position is the store's last event position
+        once it committed: its own events lie at or below it, and a
+        duplicate's is no lower than the original's events."""
+        first, second = await store.commit([delivery(1), delivery(2)])
+        assert first.position == second.position == await store.head()
+        events = await store.read_events()
+        assert [event.position for event in events] == [1, 2, 3, 4]
+        (again,) = await store.commit([delivery(1)])
+        assert again.duplicate
+        assert again.position == await store.head() == 4
+        (third,) = await store.commit([delivery(3)])
+        assert third.position == 6
+
     @pytest.mark.parametrize(
         "body",
         [
@@ -166,7 +180,9 @@ class InboxContract:
         assert (first.settled, first.appended) == (True, 1)
         assert (second.settled, second.appended) == (False, 0)
         assert await receive(store, inbox_entry("msg-1")) == [None]
-        assert await store.commit([replayed]) == [Receipt(inbox_id=kept_id, settled=False)]
+        assert await store.commit([replayed]) == [
+            Receipt(inbox_id=kept_id, settled=False, position=await store.head())
+        ]
 
     async def test_inbox_entries_page_by_id(self, store: Store) -> None:
         ids = await receive(store, *(inbox_entry(f"msg-{n}") for n in range(5)))

@@ -23,7 +23,16 @@ from api import logs
 from api.cli.main import main
 
 Cli = Callable[..., "Ran"]
-COMMANDS = ("serve", "migrate", "token", "rebuild", "ofs-poll", "replay-quarantine", "status")
+COMMANDS = (
+    "serve",
+    "migrate",
+    "token",
+    "rebuild",
+    "ofs-poll",
+    "ofs-required",
+    "replay-quarantine",
+    "status",
+)
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "a-cli-test-secret-0123456789abcdef0123456789"
 
@@ -181,6 +190,7 @@ STORE_COMMANDS = (
     ("replay-quarantine",),
     ("status",),
     ("ofs-poll", "--once"),
+    ("ofs-required", "--once"),
     ("sm-poll", "--once"),
     ("reconcile", "ofs", "--all-known"),
 )

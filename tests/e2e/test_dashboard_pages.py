@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -68,7 +69,14 @@ async def send(client: Client) -> None:
 async def test_pages_need_a_signed_in_user(client: Client) -> None:
     root = await client.get("/", follow_redirects=False)
     assert (root.status_code, root.headers["location"]) == (302, "/ui/")
-    for path in ("/ui/", "/ui/resources/VAN-07?at=2026-11-20", "/ui/quarantine"):
+    for path in (
+        "/ui/",
+        "/ui/resources/VAN-07?at=2026-11-20",
+        "/ui/quarantine",
+        "/ui/resources",
+        "/ui/products/CBL-CAT6",
+        "/ui/live",
+    ):
         answer = await client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/ui/login?next=%2Fui")
@@ -160,10 +168,19 @@ async def test_replay_needs_admin_and_the_sessions_form_token(client: Client, li
 async def test_every_value_from_a_payload_is_escaped(client: Client) -> None:
     await send(client)
     await sign_in(client)
-    for path in ("/ui/quarantine", "/ui/resources/WH%2F01", "/ui/find?q=" + "x" * 3):
+    script = quote(SCRIPT, safe="")
+    for path in (
+        "/ui/quarantine",
+        "/ui/resources/WH%2F01",
+        "/ui/find?q=" + "x" * 3,
+        "/ui/find?q=" + quote("<script>", safe=""),
+        "/ui/products/" + script,
+        "/ui/resources?q=WH",
+    ):
         page = await client.get(path)
         assert page.status_code == 200, path
         assert "<script>alert" not in page.text, path
+    assert "&lt;script&gt;alert(" in (await client.get("/ui/products/" + script)).text
     assert "&lt;script&gt;alert(" in (await client.get("/ui/quarantine")).text
     assert "&lt;script&gt;alert(" in (await client.get("/ui/resources/WH%2F01")).text
     headers = (await client.get("/ui/")).headers
@@ -220,6 +237,17 @@ async def test_bad_input_gets_a_page_saying_why(client: Client) -> None:
         ("/ui/quarantine?cursor=-1", 400),
         ("/ui/inventories/no-such-key", 404),
         ("/ui/no/such/page", 404),
+        ("/ui/resources/VAN-07?sort=colour", 400),
+        ("/ui/resources/VAN-07?order=sideways", 400),
+        ("/ui/resources?sort=colour", 400),
+        ("/ui/resources?negative=2", 400),
+        ("/ui/customers/C-1009?sort=colour", 400),
+        ("/ui/live?after=-1", 400),
+        ("/ui/live?after=later", 400),
+        ("/ui/products/NO-SUCH-PRODUCT", 404),
+        ("/ui/resources/VAN-NEVER-SEEN", 404),
+        ("/ui/customers/C-NEVER-SEEN", 404),
+        ("/ui/activities/A-NEVER-SEEN", 404),
     ):
         answer = await client.get(path)
         assert answer.status_code == status, (path, answer.text[:300])
@@ -281,7 +309,7 @@ async def test_the_dashboards_reads(client: Client, live: Live) -> None:
     assert timeline is not None
     assert [q for _, q in timeline.quantities] == [50, 40, 35]
     assert len(timeline.entries) == 2
-    assert timeline.next_after == timeline.entries[-1].position
+    assert timeline.next_after == 2  # entries to skip for the next page
     assert await dashboard.timeline("no-such-key", after=0, limit=2) is None
     assert [item.key for item in await dashboard.find_items("SN-0001")] == ["ofs-21258547"]
     assert SCRIPT not in [item.key for item in await dashboard.find_items(SCRIPT)]

@@ -55,7 +55,7 @@ async def test_metrics_need_no_token_and_show_the_store(client: Client) -> None:
     samples = await scrape(client)
     assert value(samples, "invtrack_store_up") == 1
     assert value(samples, "invtrack_events_head_position") == 0
-    assert set(lags(samples)) == {"items", "history", "counts"}
+    assert set(lags(samples)) == {"items", "history", "counts", "signals"}
 
 
 async def test_counters_move_with_deliveries_and_queries(client: Client) -> None:
@@ -90,7 +90,7 @@ async def test_counters_move_with_deliveries_and_queries(client: Client) -> None
     assert moved("invtrack_events_appended_total", **sm) == 1
     assert moved("invtrack_events_appended_total", **ofs) == 9
     assert value(after, "invtrack_events_head_position") == 10
-    assert lags(after) == {"items": 0, "history": 0, "counts": 0}
+    assert lags(after) == {"items": 0, "history": 0, "counts": 0, "signals": 0}
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 
 from tests.harness.deliveries import envelope_for
 from tests.harness.live import Live, live_app, settings_for
-from tests.harness.tokens import token
+from tests.harness.tokens import admin, token
 
 OPERATIONS = {
     ("/servicemobility/{kind}", "post"): "receiveServiceMobilityWebhook",
@@ -42,6 +42,14 @@ OPERATIONS = {
     ("/subscriptions/{subscription_id}", "delete"): "deleteSubscription",
     ("/subscriptions/{subscription_id}/rewind", "post"): "rewindSubscription",
     ("/subscriptions/{subscription_id}/resume", "post"): "resumeSubscription",
+    ("/low-stock", "get"): "listLowStock",
+    ("/resources/{resource_id}/restock", "get"): "getRestock",
+    ("/resources/{resource_id}/par-levels", "get"): "getParLevels",
+    ("/resources/{resource_id}/par-levels", "put"): "setParLevels",
+    ("/counts/variance", "get"): "getCountVariance",
+    ("/transfers", "get"): "listTransfers",
+    ("/activities/{activity_id}/readiness", "get"): "getActivityReadiness",
+    ("/readiness", "get"): "listNotReady",
 }
 
 
@@ -104,6 +112,35 @@ async def test_both_token_schemes_and_the_request_bodies_are_described(live: Liv
     assert webhook["security"]
     assert ofs["security"]
     assert doc["paths"]["/resources/{resource_id}/inventories"]["get"]["security"]
+
+
+async def test_the_par_levels_body_is_described_and_a_bad_one_named(live: Live) -> None:
+    operation = (await document(live))["paths"]["/resources/{resource_id}/par-levels"]["put"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["required"] == ["items"]
+    assert schema["additionalProperties"] is False
+    level = schema["properties"]["items"]["items"]
+    assert level["required"] == ["product", "target"]
+    assert set(level["properties"]) == {"product", "target", "min"}
+    assert level["additionalProperties"] is False
+    assert {"type": "string"} in level["properties"]["target"]["anyOf"]
+
+    answer = await live.client.put(
+        "/resources/VAN-1/par-levels",
+        json={"items": [{"product": "CBL", "target": 4, "min": "lots"}]},
+        headers=admin(),
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "items[0].min"
+    unknown = await live.client.put(
+        "/resources/VAN-1/par-levels",
+        json={"items": [{"product": "CBL", "target": 4, "max": 9}]},
+        headers=admin(),
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["field"] == "items[0].max"
 
 
 async def test_the_viewer_loads_nothing_from_elsewhere(live: Live) -> None:

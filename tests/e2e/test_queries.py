@@ -73,6 +73,37 @@ async def test_owners_with_a_slash_can_be_asked_for(live: Live) -> None:
     assert plain.status_code == 404
 
 
+async def test_an_owner_never_seen_is_a_404_and_one_holding_nothing_an_empty_list(
+    live: Live,
+) -> None:
+    loaded = UsageRow("r-1", (Line("VAN-7", "CBL-CAT6", quantity_in="10"),), ref_module="1001")
+    moved = await post_json(
+        live.client, "/servicemobility/InventoryUsage/", usage_envelope("seen", [loaded])
+    )
+    assert moved.status_code == 200
+
+    for path in (
+        "/resources/VAN-404/inventories",
+        "/customers/C-404/inventories",
+        "/activities/A-404/inventories",
+    ):
+        response = await live.client.get(path, headers=reader())
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "was ever seen" in response.json()["detail"]
+
+    known = await live.client.get("/resources/VAN-7/inventories", headers=reader())
+    assert [item["quantity"] for item in known.json()["items"]] == ["10"]
+    empty_pool = await live.client.get(
+        "/resources/VAN-7/inventories", params={"pool": "install"}, headers=reader()
+    )
+    assert (empty_pool.status_code, empty_pool.json()["items"]) == (200, [])
+    before = await live.client.get(
+        "/resources/VAN-7/inventories", params={"at": "2000-01-01T00:00:00Z"}, headers=reader()
+    )
+    assert (before.status_code, before.json()["items"]) == (200, [])
+
+
 LISTS = (
     "/resources/VAN-1/inventories",
     "/customers/C-1/inventories",

@@ -112,3 +112,29 @@ async def throwaway(admin: str, name: str) -> AsyncIterator[str]:
         yield url
     finally:
         await drop(admin, url)
+
+
+async def table_sizes(url: str) -> dict[str, tuple[int, int]]:
+    """Every table of the database: its rows and its bytes on disk (with its
+    indexes and TOAST)."""
+    conn = await asyncpg.connect(plain(url), timeout=10)
+    try:
+        names = await conn.fetch(
+            "SELECT relid::regclass::text AS name, pg_total_relation_size(relid) AS bytes "
+            "FROM pg_stat_user_tables ORDER BY 1"
+        )
+        found = {}
+        for row in names:
+            rows = await conn.fetchval(f"SELECT count(*) FROM {row['name']}")
+            found[row["name"]] = (int(rows), int(row["bytes"]))
+    finally:
+        await conn.close()
+    return found
+
+
+async def database_bytes(url: str) -> int:
+    conn = await asyncpg.connect(plain(url), timeout=10)
+    try:
+        return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await conn.close()

@@ -12,6 +12,8 @@ from tests.contract.kept import KeptContract
 from tests.contract.maintenance import MaintenanceContract
 from tests.contract.queries import QueriesContract
 from tests.contract.sessions import SessionsContract
+from tests.contract.signals import SignalsContract
+from tests.contract.summaries import SummariesContract
 from tests.contract.values import ValuesContract
 
 
@@ -24,5 +26,7 @@ class TestStoreContract(
     QueriesContract,
     MaintenanceContract,
     SessionsContract,
+    SignalsContract,
+    SummariesContract,
 ):
     """Everything a backend of the store does alike."""

@@ -139,7 +139,7 @@ async def balances(url: str) -> dict[str, tuple[str, str, str | None]]:
                 *(f"/resources/{location}/inventories" for location in LOCATIONS),
                 *(f"/activities/{order}/inventories" for order in WORK_ORDERS),
             ]
-            for item in await listed(client, path)
+            for item in await listed(client, path, unknown_is_empty=True)
         ]
     return {
         item["key"]: (

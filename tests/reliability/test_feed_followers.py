@@ -110,11 +110,15 @@ async def stream_follower(
             quota = rng.randint(1, 25)
             async with client.stream("GET", "/feed/stream", headers=headers) as response:
                 assert response.status_code == 200
+                pending = last
                 async for line in response.aiter_lines():
+                    # An event's id comes before its data: it counts as seen
+                    # (and is sent back as Last-Event-ID) once its data came.
                     if line.startswith("id: "):
-                        last = int(line[4:])
+                        pending = int(line[4:])
                     elif line.startswith("data: "):
                         seen.append(json.loads(line[6:]))
+                        last = pending
                         quota -= 1
                     if quota <= 0 or done(last or 0):
                         break

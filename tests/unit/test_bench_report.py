@@ -18,6 +18,8 @@ from bench.rebuild import Pass
 from bench.report import markdown, write
 from bench.results import Results
 from bench.run import results_name
+from bench.signal_targets import signal_targets
+from bench.signals import SignalFigures
 from bench.stores import Grown
 from bench.targets import targets
 
@@ -187,3 +189,38 @@ def test_a_quick_or_partial_run_never_writes_over_the_committed_results(tmp_path
     assert results_name(False, set(PARTS)) == "latest"
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
     assert {"bench/results/quick.*", "bench/results/partial.*"} <= set(ignored)
+
+
+def signal_query(query: str, mode: str, p99: float) -> Measured:
+    return Measured(
+        query=query,
+        store_events=5000,
+        workers=1,
+        mode=mode,
+        think_ms=50.0 if mode == "paced" else 0.0,
+        load=load(400, p99=p99),
+    )
+
+
+def test_the_signal_targets_come_from_the_paced_p99s_and_the_ingest_ratio() -> None:
+    figures = SignalFigures(
+        resources=5000,
+        par_levels=1_000_000,
+        queries=[
+            signal_query("low-stock", "saturated", 80.0),
+            signal_query("low-stock", "paced", 12.0),
+            signal_query("restock", "saturated", 90.0),
+            signal_query("restock", "paced", 25.0),
+        ],
+        ingest_on=[950.0, 850.0],
+        ingest_off=[1000.0, 1000.0],
+    )
+
+    found = signal_targets(figures)
+
+    assert [(t.figure, t.met) for t in found] == [
+        ("12.0 ms", True),
+        ("25.0 ms", False),
+        ("900 (0.90x)", True),
+    ]
+    assert signal_targets(None) == []

@@ -29,6 +29,7 @@ from adapters.store import (
     Cursor,
     Delivery,
     InboxEntry,
+    Lookup,
     NewEvent,
     Slot,
     TableWrite,
@@ -103,7 +104,7 @@ def read(model: Model, batch: Batch) -> Found:
     inbox = model.get("inbox", {})
     messages = set(batch.messages())
     lookups = batch.lookups(PROJECTOR, dict(SLOTS))
-    return Found(
+    found = Found(
         head=max((event["position"] for event in events), default=0),
         feed_head=max((row["position"] for row in model.get("feed", {}).values()), default=0),
         inbox_head=max((row["id"] for row in inbox.values()), default=0),
@@ -125,15 +126,20 @@ def read(model: Model, batch: Batch) -> Found:
         },
         slots=dict(SLOTS),
         lookups=lookups,
-        rows=[
-            [
-                tuple(row[column] for column in lookup.columns)
-                for row in model.get(lookup.table.name, {}).values()
-                if row[lookup.key] in lookup.keys
-            ]
-            for lookup in lookups
-        ],
+        rows=[_rows(model, lookup) for lookup in lookups],
     )
+    # Then what the projections read once those rows are known, as a backend does.
+    more = batch.follow_ups(PROJECTOR, found)
+    found.add(more, [_rows(model, lookup) for lookup in more])
+    return found
+
+
+def _rows(model: Model, lookup: Lookup) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row[column] for column in lookup.columns)
+        for row in model.get(lookup.table.name, {}).values()
+        if row[lookup.key] in lookup.keys
+    ]
 
 
 def decided(batch: Batch, found: Found) -> Decision | ConcurrencyConflict:
@@ -356,14 +362,15 @@ def test_a_decision_leaves_its_payloads_keys_versions_and_rows() -> None:
     }
     assert after.known == {event.dedupe_key for event in appended}
     assert after.streams == {event.stream_id: event.version for event in appended}
-    *own, lookup = found.lookups
+    *own, lookup = found.lookups[:3]
     assert [own_lookup.table.name for own_lookup in own] == ["row_versions", "inbox"]
     written_keys = {
         row[0] for write in decision.writes if write.table is lookup.table for row in write.rows
     }
     assert written_keys
-    assert {row[0] for row in after.rows[-1]} == written_keys
-    assert (found.head, found.rows) == (0, [[], [], []])  # the state read is left as it was
+    assert {row[0] for row in after.rows[2]} == written_keys
+    # The state read is left as it was.
+    assert (found.head, found.rows) == (0, [[] for _ in found.lookups])
 
 
 @pytest.mark.parametrize("readable", [True, False])

@@ -65,3 +65,21 @@ def test_the_open_files_limit_fits_the_default_connection_bound() -> None:
     bound = connection_bound(defaults.max_connections, defaults.pool_size, soft)
     assert bound == defaults.max_connections
     assert connection_bound(1000, 10, 256) == 172  # the README's example
+
+
+def test_the_replica_is_an_optional_streaming_standby_of_db() -> None:
+    services = compose()["services"]
+    replica = services["replica"]
+    script = " ".join(replica["command"])
+    allowed = (ROOT / "deploy/postgres/allow-replication.sh").read_text()
+
+    assert replica["profiles"] == ["replica"]
+    assert replica["image"].startswith("postgres:")
+    assert "pg_basebackup -h db" in script
+    assert " -R " in script
+    assert "hot_standby=on" in script
+    assert replica["environment"]["PGPASSWORD"].startswith("${")
+    assert "host replication" in allowed
+    assert any("allow-replication.sh" in volume for volume in services["db"]["volumes"])
+    assert services["invtrack"]["environment"]["INVTRACK_READ_DATABASE_URL"].startswith("${")
+    assert "replica" not in services["invtrack"].get("depends_on", {})

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
+from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.common import conflicts as conflict_rows
@@ -101,7 +102,7 @@ class SqlStore(ABC):
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         decision = await self.writer.commit(Batch(deliveries=deliveries), self.projection)
         self.feed_watch.advance(decision.feed_head)
-        return decision.receipts
+        return [replace(receipt, position=decision.head) for receipt in decision.receipts]
 
     async def append(self, events: Sequence[NewEvent]) -> list[StoredEvent]:
         decision = await self.writer.commit(Batch(events=events), self.projection)

@@ -138,6 +138,22 @@ def read_statement(batch: Batch, lookups: Sequence[Lookup]) -> tuple[str, list[A
     return _read_statement(shape), parameters
 
 
+@functools.cache
+def _follow_up_statement(lookups: tuple[tuple[Table, str, tuple[str, ...]], ...]) -> str:
+    parts = [
+        f"(SELECT array_agg(ROW({', '.join(columns)})) FROM {table.name} "  # noqa: S608
+        f"WHERE {key} {json_list(number)})"
+        for number, (table, key, columns) in enumerate(lookups, start=1)
+    ]
+    return f"SELECT {', '.join(parts)}"
+
+
+def follow_up_statement(lookups: Sequence[Lookup]) -> tuple[str, list[Any]]:
+    """The rows of lookups made once the first read is known, in one statement."""
+    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in lookups)
+    return _follow_up_statement(shape), [_json(list(lookup.keys)) for lookup in lookups]
+
+
 _json_text = msgspec.json.Encoder().encode
 
 

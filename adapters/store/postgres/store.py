@@ -124,6 +124,11 @@ class PostgresStore(SqlStore):
         async with self._reading() as conn:
             return int(await conn.fetchval(feed.RECORDED_BEFORE, moment))
 
+    async def in_recovery(self) -> bool:
+        """Whether this server is a standby replaying a primary's changes."""
+        async with self._reading() as conn:
+            return bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
+
     def _follow_feed(self, watch: FeedWatch) -> None:
         self._listener.start()
 

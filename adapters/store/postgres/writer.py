@@ -42,6 +42,7 @@ from adapters.store.found import Batch, Decision, Found
 from adapters.store.postgres.ahead import Early, Spare, Turn, readable_ahead
 from adapters.store.postgres.batch_sql import (
     HEADS,
+    follow_up_statement,
     found_from,
     read_statement,
     unchanged,
@@ -119,11 +120,17 @@ class PostgresWriter:
         """The batch read and decided from the state the batch ahead leaves,
         once that one holds the lock; None when that cannot be had."""
         await ahead.locked.wait()
-        found = await self._spare.read(lambda conn: self._read(conn, batch, projection))
+        found = await self._spare.read(lambda conn: self._first_read(conn, batch, projection))
         await ahead.ready.wait()
         if found is None or ahead.decision is None:
             return None
         found = found.after(ahead.decision)
+        # What the projections read next depends on the state the batch ahead
+        # leaves: a batch that needs such a read is read again in its turn.
+        more = batch.follow_ups(projection, found)
+        if any(lookup.keys for lookup in more):
+            return None
+        found.add(more, [[] for _ in more])
         try:
             decision = decide(batch, found, projection, datetime.now(UTC))
         except Exception:  # decided again in its turn, where any failure is its own
@@ -165,6 +172,22 @@ class PostgresWriter:
         await conn.execute(statement, *parameters)
 
     async def _read(
+        self, conn: asyncpg.Connection, batch: Batch, projection: LiveProjection | None
+    ) -> Found:
+        """What the batch needs, with the rows the projections look up first
+        and those they look up next from what the first read found."""
+        found = await self._first_read(conn, batch, projection)
+        more = batch.follow_ups(projection, found)
+        if any(lookup.keys for lookup in more):
+            statement, parameters = follow_up_statement(more)
+            record = await conn.fetchrow(statement, *parameters)
+            found.add(more, [list(rows or ()) for rows in record])
+        elif more:
+            # Nothing to read: no round trip.
+            found.add(more, [[] for _ in more])
+        return found
+
+    async def _first_read(
         self, conn: asyncpg.Connection, batch: Batch, projection: LiveProjection | None
     ) -> Found:
         """What the batch needs, with the projections' rows of the active

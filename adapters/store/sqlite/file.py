@@ -31,7 +31,13 @@ from typing import Final, TypeVar
 from adapters.store.decide import decide
 from adapters.store.found import Batch, Decision
 from adapters.store.rows import LiveProjection
-from adapters.store.sqlite.statements import active_slots, begin_immediately, read, write
+from adapters.store.sqlite.statements import (
+    active_slots,
+    begin_immediately,
+    look_up,
+    read,
+    write,
+)
 
 T = TypeVar("T")
 
@@ -110,6 +116,9 @@ class SqliteFile:
         try:
             slots = active_slots(conn)
             found = read(conn, batch, batch.lookups(projection, slots))
+            more = batch.follow_ups(projection, found)
+            if more:
+                found.add(more, [look_up(conn, lookup) if lookup.keys else [] for lookup in more])
             decision = decide(batch, found, projection, datetime.now(UTC))
             write(conn, decision.writes)
             conn.execute("COMMIT")

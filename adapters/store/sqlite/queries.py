@@ -26,18 +26,24 @@ from adapters.store.queries import (
     CandidatesQuery,
     CountsQuery,
     FindQuery,
+    FleetQuery,
     HistoryQuery,
+    HoldersQuery,
     ItemQuery,
     ItemsQuery,
     KnownOwnersQuery,
     LinkedQuery,
+    OwnerSeenQuery,
     OwnersQuery,
+    ProductsQuery,
     Query,
     SnapshotQuery,
 )
 from adapters.store.records import Slot, Upcast
 from adapters.store.schema import EVENT_COLUMNS, events
-from adapters.store.sqlite.statements import convert, decoders, json_list, to_text
+from adapters.store.sqlite.signal_queries import SIGNAL_STATEMENTS
+from adapters.store.sqlite.statements import convert, decoders, from_text, json_list, to_text
+from adapters.store.summaries import UNITS_SEPARATOR, fleet_lines, holdings
 
 Decode = Callable[[Sequence[Any], Slot, Upcast], Any]
 """A statement's rows as its query's answer."""
@@ -248,6 +254,80 @@ def _count_list(rows: Sequence[Any], slot: Slot, _: Upcast) -> Any:
     return [count_record(row) for row in converted]
 
 
+def _contains(search: str) -> str:
+    """A LIKE pattern for text holding `search`, its `%`, `_` and `\\` as letters."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _owner_seen(query: OwnerSeenQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[1].name
+    return (
+        f"SELECT 1 FROM {table} WHERE kind = {p(query.kind)} "  # noqa: S608
+        f"AND owner = {p(query.owner)} LIMIT 1",
+        _any_row,
+    )
+
+
+def _fleet(query: FleetQuery, slot: Slot, p: Parameters) -> Statement:
+    """Each resource's own pool summed up; its last change over every item
+    naming it, in any pool."""
+    items, owners = (table.name for table in items_tables(slot))
+    return (
+        f"SELECT o.owner, count(i.key), sum(CASE WHEN i.quantity LIKE '-%' THEN 1 ELSE 0 END), "  # noqa: S608
+        f"group_concat(i.quantity, '{UNITS_SEPARATOR}'), "
+        f"(SELECT max(a.updated_at) FROM {items} AS a WHERE a.resource_id = o.owner) "
+        f"FROM (SELECT DISTINCT owner FROM {owners} WHERE kind = 'resource' "
+        f"AND lower(owner) LIKE lower({p(_contains(query.search))}) ESCAPE '\\') AS o "
+        f"LEFT JOIN {items} AS i ON i.resource_id = o.owner AND i.pool = 'resource' "
+        "AND NOT i.deleted GROUP BY o.owner ORDER BY o.owner",
+        _fleet_lines,
+    )
+
+
+def _holders(query: HoldersQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[0].name
+    product = p(query.product)
+    return (
+        f"SELECT pool, resource_id, activity_id, customer_number, count(key), "  # noqa: S608
+        f"group_concat(quantity, '{UNITS_SEPARATOR}'), max(updated_at) FROM {table} "
+        f"WHERE NOT deleted AND (product_number = {product} OR inventory_type = {product}) "
+        "GROUP BY pool, resource_id, activity_id, customer_number",
+        _holdings,
+    )
+
+
+def _products(query: ProductsQuery, slot: Slot, p: Parameters) -> Statement:
+    table = items_tables(slot)[0].name
+    pattern = p(_contains(query.search))
+    return (
+        f"SELECT code FROM (SELECT product_number AS code FROM {table} "  # noqa: S608
+        f"UNION SELECT inventory_type FROM {table}) AS codes WHERE code IS NOT NULL "
+        f"AND lower(code) LIKE lower({pattern}) ESCAPE '\\' ORDER BY code LIMIT {p(query.limit)}",
+        _firsts,
+    )
+
+
+def _any_row(rows: Sequence[Any], _: Slot, __: Upcast) -> Any:
+    return bool(rows)
+
+
+def _fleet_lines(rows: Sequence[Any], _: Slot, __: Upcast) -> Any:
+    return fleet_lines(_times(rows, -1))
+
+
+def _holdings(rows: Sequence[Any], _: Slot, __: Upcast) -> Any:
+    return holdings(_times(rows, -1))
+
+
+def _times(rows: Sequence[Any], at: int) -> list[list[Any]]:
+    """Rows with the timestamp text at `at` read back as a time."""
+    converted = [list(row) for row in rows]
+    for row in converted:
+        row[at] = from_text(row[at])
+    return converted
+
+
 _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]] = {
     ItemsQuery: _items,
     ItemQuery: _item,
@@ -259,6 +339,11 @@ _STATEMENTS: Final[dict[type[Any], Callable[[Any, Slot, Parameters], Statement]]
     LinkedQuery: _linked,
     CountsQuery: _counts,
     SnapshotQuery: _snapshot,
+    **SIGNAL_STATEMENTS,
+    OwnerSeenQuery: _owner_seen,
+    FleetQuery: _fleet,
+    HoldersQuery: _holders,
+    ProductsQuery: _products,
 }
 
 
