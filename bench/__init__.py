@@ -30,7 +30,9 @@ the full and the quick run):
   pages (50 events), every request new (bench/ids.py), driven by wrk
   (bench/wrk/*.lua, one thread) at a real `invtrack serve` on the history and
   at the ceiling (bench/ceiling.py: the same stack without the database) just
-  before; 1 worker (and 2 in the full run). Around every real run the store
+  before, and with 1 worker at a bare Litestar app doing the same token check
+  and msgspec decode (bench/bare.py) before that; 1 worker (and 2 in the full
+  run). Around every real run the store
   is counted (bench/stores.py), by the run's own sender: every acknowledged
   event stored, each payload once.
 - sqlite: the same against `invtrack serve` on a new SQLite file.

@@ -73,7 +73,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True):
     workload: str
     connections: int
     server: str
-    """`invtrack` or `ceiling`."""
+    """`invtrack`, `ceiling` or `bare`."""
     load: Load
     events_per_request: int
     grown: Grown | None = None
@@ -162,29 +162,37 @@ class Group(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Lane(NamedTuple):
-    """A group with its servers (the ceiling's when it has one) and its store."""
+    """A group with its servers (the ceiling's and the bare app's when it has
+    them) and its store."""
 
     group: Group
     real: Server
     ceiling: Server | None
     counter: Counter
+    bare: Server | None = None
 
 
 def measure(lanes: Sequence[Lane], settings: Settings, log: Callable[[str], None]) -> list[Run]:
-    """Every case of every lane in turn, at the ceiling (when there is one)
-    just before the real server, with every server running throughout (a
-    lane may come back to servers an earlier lane used)."""
+    """Every case of every lane in turn, at the bare app and at the ceiling
+    (when the lane has them) just before the real server, with every server
+    running throughout (a lane may come back to servers an earlier lane used)."""
     servers = list(
         {
-            id(server): server for lane in lanes for server in (lane.real, lane.ceiling) if server
+            id(server): server
+            for lane in lanes
+            for server in (lane.real, lane.ceiling, lane.bare)
+            if server
         }.values()
     )
     runs: list[Run] = []
     with _all_running(servers):
         for lane in lanes:
             for case in lane.group.cases:
+                if lane.bare is not None:
+                    runs.append(_stack_only(lane, lane.bare, "bare", case, settings))
+                    log(_line(runs[-1]))
                 if lane.ceiling is not None:
-                    runs.append(_ceiling(lane, case, settings))
+                    runs.append(_stack_only(lane, lane.ceiling, "ceiling", case, settings))
                     log(_line(runs[-1]))
                 runs.append(_real(lane, case, settings))
                 log(_line(runs[-1]))
@@ -208,12 +216,12 @@ def _run(lane: Lane, case: Case, server: str, load: Load, store_events: int) -> 
     )
 
 
-def _ceiling(lane: Lane, case: Case, settings: Settings) -> Run:
-    assert lane.ceiling is not None
+def _stack_only(lane: Lane, server: Server, name: str, case: Case, settings: Settings) -> Run:
+    """A run at a server without the database (the ceiling, the bare app)."""
     workload = WORKLOADS[case.workload]
-    drive(lane.ceiling.url, workload, case.connections, settings, settings.warmup)
-    load, _ = drive(lane.ceiling.url, workload, case.connections, settings, settings.seconds)
-    return _run(lane, case, "ceiling", load, lane.counter.mark().position)
+    drive(server.url, workload, case.connections, settings, settings.warmup)
+    load, _ = drive(server.url, workload, case.connections, settings, settings.seconds)
+    return _run(lane, case, name, load, lane.counter.mark().position)
 
 
 def _real(lane: Lane, case: Case, settings: Settings) -> Run:

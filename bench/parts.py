@@ -35,7 +35,7 @@ from bench.queries import queries as query_paths
 from bench.queries import run_queries
 from bench.rebuild import measure as measure_pass
 from bench.results import Results
-from bench.servers import ceiling_serve, invtrack_serve
+from bench.servers import bare_serve, ceiling_serve, invtrack_serve
 from bench.signals import measure as measure_signals
 from bench.stores import StoreCounter
 from projections.setup import prepare
@@ -111,7 +111,7 @@ class Bench:
         """Build the projections over the loaded history (measured, next to
         reading alone, when the rebuild part is selected), then vacuum."""
         measured = "rebuild" in self.selected
-        for mode in ("read", "rebuild", "parts") if measured else ("rebuild",):
+        for mode in ("read", "rebuild") if measured else ("rebuild",):
             done = measure_pass(mode, url)
             log(
                 f"  {mode:8} {done.events:,} events in {done.seconds:.1f} s: "
@@ -201,11 +201,15 @@ class Bench:
     def _lane(self, url: str, group: Group) -> Lane:
         directory = self._directory(f"{group.part}-{group.store}-{group.workers}w")
         ceiling = ceiling_serve(url, group.workers, directory) if group.with_ceiling else None
+        # The bare app beside the 1-worker ceiling: what the stack itself costs.
+        alone = (group.part, group.workers) == ("ingest", 1)
+        bare = bare_serve(url, 1, directory) if alone else None
         return Lane(
             group,
             invtrack_serve(url, group.workers, directory),
             ceiling,
             StoreCounter(url),
+            bare,
         )
 
     def _settings(self) -> IngestSettings:

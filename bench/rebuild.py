@@ -6,9 +6,9 @@ Each is measured in a fresh subprocess (`python -m bench.rebuild MODE URL`),
 which prints one JSON line: the seconds the work took (imports and connecting
 excluded), the events it went through, and its peak RSS (getrusage
 ru_maxrss, interpreter and libraries included, plus that of its largest
-child). The rebuild may fold in several processes at once, so the bench also
-samples the resident memory of the subprocess and all its descendants
-together (bench/memory.py); the peak RSS reported is the higher of the two.
+child). The bench also samples the resident memory of the subprocess and all
+its descendants together (bench/memory.py); the peak RSS reported is the
+higher of the two.
 
 The ceiling reads as the rebuild reads: `Store.read_raw` in the
 rebuild's batch size, `decode_chunk` with the rebuild's decoder, the next
@@ -30,14 +30,10 @@ import msgspec
 from adapters.store import Store, connect
 from bench.memory import Sampler
 
-PARTS = 2
-"""Processes of the `parts` pass."""
-
 
 class Pass(msgspec.Struct, frozen=True, kw_only=True):
     mode: str
-    """`rebuild`, `parts` (the rebuild folded in two processes, one part of
-    the items each) or `read` (the ceiling)."""
+    """`rebuild` or `read` (the ceiling)."""
     events: int
     seconds: float
     peak_rss_mb: float
@@ -76,12 +72,12 @@ def _rss_mb() -> float:
     return (own + children) / 1024
 
 
-async def _rebuild(store: Store, processes: int) -> int:
+async def _rebuild(store: Store) -> int:
     from projections.catalog import PROJECTIONS
     from projections.rebuild import rebuild
 
     names = [projection.name for projection in PROJECTIONS]
-    done: Any = await rebuild(store, names, processes=processes)
+    done: Any = await rebuild(store, names)
     return max(int(item.events) for item in done)
 
 
@@ -108,7 +104,7 @@ async def _main(mode: str, url: str) -> Pass:
         if mode == "read":
             events = await _read(store)
         else:
-            events = await _rebuild(store, PARTS if mode == "parts" else 1)
+            events = await _rebuild(store)
         seconds = time.perf_counter() - started
     finally:
         await store.close()

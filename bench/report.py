@@ -11,7 +11,15 @@ import msgspec
 from bench.ingest import WORKLOADS, Run
 from bench.queries import CLIENTS
 from bench.results import Results
-from bench.targets import BASELINE_RUN, QUERY_P99_MS, baseline_ratio, pairs, share, targets
+from bench.targets import (
+    BASELINE_RUN,
+    QUERY_P99_MS,
+    baseline_ratio,
+    pairs,
+    share,
+    stacks,
+    targets,
+)
 
 
 def mark(met: bool) -> str:
@@ -160,7 +168,32 @@ def _ingest(results: Results) -> list[str]:
         *_INGEST_HEAD,
         *(_ingest_row(run, ceiling) for run, ceiling in found),
         "",
+        *_stacks(results),
         *_generator_note(results),
+    ]
+
+
+def _stacks(results: Results) -> list[str]:
+    """The ceiling against the bare app, measured just before it."""
+    found = list(stacks(results))
+    if not found:
+        return []
+    return [
+        "The bare app (bench/bare.py) is Litestar with the same two routes, the same token "
+        "check (verified once, then remembered) and a msgspec decode of the body, and nothing "
+        "else; measured just before the ceiling with the same requests.",
+        "",
+        "| workload | workers | connections | bare req/s | bare p50 / p99 ms | ceiling req/s "
+        "| ceiling of bare |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {WORKLOADS[bare.workload].label} | {bare.workers} | {bare.connections} "
+            f"| {bare.load.rate:,.0f} | {_ms(bare.load.p50_ms)} / {_ms(bare.load.p99_ms)} "
+            f"| {ceiling.load.rate:,.0f} | {ceiling.load.rate / bare.load.rate:.0%} |"
+            for bare, ceiling in found
+            if bare.load.rate
+        ),
+        "",
     ]
 
 
@@ -196,7 +229,6 @@ def _rebuild(results: Results) -> list[str]:
         return []
     labels = {
         "rebuild": "rebuild",
-        "parts": "rebuild in 2 processes (`--processes 2`), for information",
         "read": "ceiling: read and decode only",
     }
     lines = [

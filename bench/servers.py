@@ -1,5 +1,6 @@
 """Servers under test, each a subprocess on a free loopback port: `invtrack
-serve`, and the ceiling (bench/ceiling.py) with the same options. They are
+serve`, the ceiling (bench/ceiling.py) and the bare app (bench/bare.py) with
+the same options. They are
 the tests' servers (tests/harness/server.py), started as an operator starts
 them: the default log format, every worker answering before a run."""
 
@@ -47,6 +48,19 @@ def ceiling_serve(database_url: str, workers: int, directory: Path) -> Server:
         workdir=directory / "ceiling",
         workers=workers,
         program=[sys.executable, "-m", "bench.ceiling"],
+        log_format=None,
+        healthy_answers=STARTED_ANSWERS,
+        own_session=True,
+    )
+
+
+def bare_serve(database_url: str, workers: int, directory: Path) -> Server:
+    """A bare Litestar app doing the same token check and decode, nothing more."""
+    return Server(
+        database_url=database_url,
+        workdir=directory / "bare",
+        workers=workers,
+        program=[sys.executable, "-m", "bench.bare"],
         log_format=None,
         healthy_answers=STARTED_ANSWERS,
         own_session=True,

@@ -1,10 +1,11 @@
 """Filling building slots from the history: batches read ahead, folded by each
 projection's builder and written with their checkpoints.
 
-A slot filled whole commits the registry's checkpoint with every batch; a part
-of a slot (see `projections.parts`) commits its own. Either way the rows and
-the checkpoint that covers them are one transaction, so an interrupted fill
-resumes exactly where it stopped.
+The rows and the registry's checkpoint that covers them are one transaction,
+so an interrupted fill resumes exactly where it stopped. A builder that holds
+its result (`projections.projection.Holding`) writes nothing and keeps its
+checkpoint until the history is read; its tables are then written once, with
+its checkpoint, in one transaction.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from adapters.store import LAST, Store, TableWrite
-from projections.projection import Builder
-from projections.reading import WHOLE, EventChunk, Part, decode_chunk, decoder
+from projections.projection import Builder, Holding
+from projections.reading import EventChunk, decode_chunk, decoder
 
 Report = Callable[[int], None]
 """Told how many events were read, after each committed batch. An exception
@@ -66,33 +67,37 @@ async def fill(
     position: int,
     batch_size: int,
     *,
-    part: Part = WHOLE,
     through: int = LAST,
 ) -> tuple[int, Counter[str]]:
     """Fold and write batches from `position` on, up to `through` or until the
     history is nearly read. A batch is folded while the previous one is
-    written. Returns the position reached and the events each builder folded."""
+    written; what holding builders held is written last. Returns the position
+    reached and the events each builder folded."""
     reader = Prefetch(store, position, batch_size, through)
     folded: Counter[str] = Counter()
     pending: asyncio.Task[None] | None = None
     counted = 0
     try:
         while (chunk := await reader.next()).read:
+            # A builder resumed further on than others waits for its position.
+            staging = [builder for builder in builders if builder.position < chunk.last]
             writes = []
-            mine = chunk.only(part)
-            for builder in builders:
+            for builder in staging:
                 folded[builder.name] += len(chunk.after(builder.position))
-                writes.append(await builder.stage(mine, store.look_up))
+                writes.append(await builder.stage(chunk, store.look_up))
             if pending is not None:
                 await asyncio.shield(pending)
                 report(counted)
-            pending = asyncio.create_task(_commit(store, builders, writes, chunk.last, part))
+            pending = asyncio.create_task(_commit(store, staging, writes, chunk.last))
             position, counted = chunk.last, chunk.read
             if chunk.read < batch_size:
                 break
         if pending is not None:
             await asyncio.shield(pending)
             report(counted)
+        held = [builder for builder in builders if isinstance(builder, Holding) and builder.holds]
+        if held:
+            await _commit(store, held, [builder.flush() for builder in held], position)
     finally:
         await reader.close()
         if pending is not None and not pending.done():
@@ -108,17 +113,20 @@ async def _commit(
     builders: Sequence[Builder],
     writes: Sequence[list[TableWrite]],
     through: int,
-    part: Part,
 ) -> None:
-    """One batch of every builder, with their checkpoints, in one transaction.
-    No append lock: only this rebuild writes a building slot."""
+    """One batch of every builder, with the checkpoints of those that do not
+    hold, in one transaction. No append lock: only this rebuild writes a
+    building slot."""
+    checkpointed = [not _holds(builder) for builder in builders]
     async with store.maintaining(durable=False) as maintenance:
-        for builder, builder_writes in zip(builders, writes, strict=True):
+        for builder, builder_writes, moves in zip(builders, writes, checkpointed, strict=True):
             await maintenance.write(builder_writes, copy=True)
-            if part == WHOLE:
+            if moves:
                 await maintenance.checkpoint(builder.name, builder.slot, through)
-            else:
-                await maintenance.part_checkpoint(builder.name, builder.slot, part, through)
+
+
+def _holds(builder: Builder) -> bool:
+    return isinstance(builder, Holding) and builder.holds
 
 
 @contextlib.contextmanager

@@ -182,8 +182,10 @@ class ItemsProjection:
 
 
 class ItemsBuilder:
-    """Rebuilds items: the touched items are read once per batch, folded in
-    memory and written as new rows (COPY on PostgreSQL) or upserts."""
+    """Rebuilds items. Holding (an empty slot filled from the start), every
+    item and owner is kept in memory and each table written once, with COPY
+    on PostgreSQL, by `flush`. Otherwise the touched items are read once per
+    batch, folded in memory and written as new rows or upserts."""
 
     name = NAME
 
@@ -193,8 +195,34 @@ class ItemsBuilder:
         # The items the previous batch changed: its write may not be committed
         # yet, so they are taken from here and not from the tables.
         self._recent: dict[str, Item] = {}
+        self._whole: Fold | None = None
+
+    @property
+    def holds(self) -> bool:
+        return self._whole is not None
+
+    def hold(self) -> None:
+        # Stored counts carry their annotation already.
+        self._whole = Fold({}, annotating=False)
+
+    def flush(self) -> list[TableWrite]:
+        fold, self._whole = self._whole, None
+        if fold is None:
+            return []
+        items, owners = tables(self.slot)
+        return [
+            TableWrite(items, ITEM_COLUMNS, [row_of(item) for item in fold.changed.values()]),
+            TableWrite(owners, OWNER_COLUMNS, list(fold.owners)),
+        ]
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
+        if self._whole is not None:
+            apply = self._whole.apply
+            for index in chunk.after(self.position):
+                position, event = chunk.events[index]
+                apply(position, event, chunk.keys[index])
+            self.position = chunk.last
+            return []
         indexes = chunk.after(self.position)
         keys = {key for index in indexes for key in chunk.keys[index]}
         state = {key: self._recent[key] for key in keys if key in self._recent}

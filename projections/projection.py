@@ -4,7 +4,7 @@ bulk builder for rebuilds."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from sqlalchemy import Table
 
@@ -64,6 +64,26 @@ class Builder(Protocol):
     """Last position staged (the checkpoint when nothing is in flight)."""
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]: ...
+
+
+@runtime_checkable
+class Holding(Builder, Protocol):
+    """A builder that can hold its whole result in memory while it fills an
+    empty slot, and write each of its tables once at the end (with COPY on
+    PostgreSQL): what it writes is then proportional to the final state,
+    not to the events. While it holds, its batches write nothing and its
+    checkpoint stays where it began; `flush` gives the writes of everything
+    held, committed with the checkpoint of the last batch staged."""
+
+    holds: bool
+
+    def hold(self) -> None:
+        """Hold from now on (only on an empty slot, before the first batch)."""
+        ...
+
+    def flush(self) -> list[TableWrite]:
+        """The writes of everything held, after which it holds no more."""
+        ...
 
 
 ReadRows = Callable[[Lookup], Awaitable[list[Row]]]

@@ -8,10 +8,8 @@ a domain event (a plain `append` of other data) is passed over by the folds.
 from __future__ import annotations
 
 import asyncio
-import functools
-import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import msgspec
 
@@ -63,28 +61,6 @@ def domain_events(events: Sequence[Any]) -> Iterator[DomainEvent]:
             yield event
 
 
-class Part(NamedTuple):
-    """Part `number` of `of` parts of the items, by a stable hash of their
-    keys. The parts can be folded apart (in separate processes) because an
-    item's next state depends on the event and that item's own state alone."""
-
-    number: int = 0
-    of: int = 1
-
-    def owns(self, key: str) -> bool:
-        return _part_of(key, self.of) == self.number
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def _part_of(key: str, of: int) -> int:
-    # Remembered: an item's key comes back with every event that touches it.
-    return zlib.crc32(key.encode()) % of
-
-
-WHOLE: Final = Part()
-"""All the items as one part."""
-
-
 class EventChunk:
     """Events read together, in store order, with the keys each one touches.
     `last` is the position of the last event read, domain event or not."""
@@ -98,21 +74,6 @@ class EventChunk:
         self.keys = keys
         self.last = last
         self.read = read
-
-    def only(self, part: Part) -> EventChunk:
-        """The chunk as one part of the items sees it: the events that touch
-        an item of the part, each with the keys of the part it touches."""
-        if part.of == 1:
-            return self
-        events: list[tuple[int, Any]] = []
-        keys: list[tuple[str, ...]] = []
-        number, of = part
-        for event, touched in zip(self.events, self.keys, strict=True):
-            mine = tuple([key for key in touched if _part_of(key, of) == number])
-            if mine:
-                events.append(event)
-                keys.append(mine)
-        return EventChunk(events, keys, self.last, self.read)
 
     def after(self, position: int) -> range:
         """Indexes of the events after a position (all but on a resume)."""

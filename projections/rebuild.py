@@ -11,12 +11,11 @@ commits: the switch is one transaction, so every event reaches the new slot
 exactly once. The old tables are dropped when no reader can still be using them.
 
 The checkpoint is the `building` row's position, committed with each batch's
-rows, so an interrupted rebuild resumes where it stopped. A long history on
-PostgreSQL is folded by one process per core, each taking one part of the
-items (`projections.parts`) up to the position the history had at the start;
-this process then builds the indexes, catches up and switches. Memory stays
-bounded by the batch size: one batch of events and the items it touches (two
-while a batch is written and the next one folded), in every process.
+rows, so an interrupted rebuild resumes where it stopped. The history is
+folded up to the position it had at the start; then the indexes are built,
+the rest caught up and the slots switched. Memory stays bounded by the batch
+size: one batch of events and the items it touches (two while a batch is
+written and the next one folded).
 """
 
 from __future__ import annotations
@@ -29,11 +28,9 @@ from typing import Final
 import msgspec
 
 from adapters.store import AlreadyRunning, Lookup, Maintenance, Row, Slot, Store
-from projections import parts
-from projections.catalog import PROJECTIONS, by_name
+from projections.catalog import by_name
 from projections.filling import collecting_less, fill
-from projections.parts import Start
-from projections.projection import Builder, Projection
+from projections.projection import Builder, Holding, Projection
 from projections.reading import decode_chunk, decoder
 
 log = logging.getLogger("invtrack.rebuild")
@@ -56,6 +53,14 @@ class RebuildBusy(Exception):
     """Another rebuild is running on this database."""
 
 
+class Start(msgspec.Struct, frozen=True):
+    """Where one projection's building slot stands: its checkpoint."""
+
+    name: str
+    slot: Slot
+    position: int
+
+
 class Rebuilt(msgspec.Struct, frozen=True, kw_only=True):
     """A projection switched to a new slot."""
 
@@ -74,20 +79,18 @@ async def rebuild(
     *,
     batch_size: int = BATCH,
     reader_grace: float = READER_GRACE,
-    processes: int = 1,
 ) -> list[Rebuilt]:
     """Rebuild the named projections (all when none is named) from the full
     history into new slots and switch to them; a slot of the same version left
-    by an interrupted rebuild is resumed. More than one of `processes` fold the
-    history in parts, on PostgreSQL (`projections.parts`). Raises RebuildBusy
-    while another rebuild runs, KeyError for an unknown name."""
+    by an interrupted rebuild is resumed. Raises RebuildBusy while another
+    rebuild runs, KeyError for an unknown name."""
     projections = by_name(list(dict.fromkeys(names)) if names else None)
     try:
         async with store.exclusively("rebuild"):
             try:
                 with collecting_less():
                     switched = await _rebuild(
-                        store, projections, progress, batch_size, reader_grace, processes
+                        store, projections, progress, batch_size, reader_grace
                     )
             finally:
                 for projection in projections:
@@ -112,19 +115,15 @@ async def _rebuild(
     progress: Progress | None,
     batch_size: int,
     reader_grace: float,
-    processes: int,
 ) -> list[Rebuilt]:
     starts, leftovers = await _start(store, projections)
     await _drop(store, leftovers)
     position = min(start.position for start in starts)
     meter = _Meter(progress, await store.count_after(position))
-    if not parts.can_split(store):
-        processes = 1
-    # Up to the history as it is now, in parts where it pays; then on from
-    # there in this process, which builds the indexes and switches.
+    # Up to the history as it is now; then the indexes, and on from there.
     async with store.maintaining() as maintenance:
         through = await maintenance.head()
-    folded = await _fill_to(store, starts, processes, through, meter, batch_size)
+    folded = await _fill_to(store, starts, through, meter, batch_size)
     builders = [
         projection.builder(start.slot, through)
         for projection, start in zip(projections, starts, strict=True)
@@ -186,8 +185,7 @@ async def _start(
                 and building.slot.version == projection.version
                 and (getattr(projection, "resumes", True) or building.position == 0)
             ):
-                checkpoints = await maintenance.part_checkpoints(projection.name, building.slot)
-                starts.append(Start(projection.name, building.slot, building.position, checkpoints))
+                starts.append(Start(projection.name, building.slot, building.position))
                 continue
             if building is not None:
                 # Left by a rebuild of another version: of no use to this one.
@@ -211,63 +209,26 @@ async def _new_slot(maintenance: Maintenance, projection: Projection) -> Slot:
 
 
 async def _fill_to(
-    store: Store,
-    starts: Sequence[Start],
-    processes: int,
-    through: int,
-    meter: _Meter,
-    batch_size: int,
+    store: Store, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
 ) -> Counter[str]:
-    """Fill every slot up to `through`, each in as many parts as it was begun
-    with (a new one in `processes` parts), and make that their checkpoint.
-    Slots filled in one process that stand at one position are filled in one
-    pass (a builder never folds a batch it is past)."""
+    """Fill every slot up to `through` and make that their checkpoint. Slots
+    that stand at one position are filled in one pass (a builder never folds
+    a batch it is past); a builder that can hold its result does so on a slot
+    begun from nothing."""
     folded: Counter[str] = Counter()
-    counts = {start.name: _parts(start, processes) for start in starts}
-    passes: list[tuple[int, list[Start]]] = []
-    # Parts first: what one process fills alone comes after.
-    for count in sorted(set(counts.values()), reverse=True):
-        group = [start for start in starts if counts[start.name] == count]
-        if count > 1:
-            passes.append((count, group))
-            continue
-        for position in sorted({start.position for start in group}):
-            passes.append((1, [start for start in group if start.position == position]))
-    reports = [meter.one_pass() for _ in passes]
-    for (count, group), report in zip(passes, reports, strict=True):
-        if count == 1:
-            builders = [
-                by_name([start.name])[0].builder(start.slot, start.position) for start in group
-            ]
-            _, done = await fill(
-                store, builders, report, group[0].position, batch_size, through=through
-            )
-        else:
-            done = await parts.fill_in_parts(store, group, count, through, report, batch_size)
+    positions = sorted({start.position for start in starts})
+    reports = [meter.one_pass() for _ in positions]
+    for position, report in zip(positions, reports, strict=True):
+        group = [start for start in starts if start.position == position]
+        builders = [by_name([start.name])[0].builder(start.slot, position) for start in group]
+        for builder in builders:
+            if isinstance(builder, Holding) and position == 0:
+                builder.hold()
+        _, done = await fill(store, builders, report, position, batch_size, through=through)
         folded |= done
     async with store.maintaining() as maintenance:
         for start in starts:
             await maintenance.checkpoint(start.name, start.slot, through)
-            await maintenance.clear_parts(start.name, start.slot)
-    return folded
-
-
-def _parts(start: Start, processes: int) -> int:
-    """In how many parts a slot is filled: one for a projection that folds
-    the items whole (`splits` false)."""
-    if not getattr(by_name([start.name])[0], "splits", True):
-        return 1
-    return start.count(processes)
-
-
-async def _fill_whole(
-    store: Store, starts: Sequence[Start], through: int, meter: _Meter, batch_size: int
-) -> Counter[str]:
-    """Fill the slots up to `through` in this process."""
-    known = {projection.name: projection for projection in PROJECTIONS}
-    builders = [known[start.name].builder(start.slot, start.position) for start in starts]
-    position = min(builder.position for builder in builders)
-    _, folded = await fill(store, builders, meter.advance, position, batch_size, through=through)
     return folded
 
 

@@ -32,7 +32,6 @@ from adapters.store.records import (
     InboxStatus,
     KeptPayload,
     NewEvent,
-    Part,
     RawEvent,
     Receipt,
     Received,
@@ -211,9 +210,10 @@ class Writer(DashboardSessions, FeedWriter, Protocol):
         ...
 
     @property
-    def parallel_fills(self) -> bool:
-        """Whether several processes can fill one projection's new tables at
-        once (a rebuild in parts)."""
+    def batches_at_once(self) -> int:
+        """How many `commit` calls the store works on at once: 2 on
+        PostgreSQL (one batch read and decided while the one before it is
+        written and committed), 1 on SQLite. More calls wait their turn."""
         ...
 
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
@@ -330,16 +330,6 @@ class Maintenance(Protocol):
     async def checkpoint(self, name: str, slot: Slot, position: int) -> None:
         """Record that the slot has applied every event up to `position`."""
         ...
-
-    async def part_checkpoint(self, name: str, slot: Slot, part: Part, position: int) -> None:
-        """Record that one part of the slot has applied every event up to `position`."""
-        ...
-
-    async def part_checkpoints(self, name: str, slot: Slot) -> dict[Part, int]:
-        """The checkpoint of every part of the slot that has one."""
-        ...
-
-    async def clear_parts(self, name: str, slot: Slot) -> None: ...
 
     async def create(self, tables: Sequence[Table], *, bare: bool = False) -> None:
         """Create the tables; `bare` leaves out what a fill does not need

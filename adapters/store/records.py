@@ -17,9 +17,6 @@ State = Literal["active", "building", "retired"]
 RawEvent = tuple[int, str, int, str]
 """An event as stored, for the folds: (position, type, schema version, JSON data)."""
 
-Part = tuple[int, int]
-"""(index, count): one of `count` parts of a slot filled in several processes."""
-
 Upcast = Callable[[str, int, dict[str, Any]], tuple[dict[str, Any], int]]
 """Lifts stored event data of (type, schema version) to its current shape."""
 

@@ -136,8 +136,7 @@ cursors = Table(
     Column("state", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
-"""Where each puller is in its source, and each part of a rebuild filled in
-several processes in the history: its own state, as JSON."""
+"""Where each puller is in its source: its own state, as JSON."""
 
 reconciliations = Table(
     "reconciliations",

@@ -110,14 +110,6 @@ def _parser() -> argparse.ArgumentParser:
         usage.REBUILD,
     )
     rebuild.add_argument("projections", nargs="*", metavar="PROJECTION")
-    rebuild.add_argument(
-        "--processes",
-        type=_at_least_one,
-        default=1,
-        metavar="N",
-        help="fold the history in N processes, each one part of the items (PostgreSQL; "
-        "worth it with cores to spare beyond the database's; default 1)",
-    )
     rebuild.set_defaults(run=rebuild_command)
 
     poll.register(commands)

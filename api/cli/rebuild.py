@@ -28,17 +28,17 @@ from projections.rebuild import RebuildBusy, Rebuilt, rebuild
 
 
 def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(run_rebuild(settings, list(args.projections), processes=args.processes))
+    return asyncio.run(run_rebuild(settings, list(args.projections)))
 
 
-async def run_rebuild(settings: Settings, names: Sequence[str], *, processes: int = 1) -> int:
+async def run_rebuild(settings: Settings, names: Sequence[str]) -> int:
     """Rebuild the named projections (all when none is named) and switch to them."""
     store = open_store(settings, pool_size=4)
     started = time.monotonic()
     try:
         await store.migrate()
         with _progress_bar() as progress:
-            done = await rebuild(store, list(names), progress, processes=processes)
+            done = await rebuild(store, list(names), progress)
     except KeyError as error:
         print(f"invtrack: {error.args[0]}", file=sys.stderr)
         return 2

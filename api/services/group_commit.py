@@ -1,7 +1,11 @@
 """Group commit: concurrent deliveries share one durable transaction.
 
 Every delivery waits for the commit that holds it, so an answer of 200 still
-means durable; many deliveries per commit is what makes ingest fast.
+means durable; many deliveries per commit is what makes ingest fast. As many
+batches are handed to the store at once as it works on at once
+(`Writer.batches_at_once`: on PostgreSQL the next batch is read and decided
+while the one before it is written and committed); they take the store's
+write lock in the order they were formed.
 
 Batches are bounded by deliveries, facts and bytes, and a large delivery
 (an OFS page of a thousand events, say) commits on its own: small deliveries
@@ -86,15 +90,37 @@ class Ingestor:
         return await future
 
     async def _run(self) -> None:
+        flying: dict[asyncio.Task[None], int] = {}
+        large_next = False
         while True:
-            await self._ready.wait()
-            if self._small.empty() and self._large.empty():
-                self._ready.clear()
-                continue
-            if not self._small.empty():
-                await self._commit_batch(self._small, self._take(self._small))
-            if not self._large.empty():
-                await self._commit_batch(self._large, [self._large.get_nowait()])
+            await self._until_room(flying)
+            # Small and large batches take turns, so neither lane waits behind the other.
+            large = not self._large.empty() and (large_next or self._small.empty())
+            large_next = not large
+            lane = self._large if large else self._small
+            batch = [self._large.get_nowait()] if large else self._take(self._small)
+            flying[self._fly(lane, batch)] = len(batch)
+
+    async def _until_room(self, flying: dict[asyncio.Task[None], int]) -> None:
+        """Until a batch may be formed: deliveries wait, fewer batches are in
+        flight than the store works on at once, and beside one in flight at
+        least as many deliveries wait as it holds (a batch formed sooner
+        would be smaller, and cost more per delivery than working on two at
+        once saves)."""
+        while True:
+            for task in [task for task in flying if task.done()]:
+                del flying[task]
+            waiting = self._small.qsize() + self._large.qsize()
+            room = len(flying) < max(1, self.store.batches_at_once)
+            if waiting and (not flying or (room and waiting >= max(flying.values()))):
+                return
+            self._ready.clear()
+            wake = asyncio.ensure_future(self._ready.wait())
+            await asyncio.wait({wake, *flying}, return_when=asyncio.FIRST_COMPLETED)
+            wake.cancel()
+
+    def _fly(self, lane: asyncio.Queue[_Waiting], batch: list[_Waiting]) -> asyncio.Task[None]:
+        return asyncio.create_task(self._commit_batch(lane, batch), name="invtrack-batch")
 
     def _take(self, lane: asyncio.Queue[_Waiting]) -> list[_Waiting]:
         batch = [lane.get_nowait()]

@@ -25,12 +25,13 @@ prometheus_client in multiprocess mode, so any worker answers with the totals.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     REGISTRY,
@@ -84,6 +85,13 @@ DUPLICATE_EVENTS: Final = Counter(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _child(metric: Counter | Histogram, *labels: str) -> Any:
+    """The metric's child for these label values, looked up once: every
+    request counts itself, and `labels` checks and locks on every call."""
+    return metric.labels(*labels)
+
+
 @contextmanager
 def multiprocess_dir(workers: int) -> Iterator[None]:
     """For more than one worker and no directory configured: a fresh one,
@@ -102,8 +110,8 @@ def multiprocess_dir(workers: int) -> Iterator[None]:
 def count_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Counts and times a request a route answered (`route` is its template)."""
     if route is not None:
-        REQUESTS.labels(method, route, str(status)).inc()
-        LATENCY.labels(method, route).observe(seconds)
+        _child(REQUESTS, method, route, str(status)).inc()
+        _child(LATENCY, method, route).observe(seconds)
 
 
 class MeteredIngestor(Ingestor):
@@ -114,7 +122,7 @@ class MeteredIngestor(Ingestor):
         try:
             receipt = await super().submit(delivery)
         except CommitFailed:
-            DELIVERIES.labels(source, "failed").inc()
+            _child(DELIVERIES, source, "failed").inc()
             raise
         record(source, receipt)
         return receipt
@@ -124,10 +132,10 @@ def record(source: str, receipt: Receipt) -> None:
     if receipt.inbox_id is None and not receipt.duplicate:
         return  # a cursor moved, nothing was received
     if receipt.quarantined:
-        DELIVERIES.labels(source, "quarantined").inc()
+        _child(DELIVERIES, source, "quarantined").inc()
         return
-    DELIVERIES.labels(source, "duplicate" if receipt.duplicate else "accepted").inc()
-    DUPLICATE_EVENTS.labels(source).inc(receipt.skipped)
+    _child(DELIVERIES, source, "duplicate" if receipt.duplicate else "accepted").inc()
+    _child(DUPLICATE_EVENTS, source).inc(receipt.skipped)
     if receipt.conflicts:
         CONFLICTS.labels(source).inc(receipt.conflicts)
         log.warning(
@@ -137,7 +145,7 @@ def record(source: str, receipt: Receipt) -> None:
             receipt.inbox_id,
         )
     if not receipt.duplicate:
-        APPENDED.labels(source).inc(receipt.appended)
+        _child(APPENDED, source).inc(receipt.appended)
 
 
 class _Families(Collector):

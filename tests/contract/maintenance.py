@@ -55,12 +55,7 @@ class MaintenanceContract:
             slot = await maintenance.next_slot("spare", 3)
             await maintenance.register("spare", slot, "building")
             await maintenance.checkpoint("spare", slot, 17)
-            await maintenance.part_checkpoint("spare", slot, (0, 2), 5)
-            await maintenance.part_checkpoint("spare", slot, (1, 2), 9)
-            await maintenance.part_checkpoint("spare", slot, (1, 2), 11)
-            parts = await maintenance.part_checkpoints("spare", slot)
         assert slot == Slot(3, 1)
-        assert parts == {(0, 2): 5, (1, 2): 11}
         (row,) = [row for row in await store.registered() if row.name == "spare"]
         assert (row.slot, row.state, row.position) == (slot, "building", 17)
         assert "spare" not in await store.active_slots()
@@ -68,8 +63,6 @@ class MaintenanceContract:
         async with store.maintaining() as maintenance:
             assert await maintenance.next_slot("spare", 3) == Slot(3, 2)
             await maintenance.set_state("spare", slot, "active")
-            await maintenance.clear_parts("spare", slot)
-            assert await maintenance.part_checkpoints("spare", slot) == {}
         assert (await store.active_slots())["spare"] == slot
 
     async def test_tables_are_created_written_looked_up_emptied_and_dropped(

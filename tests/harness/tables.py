@@ -25,7 +25,6 @@ from domain.items import Item
 from projections import counts, history, items
 from projections.items import stored_item
 from projections.projection import Projection
-from projections.reading import Part
 from tests.harness import reference
 
 
@@ -138,16 +137,6 @@ def names_of(projection: Projection, slot: Slot) -> set[str]:
 def replayed(events: Sequence[StoredEvent]) -> Tables:
     """The tables a replay of the events gives."""
     return Tables(replay(events), links_of(events), owners_of(events), counts_of(events))
-
-
-def part_of(tables: Tables, part: Part) -> Tables:
-    """The rows of one part of the items."""
-    return Tables(
-        {key: item for key, item in tables.items.items() if part.owns(key)},
-        [link for link in tables.links if part.owns(link[0])],
-        {owner for owner in tables.owners if part.owns(owner[2])},
-        None if tables.counts is None else [row for row in tables.counts if part.owns(row[-1])],
-    )
 
 
 def expect_replay(tables: Tables, events: Sequence[StoredEvent]) -> None:

@@ -38,7 +38,6 @@ from domain.events import (
 from domain.fold import annotate, apply, fold, touched_keys
 from domain.items import POOLS, Item, ofs_key
 from domain.ofs_rules import is_delete
-from projections.reading import Part
 from tests.harness.profiles import examples
 from tests.strategies import (
     OFS_NOT_DELETES,
@@ -428,26 +427,3 @@ def test_a_deleted_customer_record_is_in_no_pool() -> None:
         ]
     )[ofs_key(7)]
     assert (item.deleted, item.pool) == (True, None)
-
-
-@settings(max_examples=examples(80), deadline=None)
-@given(events=mixed_histories(), count=st.integers(2, 4))
-def test_the_items_folded_in_parts_are_the_items_folded_whole(
-    events: list[DomainEvent], count: int
-) -> None:
-    """What lets a rebuild fold each part of the items in its own process: an
-    item's next state depends on the event and that item's own state alone,
-    so a part that sees only its own items and their events folds them as the
-    whole history does."""
-    whole = fold(positioned(events))
-    together: dict[str, Item] = {}
-    for part in (Part(number, count) for number in range(count)):
-        mine: dict[str, Item] = {}
-        for position, event in positioned(events):
-            keys = [key for key in touched_keys(event) if part.owns(key)]
-            for item in apply(mine, event, position):
-                if item.key in keys:
-                    mine[item.key] = item
-        assert all(part.owns(key) for key in mine)
-        together |= mine
-    assert together == whole

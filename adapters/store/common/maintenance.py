@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, Table, delete, inspect, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.common import reads, registry
-from adapters.store.records import Part, Registered, Slot, State
+from adapters.store.records import Registered, Slot, State
 from adapters.store.rows import Lookup, Row, TableWrite
 
 
@@ -50,15 +50,6 @@ class CoreMaintenance(ABC):
 
     async def checkpoint(self, name: str, slot: Slot, position: int) -> None:
         await registry.checkpoint(self.conn, name, slot, position)
-
-    async def part_checkpoint(self, name: str, slot: Slot, part: Part, position: int) -> None:
-        await registry.part_checkpoint(self.conn, name, slot, part, position)
-
-    async def part_checkpoints(self, name: str, slot: Slot) -> dict[Part, int]:
-        return await registry.part_checkpoints(self.conn, name, slot)
-
-    async def clear_parts(self, name: str, slot: Slot) -> None:
-        await registry.clear_parts(self.conn, name, slot)
 
     # ---- tables ------------------------------------------------------------------
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import msgspec
-from sqlalchemy import Update, delete, func, insert, select, update
+from sqlalchemy import Update, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store.records import Part, Registered, Slot, State
-from adapters.store.schema import cursors
+from adapters.store.records import Registered, Slot, State
 from adapters.store.schema import projections as registry
 
 
@@ -94,51 +92,4 @@ def _update(name: str, slot: Slot) -> Update:
         registry.c.name == name,
         registry.c.version == slot.version,
         registry.c.generation == slot.generation,
-    )
-
-
-# ---- checkpoints of a slot filled in parts --------------------------------------
-# A rebuild may fill a slot in several processes, each folding one part of the
-# items; every part commits its own checkpoint (a cursor named after the slot
-# and the part) until all parts reach the same position, which becomes the
-# slot's checkpoint.
-
-
-def _part_prefix(name: str, slot: Slot) -> str:
-    return f"rebuild:{name}:{slot}:"
-
-
-async def part_checkpoint(
-    conn: AsyncConnection, name: str, slot: Slot, part: Part, position: int
-) -> None:
-    """Record that one part of the slot has applied every event up to `position`."""
-    cursor = f"{_part_prefix(name, slot)}{part[0]}/{part[1]}"
-    await conn.execute(delete(cursors).where(cursors.c.name == cursor))
-    await conn.execute(
-        insert(cursors).values(
-            name=cursor,
-            state=msgspec.json.encode({"position": position}).decode(),
-            updated_at=datetime.now(UTC),
-        )
-    )
-
-
-async def part_checkpoints(conn: AsyncConnection, name: str, slot: Slot) -> dict[Part, int]:
-    """The checkpoint of every part of the slot that has one."""
-    prefix = _part_prefix(name, slot)
-    rows = await conn.execute(
-        select(cursors.c.name, cursors.c.state).where(
-            cursors.c.name.startswith(prefix, autoescape=True)
-        )
-    )
-    found: dict[Part, int] = {}
-    for cursor, state in rows:
-        index, count = cursor.removeprefix(prefix).split("/")
-        found[int(index), int(count)] = int(msgspec.json.decode(state)["position"])
-    return found
-
-
-async def clear_parts(conn: AsyncConnection, name: str, slot: Slot) -> None:
-    await conn.execute(
-        delete(cursors).where(cursors.c.name.startswith(_part_prefix(name, slot), autoescape=True))
     )

@@ -60,6 +60,9 @@ class Switched(Exception):
 
 
 class BatchWriter(Protocol):
+    depth: int
+    """How many batches it works on at once."""
+
     async def commit(self, batch: Batch, projection: LiveProjection | None) -> Decision:
         """Read what the batch needs under the append lock, decide, write, commit."""
         ...
@@ -91,6 +94,10 @@ class SqlStore(ABC):
         return self._address
 
     # ---- writing -------------------------------------------------------------
+
+    @property
+    def batches_at_once(self) -> int:
+        return self.writer.depth
 
     async def commit(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         decision = await self.writer.commit(Batch(deliveries=deliveries), self.projection)

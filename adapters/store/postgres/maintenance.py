@@ -11,7 +11,7 @@ from sqlalchemy import Table, text
 
 from adapters.store.common.maintenance import CoreMaintenance
 from adapters.store.postgres import reads
-from adapters.store.postgres.writer import write_statement
+from adapters.store.postgres.batch_sql import write_statement
 from adapters.store.rows import Lookup, Row, TableWrite
 
 

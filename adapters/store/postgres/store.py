@@ -37,8 +37,6 @@ def dsn(url: str) -> str:
 
 
 class PostgresStore(SqlStore):
-    parallel_fills = True
-
     def __init__(
         self,
         url: str,

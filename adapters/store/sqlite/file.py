@@ -54,6 +54,9 @@ class SqliteFile:
     """One SQLite file: a writer thread with its connection, and reader threads
     with one connection each."""
 
+    depth = 1
+    """Batches it works on at once: its writer thread takes one at a time."""
+
     def __init__(self, path: str, *, busy_timeout: float, readers: int = 4) -> None:
         self.path = path
         self.busy_timeout = busy_timeout

@@ -43,9 +43,6 @@ def database_path(url: str) -> str:
 
 
 class SqliteStore(SqlStore):
-    parallel_fills = False
-    """One writer at a time: a rebuild fills in one process."""
-
     def __init__(
         self,
         url: str,
