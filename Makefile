@@ -38,7 +38,7 @@ unit: $(VENV)/.dev
 test: lint typecheck unit
 
 # `make bench` runs every benchmark and marks each target met or missed (see
-# bench/__init__.py), about 11 minutes; BENCH_ARGS=--quick for a short run
+# bench/__init__.py), about 15 minutes; BENCH_ARGS=--quick for a short run
 # (about 2 minutes), BENCH_ARGS="--only ingest,sqlite" for some parts. wrk
 # drives the load: installed with apt-get when missing, else bench falls back
 # to its Python load generator and says so.
