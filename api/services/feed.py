@@ -45,25 +45,53 @@ class SnapshotPage(msgspec.Struct, frozen=True, kw_only=True):
     """The last key looked at when there may be more, else None."""
 
 
+class SharedReads:
+    """Reads of the feed asked for while the same read is under way are
+    answered by that read: when a commit wakes many streams standing at one
+    position with one filter, the store is read once for all of them. A page
+    read a moment earlier is still a committed prefix; a reader that gets one
+    from before the commit that woke it finds the head moved and reads again."""
+
+    def __init__(self, store: Reader) -> None:
+        self.store = store
+        self._reading: dict[FeedQuery, asyncio.Future[FeedPage]] = {}
+
+    async def read(self, query: FeedQuery) -> FeedPage:
+        reading = self._reading.get(query)
+        if reading is None:
+            reading = asyncio.ensure_future(self.store.read_feed(query))
+            self._reading[query] = reading
+            reading.add_done_callback(lambda done: self._done(query, done))
+        # A reader that leaves does not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    def _done(self, query: FeedQuery, done: asyncio.Future[FeedPage]) -> None:
+        if self._reading.get(query) is done:
+            del self._reading[query]
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every reader left
+
+
 class Feed:
     """The feed as its routes serve it."""
 
     def __init__(self, store: Reader, stop: asyncio.Event | None = None) -> None:
         self.store = store
         self.stop = stop or asyncio.Event()
+        self.reads = SharedReads(store)
 
     async def poll(self, query: FeedQuery, seconds: float) -> FeedPage:
         """Entries after `query.after`; when there are none yet, wait up to
         `seconds` for the first one."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        page = await self.store.read_feed(query)
+        page = await self.reads.read(query)
         while not page.entries and page.through >= page.head and not self.stop.is_set():
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             await self.store.wait_for_feed(page.head, remaining)
-            page = await self.store.read_feed(msgspec.structs.replace(query, after=page.through))
+            page = await self.reads.read(msgspec.structs.replace(query, after=page.through))
         return page
 
     async def stream(self, query: FeedQuery) -> AsyncIterator[bytes]:
@@ -73,7 +101,7 @@ class Feed:
         after = query.after
         query = msgspec.structs.replace(query, limit=STREAM_BATCH)
         while not self.stop.is_set():
-            page = await self.store.read_feed(msgspec.structs.replace(query, after=after))
+            page = await self.reads.read(msgspec.structs.replace(query, after=after))
             if page.entries:
                 yield b"".join(sse_event(entry) for entry in page.entries)
             after = page.through
