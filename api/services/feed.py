@@ -90,7 +90,7 @@ class Feed:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            await self.store.wait_for_feed(page.head, remaining)
+            await self.store.wait_for_feed(max(page.head, page.through), remaining)
             page = await self.reads.read(msgspec.structs.replace(query, after=page.through))
         return page
 
@@ -107,8 +107,11 @@ class Feed:
             after = page.through
             if page.entries or page.through < page.head:
                 continue
-            head = await self._wait(page.head)
-            if head <= page.head and not self.stop.is_set():
+            # Nothing can come before the head passes the stream's position
+            # (a Last-Event-ID may be ahead of it): no wake until then.
+            waited = max(page.head, after)
+            head = await self._wait(waited)
+            if head <= waited and not self.stop.is_set():
                 yield b": idle\n\n"
 
     async def heads(self, after: int) -> AsyncIterator[bytes]:
