@@ -99,7 +99,7 @@ def fold_step(
         before.setdefault(key, row)
         rows[key] = msgspec.structs.replace(row, level=level)
     signals: list[StockSignal] = []
-    for key in sorted(before):
+    for key in sorted(before) if len(before) > 1 else before:
         rows[key], signal = settle(before[key], rows[key], step.event.occurred_at, step.position)
         if signal is not None:
             signals.append(signal)
@@ -113,6 +113,8 @@ def settle(
     change made (None when it made none)."""
     if after.low == before.low:
         since = before.below_since if after.low else None
+        if since == after.below_since:
+            return after, None
         return msgspec.structs.replace(after, below_since=since), None
     since = at if after.low else None
     row = msgspec.structs.replace(after, below_since=since)

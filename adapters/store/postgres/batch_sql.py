@@ -70,23 +70,24 @@ def on_conflict(table: Table, columns: Sequence[str], keys: Sequence[str], mode:
 
 
 def write_statement(writes: Sequence[TableWrite]) -> tuple[str, list[Any]]:
-    """One statement writing every table's rows, and its parameters."""
+    """One statement writing every table's rows, and its parameters. A write
+    without rows is left out: every part is planned on each execution."""
     parts: list[str] = []
     parameters: list[Any] = []
-    for n, write in enumerate(writes):
+    for n, write in enumerate(write for write in writes if write.rows):
         part = _write_part(
             write.table, write.columns, write.mode, write.key_columns(), len(parameters) + 1
         )
         parts.append(f"w{n} AS ({part})")
         parameters.extend(_columns_of(write))
+    if not parts:
+        return "SELECT 1", parameters
     return f"WITH {', '.join(parts)} SELECT 1", parameters
 
 
 def _columns_of(write: TableWrite) -> list[Any]:
     if _whole_rows(write):
         return [write.rows]
-    if not write.rows:
-        return [[] for _ in write.columns]
     return [list(column) for column in zip(*write.rows, strict=True)]
 
 
@@ -127,14 +128,18 @@ def _read_statement(lookups: tuple[tuple[Table, str, tuple[str, ...]], ...]) -> 
 
 
 def read_statement(batch: Batch, lookups: Sequence[Lookup]) -> tuple[str, list[Any]]:
+    """The statement reading what a batch needs; lookups without keys are
+    left out (they find nothing, and every part is planned on each
+    execution): `found_from` gives them no rows."""
+    asked = [lookup for lookup in lookups if lookup.keys]
     parameters: list[Any] = [
         _json(batch.messages()),
         _json(batch.dedupe_keys()),
         _json(batch.stream_ids()),
         batch.replayed(),
     ]
-    parameters += [_json(list(lookup.keys)) for lookup in lookups]
-    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in lookups)
+    parameters += [_json(list(lookup.keys)) for lookup in asked]
+    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in asked)
     return _read_statement(shape), parameters
 
 
@@ -149,9 +154,17 @@ def _follow_up_statement(lookups: tuple[tuple[Table, str, tuple[str, ...]], ...]
 
 
 def follow_up_statement(lookups: Sequence[Lookup]) -> tuple[str, list[Any]]:
-    """The rows of lookups made once the first read is known, in one statement."""
-    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in lookups)
-    return _follow_up_statement(shape), [_json(list(lookup.keys)) for lookup in lookups]
+    """The rows of lookups made once the first read is known, in one
+    statement; those without keys are left out (`spread` gives them none)."""
+    asked = [lookup for lookup in lookups if lookup.keys]
+    shape = tuple((lookup.table, lookup.key, lookup.columns) for lookup in asked)
+    return _follow_up_statement(shape), [_json(list(lookup.keys)) for lookup in asked]
+
+
+def spread(lookups: Sequence[Lookup], answers: Sequence[Any]) -> list[list[Any]]:
+    """The rows each lookup found, from the answers of those that had keys."""
+    given = iter(answers)
+    return [list((next(given) if lookup.keys else None) or ()) for lookup in lookups]
 
 
 _json_text = msgspec.json.Encoder().encode
@@ -162,7 +175,8 @@ def _json(values: Sequence[Any]) -> str:
 
 
 def found_from(record: Sequence[Any], lookups: Sequence[Lookup]) -> Found:
-    head, feed_head, inbox_head, accepted, known, stream_rows, statuses, slots, *rows = record
+    """The state a row of `read_statement(batch, lookups)` tells."""
+    head, feed_head, inbox_head, accepted, known, stream_rows, statuses, slots, *asked = record
     return Found(
         head=int(head),
         feed_head=int(feed_head),
@@ -177,7 +191,7 @@ def found_from(record: Sequence[Any], lookups: Sequence[Lookup]) -> Found:
         statuses={int(id_): status for id_, status in statuses or ()},
         slots={name: Slot(int(v), int(g)) for name, v, g in slots or ()},
         lookups=list(lookups),
-        rows=[list(found or ()) for found in rows],
+        rows=spread(lookups, asked),
     )
 
 

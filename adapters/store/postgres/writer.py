@@ -45,6 +45,7 @@ from adapters.store.postgres.batch_sql import (
     follow_up_statement,
     found_from,
     read_statement,
+    spread,
     unchanged,
     write_statement,
 )
@@ -180,8 +181,7 @@ class PostgresWriter:
         more = batch.follow_ups(projection, found)
         if any(lookup.keys for lookup in more):
             statement, parameters = follow_up_statement(more)
-            record = await conn.fetchrow(statement, *parameters)
-            found.add(more, [list(rows or ()) for rows in record])
+            found.add(more, spread(more, await conn.fetchrow(statement, *parameters)))
         elif more:
             # Nothing to read: no round trip.
             found.add(more, [[] for _ in more])
