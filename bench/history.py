@@ -6,9 +6,9 @@ the memory of), through the store's port.
 
 The events are the domain's own (built with its event classes, stored as
 `to_data` gives them), in store order from position 1, with the stream ids,
-versions and dedupe keys the store would give them. Counts carry the expected
-balance and variance the live path records. The same seed gives the same
-history.
+versions, dedupe keys and routing (the keys of the items each touches) the
+store would give them. Counts carry the expected balance and variance the
+live path records. The same seed gives the same history.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from domain.events import (
     event_type,
     to_data,
 )
+from domain.fold import touched_keys
 from domain.items import ofs_key, stock_line_key
 from domain.sm_rules import install_key
 
@@ -138,6 +139,7 @@ class _History:
                 occurred_at=event.occurred_at,
                 recorded_at=self.recorded_at,
                 dedupe_key=dedupe,
+                routing=touched_keys(event),
             )
 
     def _digest(self) -> str:

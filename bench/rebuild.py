@@ -11,8 +11,9 @@ its descendants together (bench/memory.py); the peak RSS reported is the
 higher of the two.
 
 The ceiling reads as the rebuild reads: `Store.read_raw` in the
-rebuild's batch size, `decode_chunk` with the rebuild's decoder, the next
-batch read while one is decoded; nothing is folded or written.
+rebuild's batch size, `decode_chunk` with the rebuild's decoder (every domain
+event decoded, its keys taken from its stored routing), the next batch read
+while one is decoded; nothing is folded or written.
 """
 
 from __future__ import annotations

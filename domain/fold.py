@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import assert_never
+from typing import Final, assert_never
 
 from domain import ofs_rules, sm_rules
 from domain.events import (
@@ -24,6 +24,13 @@ GAPS_STREAM = "ofs-subscription-gaps"
 RECOMMENDATIONS_STREAM = "sm-StockLevelRecommendation-"
 """The prefix of a stock level recommendation's stream (the stream its rows
 had when they were stored as documents)."""
+
+
+ITEM_EVENTS: Final = (StockUsageRecorded, OfsInventoryEvent)
+"""The events `apply` folds into items (and `named_owners` names owners of);
+the others change no item."""
+KEYED_EVENTS: Final = (*ITEM_EVENTS, DocumentRecorded, ParLevelsRecommended)
+"""The events `touched_keys` may give keys for; the others touch no item."""
 
 
 def touched_keys(event: DomainEvent) -> tuple[str, ...]:

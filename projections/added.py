@@ -13,6 +13,7 @@ from adapters.store import Lookup, Row, Slot, TableWrite
 from domain.events import DomainEvent
 from domain.fold import touched_keys
 from projections.projection import Chunk, Folded, ReadRows
+from projections.reading import EVERY, Wanted
 
 Rows = Callable[[Sequence[tuple[int, Any]], Sequence[tuple[str, ...]]], list[Row]]
 """The rows some events add, given (position, event) pairs and the keys of the
@@ -30,12 +31,15 @@ class AddedRows:
         table: Callable[[Slot], Table],
         columns: tuple[str, ...],
         rows: Rows,
+        reads: Wanted = EVERY,
     ) -> None:
         self.name = name
         self.version = version
         self.table = table
         self.columns = columns
         self.rows = rows
+        self.reads = reads
+        """The events whose rows it adds, for a rebuild (`Builder.reads`)."""
 
     def tables(self, slot: Slot) -> list[Table]:
         return [self.table(slot)]
@@ -63,6 +67,7 @@ class AddedRowsBuilder:
         self.name = projection.name
         self.slot = slot
         self.position = position
+        self.reads = projection.reads
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]:
         start = chunk.after(self.position).start

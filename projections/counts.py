@@ -13,6 +13,7 @@ from domain.events import StockUsageRecorded
 from domain.quantities import decimal_text
 from domain.sm_rules import is_count, resource_key
 from projections.added import AddedRows
+from projections.reading import Wanted, kinds_of
 
 NAME: Final = projection_tables.COUNTS
 VERSION: Final = 1
@@ -47,4 +48,6 @@ def rows_of(events: Sequence[tuple[int, Any]], keys: Sequence[tuple[str, ...]]) 
     ]
 
 
-COUNTS: Final = AddedRows(NAME, VERSION, counts_table, COUNT_COLUMNS, rows_of)
+COUNTS: Final = AddedRows(
+    NAME, VERSION, counts_table, COUNT_COLUMNS, rows_of, Wanted(kinds_of(StockUsageRecorded))
+)

@@ -1,5 +1,7 @@
 """Filling building slots from the history: batches read ahead, folded by each
-projection's builder and written with their checkpoints.
+projection's builder and written with their checkpoints. A batch decodes only
+the events some builder folds, and each builder is handed those it folds
+(`projections.reading.Wanted`).
 
 The rows and the registry's checkpoint that covers them are one transaction,
 so an interrupted fill resumes exactly where it stopped. A builder that holds
@@ -19,7 +21,7 @@ from typing import Final
 
 from adapters.store import LAST, Store, TableWrite
 from projections.projection import Builder, Holding
-from projections.reading import EventChunk, decode_chunk, decoder
+from projections.reading import EVERY, EventChunk, Reading, Wanted, decoder
 
 Report = Callable[[int], None]
 """Told how many events were read, after each committed batch. An exception
@@ -31,12 +33,19 @@ GC_THRESHOLD: Final = 50_000
 class Prefetch:
     """Reads the next batch while the current one is folded and written."""
 
-    def __init__(self, store: Store, after: int, size: int, through: int = LAST) -> None:
+    def __init__(
+        self,
+        store: Store,
+        after: int,
+        size: int,
+        through: int = LAST,
+        wanted: Sequence[Wanted] = (EVERY,),
+    ) -> None:
         self.store = store
         self.after = after
         self.size = size
         self.through = through
-        self.decode = decoder(store.upcast)
+        self.reading = Reading(decoder(store.upcast), wanted)
         self._next: asyncio.Task[EventChunk] | None = None
 
     async def next(self) -> EventChunk:
@@ -56,8 +65,9 @@ class Prefetch:
             self._next = None
 
     async def _read(self, after: int) -> EventChunk:
-        rows = await self.store.read_raw(after, self.size, self.through)
-        return await decode_chunk(rows, self.decode)
+        reading = self.reading
+        rows = await self.store.read_raw(after, self.size, self.through, data_of=reading.data_of)
+        return await reading.chunk(rows)
 
 
 async def fill(
@@ -73,7 +83,7 @@ async def fill(
     history is nearly read. A batch is folded while the previous one is
     written; what holding builders held is written last. Returns the position
     reached and the events each builder folded."""
-    reader = Prefetch(store, position, batch_size, through)
+    reader = Prefetch(store, position, batch_size, through, [b.reads for b in builders])
     folded: Counter[str] = Counter()
     pending: asyncio.Task[None] | None = None
     counted = 0
@@ -83,8 +93,8 @@ async def fill(
             staging = [builder for builder in builders if builder.position < chunk.last]
             writes = []
             for builder in staging:
-                folded[builder.name] += len(chunk.after(builder.position))
-                writes.append(await builder.stage(chunk, store.look_up))
+                folded[builder.name] += chunk.counted(builder.position)
+                writes.append(await builder.stage(chunk.view(builder.reads), store.look_up))
             if pending is not None:
                 await asyncio.shield(pending)
                 report(counted)

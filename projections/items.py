@@ -26,11 +26,11 @@ from adapters.store.projection_tables import (
     items_tables,
 )
 from domain.events import DomainEvent
-from domain.fold import annotate, annotated_keys, named_owners, touched_keys
+from domain.fold import ITEM_EVENTS, annotate, annotated_keys, named_owners, touched_keys
 from domain.fold import apply as fold_apply
 from domain.items import Item, Pool, Source
 from projections.projection import Chunk, Folded, ReadRows
-from projections.reading import domain_events
+from projections.reading import Wanted, domain_events, kinds_of
 
 NAME: Final = projection_tables.ITEMS
 VERSION: Final = 2
@@ -188,6 +188,9 @@ class ItemsBuilder:
     batch, folded in memory and written as new rows or upserts."""
 
     name = NAME
+    reads = Wanted(kinds_of(*ITEM_EVENTS))
+    """The events that change items or name their owners; the others are
+    never decoded for it."""
 
     def __init__(self, slot: Slot, position: int) -> None:
         self.slot = slot

@@ -11,6 +11,7 @@ from sqlalchemy import Table
 from adapters.store import Lookup, Row, Slot, TableWrite
 from adapters.store.changes import ItemChange
 from adapters.store.feed import FeedDraft
+from projections.reading import Wanted
 
 Applied = Sequence[tuple[int, Any]]
 """Events with their store positions, in store order (a domain event, or the
@@ -33,10 +34,12 @@ class Folded(NamedTuple):
 
 
 class Chunk(Protocol):
-    """Events of a rebuild read together, in store order."""
+    """Events of a rebuild read together, in store order: those of the types
+    the builder folds (`Builder.reads`)."""
 
     events: list[tuple[int, Any]]
-    """(position, event) pairs."""
+    """(position, event) pairs; the event is None for a builder that wants
+    only the keys when no builder of the run needed it decoded."""
     keys: list[tuple[str, ...]]
     """The items each event touches."""
 
@@ -62,6 +65,8 @@ class Builder(Protocol):
     slot: Slot
     position: int
     """Last position staged (the checkpoint when nothing is in flight)."""
+    reads: Wanted
+    """The events it folds: a rebuild neither decodes nor hands it others."""
 
     async def stage(self, chunk: Chunk, read: ReadRows) -> list[TableWrite]: ...
 

@@ -16,6 +16,11 @@ folded up to the position it had at the start; then the indexes are built,
 the rest caught up and the slots switched. Memory stays bounded by the batch
 size: one batch of events and the items it touches (two while a batch is
 written and the next one folded).
+
+A batch is read once for all the builders, and only what they fold is
+decoded (`projections.reading`): each builder says which events it folds, and
+an event's keys come from the store (its routing), so events a run folds
+none of, or needs only the keys of, are never decoded.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from adapters.store import AlreadyRunning, Lookup, Maintenance, Row, Slot, Store
 from projections.catalog import by_name
 from projections.filling import collecting_less, fill
 from projections.projection import Builder, Holding, Projection
-from projections.reading import decode_chunk, decoder
+from projections.reading import Reading, decoder
 
 log = logging.getLogger("invtrack.rebuild")
 
@@ -252,7 +257,7 @@ async def _switch(
 ) -> list[Rebuilt]:
     """Under the append lock: fold the last events, make the built slots active
     and retire the ones they replace, all in one transaction."""
-    decode = decoder(store.upcast)
+    reading = Reading(decoder(store.upcast), [builder.reads for builder in builders])
     switched: list[Rebuilt] = []
     async with store.maintaining(locked=True, wait=SWITCH_WAIT) as maintenance:
 
@@ -261,12 +266,14 @@ async def _switch(
             return await maintenance.look_up(lookup)
 
         while (
-            chunk := await decode_chunk(await store.read_raw(position, batch_size), decode)
+            chunk := await reading.chunk(
+                await store.read_raw(position, batch_size, data_of=reading.data_of)
+            )
         ).read:
             position = chunk.last
             for builder in builders:
-                folded[builder.name] += len(chunk.after(builder.position))
-                await maintenance.write(await builder.stage(chunk, read))
+                folded[builder.name] += chunk.counted(builder.position)
+                await maintenance.write(await builder.stage(chunk.view(builder.reads), read))
             meter.advance(chunk.read)
         active = await maintenance.active_slots()
         for builder in builders:

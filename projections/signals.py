@@ -30,7 +30,16 @@ from adapters.store.signal_tables import (
     signal_tables,
     stock_key,
 )
-from domain.events import DomainEvent, OfsInventoryEvent, StockUsageRecorded
+from domain.events import (
+    DocumentRecorded,
+    DomainEvent,
+    OfsInventoryEvent,
+    ParLevelsRecommended,
+    ParLevelsSet,
+    RequiredInventoriesRecorded,
+    StockUsageRecorded,
+)
+from domain.fold import ITEM_EVENTS
 from domain.items import Item
 from domain.signals import readiness, transfers
 from domain.signals.low_stock import StockSignal, fold_batch, keys_of
@@ -41,7 +50,7 @@ from domain.signals.stock import Change, Step, StockRow, steps_of
 from domain.signals.transfers import Transfer
 from projections.items import stored_item
 from projections.projection import Chunk, Folded, ReadRows
-from projections.reading import domain_events
+from projections.reading import Wanted, domain_events, kinds_of
 from projections.signal_rows import (
     activity_of,
     activity_row,
@@ -215,6 +224,18 @@ class SignalsBuilder:
     (or taken from the previous batch, whose write may not be committed)."""
 
     name = NAME
+    reads = Wanted(
+        kinds_of(
+            *ITEM_EVENTS,
+            DocumentRecorded,
+            ParLevelsRecommended,
+            ParLevelsSet,
+            RequiredInventoriesRecorded,
+        )
+    )
+    """Item changes, par levels (a recommendation stored as a document by an
+    earlier build too), transfers and activities' readiness: not the OFS
+    events that name no inventory, nor the subscription gaps."""
 
     def __init__(self, slot: Slot, position: int) -> None:
         self.slot = slot

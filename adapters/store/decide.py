@@ -45,6 +45,7 @@ from adapters.store.records import (
     Receipt,
     Slot,
 )
+from adapters.store.routing import routing_of, routing_text
 from adapters.store.row_versions import RowVersions
 from adapters.store.rows import LiveProjection, Projected, Row, TableWrite
 from adapters.store.schema import (
@@ -84,15 +85,13 @@ def decide(
     placed = plan.place()
     projected = _project(projection, found.slots, projected_rows, placed, fresh=not batch.events)
     entries = projected.entries
+    stored = _stored(placed, projected.events)
     return Decision(
         receipts=receipts,
-        writes=plan.writes(placed, projected)
+        writes=plan.writes(stored, projected)
         + projected.writes
         + feed_writes(entries, found.feed_head, now),
-        placed=[
-            Placed(position, version, event, data)
-            for (position, version, event), data in zip(placed, projected.events, strict=True)
-        ],
+        placed=stored,
         recorded_at=now,
         head=placed[-1][0] if placed else found.head,
         feed_head=found.feed_head + len(entries),
@@ -247,9 +246,7 @@ class _Plan:
             placed.append((position, current + 1, event))
         return placed
 
-    def writes(
-        self, placed: list[tuple[int, int, NewEvent]], projected: Projected
-    ) -> list[TableWrite]:
+    def writes(self, placed: list[Placed], projected: Projected) -> list[TableWrite]:
         return [
             TableWrite(inbox, INBOX_COLUMNS, _counted(self.kept, self.quarantine.new_counts())),
             *self.quarantine.writes(),
@@ -257,7 +254,7 @@ class _Plan:
             TableWrite(
                 inbox, ("id", "status", "message_id", "reason"), self.settled, mode="update"
             ),
-            TableWrite(events, EVENT_COLUMNS, _event_rows(placed, projected.events, self.now)),
+            TableWrite(events, EVENT_COLUMNS, _event_rows(placed, self.now)),
             TableWrite(streams, ("stream_id", "version"), _last_versions(placed), mode="upsert"),
             TableWrite(
                 cursors,
@@ -318,9 +315,24 @@ def _new_event(fact: Fact, metadata: dict[str, Any], inbox_id: int) -> NewEvent:
     )
 
 
-def _last_versions(placed: list[tuple[int, int, NewEvent]]) -> list[Row]:
-    versions = {event.stream_id: version for _, version, event in placed}
+def _last_versions(placed: list[Placed]) -> list[Row]:
+    versions = {each.event.stream_id: each.version for each in placed}
     return list(versions.items())
+
+
+def _stored(placed: list[tuple[int, int, NewEvent]], data: list[Any]) -> list[Placed]:
+    """The new events with the data to store (a fold may have annotated it)
+    and the keys of the items that data touches."""
+    return [
+        Placed(position, version, event, body, routing_of(event.type, _shape(event, body), body))
+        for (position, version, event), body in zip(placed, data, strict=True)
+    ]
+
+
+def _shape(event: NewEvent, body: Any) -> int:
+    """The schema version of the data stored: data a projection rewrote
+    (annotated) is in the current shape."""
+    return event.schema_version if body is event.data else current_version(event.type)
 
 
 def _counted(kept: list[Row], counts: dict[int, tuple[int, datetime]]) -> list[Row]:
@@ -334,12 +346,10 @@ def _counted(kept: list[Row], counts: dict[int, tuple[int, datetime]]) -> list[R
     return rows
 
 
-def _event_rows(
-    placed: list[tuple[int, int, NewEvent]], data: list[Any], now: datetime
-) -> list[Row]:
+def _event_rows(placed: list[Placed], now: datetime) -> list[Row]:
     metadata: dict[int, str] = {}
     rows: list[Row] = []
-    for (position, version, event), body in zip(placed, data, strict=True):
+    for position, version, event, body, routing in placed:
         encoded = metadata.get(id(event.metadata))
         if encoded is None:
             encoded = metadata[id(event.metadata)] = _encode(event.metadata).decode()
@@ -349,28 +359,28 @@ def _event_rows(
                 event.stream_id,
                 version,
                 event.type,
-                # Data a projection rewrote (annotated) is in the current shape.
-                event.schema_version if body is event.data else current_version(event.type),
+                _shape(event, body),
                 _encode(body).decode(),
                 encoded,
                 utc(event.occurred_at),
                 now,
                 event.dedupe_key,
                 event.inbox_id,
+                routing_text(routing),
             )
         )
     return rows
 
 
 def _checkpoints(
-    placed: list[tuple[int, int, NewEvent]],
+    placed: list[Placed],
     folded: Sequence[str],
     slots: dict[str, Slot],
     now: datetime,
 ) -> list[Row]:
     if not placed:
         return []
-    last = placed[-1][0]
+    last = placed[-1].position
     return [
         (name, slots[name].version, slots[name].generation, last, now)
         for name in folded

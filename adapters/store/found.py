@@ -196,12 +196,14 @@ def _update(
 
 
 class Placed(NamedTuple):
-    """A new event where it goes, with the data to store (annotated, maybe)."""
+    """A new event where it goes, with the data to store (annotated, maybe)
+    and the keys of the items it touches (None for no domain event)."""
 
     position: int
     version: int
     event: NewEvent
     data: Any
+    routing: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -237,6 +239,7 @@ class Decision:
                 recorded_at=self.recorded_at,
                 dedupe_key=placed.event.dedupe_key,
                 inbox_id=placed.event.inbox_id,
+                routing=placed.routing,
             )
             for placed in self.placed
         ]

@@ -232,9 +232,19 @@ class Writer(DashboardSessions, FeedWriter, Protocol):
         """A puller's saved position, None before its first page."""
         ...
 
-    async def read_raw(self, after: int, limit: int, through: int = LAST) -> Sequence[RawEvent]:
+    async def read_raw(
+        self,
+        after: int,
+        limit: int,
+        through: int = LAST,
+        *,
+        data_of: Collection[str] | None = None,
+    ) -> Sequence[RawEvent]:
         """Up to `limit` events after a position and up to `through`, as
-        stored, for the folds."""
+        stored, for the folds. With `data_of`, an event that carries its
+        routing has its data read only when its type is among those (None in
+        its place otherwise): what a fold that needs only the keys of the
+        others reads."""
         ...
 
     async def look_up(self, lookup: Lookup) -> list[Row]:

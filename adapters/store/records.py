@@ -14,8 +14,12 @@ from domain.events import Fact
 InboxStatus = Literal["accepted", "quarantined", "duplicate"]
 State = Literal["active", "building", "retired"]
 
-RawEvent = tuple[int, str, int, str]
-"""An event as stored, for the folds: (position, type, schema version, JSON data)."""
+RawEvent = tuple[int, str, int, str | None, str | None]
+"""An event as stored, for the folds: (position, type, schema version, JSON
+data, routing). `routing` is the JSON array of the keys of the items it
+touches, None for an event that is no domain event or was stored without it
+(before revision 0012). The data is None when the read left it out
+(`Writer.read_raw`'s `data_of`)."""
 
 Upcast = Callable[[str, int, dict[str, Any]], tuple[dict[str, Any], int]]
 """Lifts stored event data of (type, schema version) to its current shape."""
@@ -67,6 +71,10 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
     dedupe_key: str
     inbox_id: int | None = None
+    routing: tuple[str, ...] | None = None
+    """The keys of the items it touches (`domain.fold.touched_keys`), what a
+    rebuild routes it by; None for an event that is no domain event or was
+    stored without them (before revision 0012)."""
 
 
 class InboxRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -77,9 +77,17 @@ events = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("dedupe_key", String(128), nullable=False),
     Column("inbox_id", Position),
+    Column("routing", Text),
     UniqueConstraint("stream_id", "version", name="events_stream_version"),
     UniqueConstraint("dedupe_key", name="events_dedupe_key"),
 )
+"""Every event, in store order (`position`), as appended: its stream and
+version there, its type and the schema version of its data (JSON), the
+delivery's metadata and payload. `routing` holds the keys of the items a
+domain event touches (`domain.fold.touched_keys` of the event as stored, a
+JSON array) so a rebuild routes it without decoding it; NULL for an event that
+is no domain event, or one stored before revision 0012 (a rebuild then
+computes its keys from its data)."""
 
 streams = Table(
     "streams",

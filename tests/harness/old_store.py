@@ -7,11 +7,15 @@ the history once the store is upgraded, as `serve` does)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import msgspec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters import servicemobility
 from adapters.store import Store, TableWrite
@@ -35,6 +39,8 @@ OLD_INBOX = (
     "reason",
 )
 """The inbox's columns before revision 0006."""
+OLD_EVENTS = tuple(name for name in EVENT_COLUMNS if name != "routing")
+"""The events' columns before revision 0012."""
 
 
 def by_value(value: Any) -> Any:
@@ -120,7 +126,7 @@ class OldStore:
             self.keys.add(fact.dedupe_key)
             rows.append(self._event(fact, inbox_id, message_id))
         await self._write(
-            TableWrite(events, EVENT_COLUMNS, rows),
+            TableWrite(events, OLD_EVENTS, rows),
             TableWrite(streams, ("stream_id", "version"), list(self.versions.items()), "upsert"),
         )
         return inbox_id
@@ -169,3 +175,24 @@ class OldStore:
             fact.dedupe_key,
             inbox_id,
         )
+
+
+async def _alter_events(store: Store, change: str) -> None:
+    engine = create_async_engine(store.address.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"ALTER TABLE events {change}"))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def routing_of_this_build(store: Store) -> AsyncIterator[None]:
+    """This build writing a store migrated to an earlier revision (before
+    0012), as the builds of that revision wrote it: the routing column this
+    build writes and reads is there while the block runs, and gone after it,
+    with what it held. The store then holds its events as those builds
+    stored them, and upgrading it adds the column empty."""
+    await _alter_events(store, "ADD COLUMN routing TEXT")
+    yield
+    await _alter_events(store, "DROP COLUMN routing")

@@ -18,6 +18,7 @@ from tests.contract.feed import every_entry, snapshot
 from tests.harness.databases import migrated_store
 from tests.harness.feed import fold_entries
 from tests.harness.histories import delivery
+from tests.harness.old_store import routing_of_this_build
 
 BEFORE_THE_FEED = "0007"
 
@@ -41,7 +42,8 @@ async def test_an_upgraded_store_has_the_entries_live_batches_make(
     old = connect(database_url, projection=LiveProjector())
     try:
         await old.migrate(BEFORE_THE_FEED)
-        assert await old.load_history(batches(events)) == len(events)
+        async with routing_of_this_build(old):
+            assert await old.load_history(batches(events)) == len(events)
         await old.migrate()
         await prepare(old)
         upgraded = await every_entry(old, FeedQuery(limit=1000))

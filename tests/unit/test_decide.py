@@ -36,10 +36,15 @@ from adapters.store import (
 )
 from adapters.store.decide import decide
 from adapters.store.found import Batch, Decision, Found
-from domain.events import RowClaim
+from adapters.store.routing import routing_keys
+from adapters.store.schema import EVENT_COLUMNS
+from domain.events import DomainEvent, RowClaim, event_type, to_data
+from domain.fold import stream_of, touched_keys
 from projections.catalog import PROJECTIONS
 from projections.live import LiveProjector
+from projections.reading import decoder
 from tests.harness.histories import delivery as history_delivery
+from tests.harness.histories import usage
 
 NOW = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 SLOTS = {projection.name: Slot(projection.version) for projection in PROJECTIONS}
@@ -479,3 +484,40 @@ def test_each_item_change_is_one_feed_entry_after_the_feeds_head() -> None:
         assert entry["data"]["key"] == entry["subject"]
         assert set(entry["data"]["change"]) == {"eventType", "messageId", "source", "quantityDelta"}
     assert_feed_in_order(model)
+
+
+def domain_event_appended(event: DomainEvent, number: int) -> NewEvent:
+    """A domain event appended as its data (a dict), not as the event."""
+    return NewEvent(
+        stream_id=stream_of(event),
+        type=event_type(event),
+        data=to_data(event),
+        occurred_at=event.occurred_at,
+        dedupe_key=f"as-data-{number}",
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_every_stored_event_carries_the_keys_its_stored_data_touches(seed: int) -> None:
+    """Deliveries (counts annotated by the items fold among them), domain
+    events appended as data and plain appends: the routing of each event row
+    is `touched_keys` of the event its stored data reads back as; none for
+    data that is no domain event."""
+    rng = random.Random(seed)
+    deliveries = [history_delivery(rng, n) for n in range(6)]
+    as_data = [domain_event_appended(usage(rng, 100 + n), n) for n in range(2)]
+    batch = Batch(deliveries=deliveries, events=[*as_data, new_event(1, 0, None)])
+    decision = decide(batch, read(empty_store(), batch), PROJECTOR, NOW)
+
+    (rows,) = [write.rows for write in decision.writes if write.table.name == "events"]
+    column = {name: n for n, name in enumerate(EVENT_COLUMNS)}
+    decode = decoder()
+    expected = []
+    for row in rows:
+        event = decode(row[column["type"]], row[column["schema_version"]], row[column["data"]])
+        expected.append(None if event is None else touched_keys(event))
+    assert [routing_keys(row[column["routing"]]) for row in rows] == expected
+    assert [event.routing for event in decision.appended()] == expected
+    assert expected[-1] is None
+    assert all(keys is not None for keys in expected[:-1])

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.records import Cursor, InboxRecord, InboxStatus, Received, StoredEvent, Upcast
+from adapters.store.routing import routing_keys
 from adapters.store.schema import EVENT_COLUMNS, cursors, events, inbox, inbox_minutes
 
 _decode = msgspec.json.decode
@@ -23,7 +24,7 @@ _decode = msgspec.json.decode
 def stored_event(row: Sequence[Any], upcast: Upcast) -> StoredEvent:
     """A row of the events table's columns (EVENT_COLUMNS) as it reads back:
     its data lifted to the current shape of its type."""
-    position, stream_id, version, kind, schema, data, meta, at, recorded, key, inbox_id = row
+    position, stream_id, version, kind, schema, data, meta, at, recorded, key, inbox_id, keys = row
     lifted, schema_version = upcast(kind, schema, _decode(data))
     return StoredEvent(
         position=position,
@@ -37,6 +38,7 @@ def stored_event(row: Sequence[Any], upcast: Upcast) -> StoredEvent:
         recorded_at=recorded,
         dedupe_key=key,
         inbox_id=inbox_id,
+        routing=routing_keys(keys),
     )
 
 

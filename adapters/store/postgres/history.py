@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from adapters.store.records import StoredEvent
+from adapters.store.routing import routing_text
 from adapters.store.schema import EVENT_COLUMNS
 
 _encode = msgspec.json.Encoder().encode
@@ -35,6 +36,7 @@ def _row(event: StoredEvent) -> tuple[Any, ...]:
         event.recorded_at,
         event.dedupe_key,
         event.inbox_id,
+        routing_text(event.routing),
     )
 
 

@@ -8,7 +8,7 @@ store learns the new slot and asks again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -26,7 +26,12 @@ _GUARD: Final = (
 )
 
 _RAW: Final = (
-    "SELECT position, type, schema_version, data FROM events "
+    "SELECT position, type, schema_version, data, routing FROM events "
+    "WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
+)
+_RAW_SOME: Final = (
+    "SELECT position, type, schema_version, "
+    "CASE WHEN routing IS NULL OR type = ANY($4::text[]) THEN data END, routing FROM events "
     "WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
 )
 
@@ -51,11 +56,19 @@ async def answer(conn: asyncpg.Connection, query: Query[Any], slot: Slot, upcast
 
 
 async def raw_events(
-    conn: asyncpg.Connection, after: int, limit: int, through: int
+    conn: asyncpg.Connection,
+    after: int,
+    limit: int,
+    through: int,
+    data_of: Collection[str] | None = None,
 ) -> Sequence[RawEvent]:
     # The records as they come: they unpack like tuples, and a rebuild reads
-    # millions of them.
-    records: Sequence[RawEvent] = await conn.fetch(_RAW, after, through, limit)
+    # millions of them. The data left out is not even sent.
+    records: Sequence[RawEvent]
+    if data_of is None:
+        records = await conn.fetch(_RAW, after, through, limit)
+    else:
+        records = await conn.fetch(_RAW_SOME, after, through, limit, list(data_of))
     return records
 
 

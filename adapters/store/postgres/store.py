@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,9 +102,16 @@ class PostgresStore(SqlStore):
         async with self._reading() as conn:
             return await reads.answer(conn, query, slot, self.upcast)
 
-    async def read_raw(self, after: int, limit: int, through: int = LAST) -> Sequence[RawEvent]:
+    async def read_raw(
+        self,
+        after: int,
+        limit: int,
+        through: int = LAST,
+        *,
+        data_of: Collection[str] | None = None,
+    ) -> Sequence[RawEvent]:
         async with self._reading() as conn:
-            return await reads.raw_events(conn, after, limit, through)
+            return await reads.raw_events(conn, after, limit, through, data_of)
 
     async def look_up(self, lookup: Lookup) -> list[Row]:
         if not lookup.keys:

@@ -10,6 +10,7 @@ from typing import Any, Final
 import msgspec
 
 from adapters.store.records import StoredEvent
+from adapters.store.routing import routing_text
 from adapters.store.schema import EVENT_COLUMNS
 from adapters.store.sqlite.statements import to_text
 
@@ -38,6 +39,7 @@ def _row(event: StoredEvent) -> tuple[Any, ...]:
         to_text(event.recorded_at),
         event.dedupe_key,
         event.inbox_id,
+        routing_text(event.routing),
     )
 
 

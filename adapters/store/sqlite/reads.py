@@ -9,13 +9,14 @@ learns the new slot and asks again.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 from adapters.store.common.store import Switched
 from adapters.store.queries import Query
 from adapters.store.records import RawEvent, Slot, Upcast
 from adapters.store.sqlite.queries import Parameters, statement
+from adapters.store.sqlite.statements import json_list
 
 _GUARD: Final = (
     "SELECT 1 FROM projections WHERE name = ? AND version = ? AND generation = ? "
@@ -23,7 +24,12 @@ _GUARD: Final = (
 )
 
 _RAW: Final = (
-    "SELECT position, type, schema_version, data FROM events "
+    "SELECT position, type, schema_version, data, routing FROM events "
+    "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
+)
+_RAW_SOME: Final = (
+    "SELECT position, type, schema_version, CASE WHEN routing IS NULL "
+    "OR type IN (SELECT value FROM json_each(?)) THEN data END, routing FROM events "
     "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
 )
 
@@ -45,7 +51,16 @@ def answer(conn: sqlite3.Connection, query: Query[Any], slot: Slot, upcast: Upca
 
 
 def raw_events(
-    conn: sqlite3.Connection, after: int, limit: int, through: int
+    conn: sqlite3.Connection,
+    after: int,
+    limit: int,
+    through: int,
+    data_of: Collection[str] | None = None,
 ) -> Sequence[RawEvent]:
-    rows: Sequence[RawEvent] = conn.execute(_RAW, (after, through, limit)).fetchall()
+    rows: Sequence[RawEvent]
+    if data_of is None:
+        rows = conn.execute(_RAW, (after, through, limit)).fetchall()
+    else:
+        some = (json_list(data_of), after, through, limit)
+        rows = conn.execute(_RAW_SOME, some).fetchall()
     return rows

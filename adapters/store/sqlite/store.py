@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,17 @@ class SqliteStore(SqlStore):
     async def _answer(self, query: Query[Any], slot: Slot) -> Any:
         return await self.file.on_reader(lambda conn: reads.answer(conn, query, slot, self.upcast))
 
-    async def read_raw(self, after: int, limit: int, through: int = LAST) -> Sequence[RawEvent]:
-        return await self.file.on_reader(lambda conn: reads.raw_events(conn, after, limit, through))
+    async def read_raw(
+        self,
+        after: int,
+        limit: int,
+        through: int = LAST,
+        *,
+        data_of: Collection[str] | None = None,
+    ) -> Sequence[RawEvent]:
+        return await self.file.on_reader(
+            lambda conn: reads.raw_events(conn, after, limit, through, data_of)
+        )
 
     async def look_up(self, lookup: Lookup) -> list[Row]:
         if not lookup.keys:
