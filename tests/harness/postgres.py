@@ -80,6 +80,17 @@ async def vacuum(url: str) -> dict[str, int]:
     return {row["relname"]: row["n_dead_tup"] for row in rows}
 
 
+async def checkpoint(url: str) -> None:
+    """Write every dirty page out now (CHECKPOINT): what comes next starts
+    with no checkpoint under way and pays the full-page writes of whatever it
+    touches first."""
+    conn = await asyncpg.connect(plain(url), timeout=10)
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 def unique_name(prefix: str) -> str:
     """A database name no other process on this machine picks."""
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
