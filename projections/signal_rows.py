@@ -11,7 +11,7 @@ import msgspec
 
 from adapters.store import Row
 from adapters.store.feed import FeedDraft
-from adapters.store.signal_tables import StockRecord, stock_record, stock_row
+from adapters.store.signal_tables import StockRecord, stock_key
 from domain.events import DomainEvent, OfsInventoryEvent, ParLevelsSet
 from domain.quantities import decimal_text
 from domain.signals.low_stock import StockSignal
@@ -25,21 +25,6 @@ _transfer = msgspec.json.Decoder(Transfer).decode
 _activity = msgspec.json.Decoder(Activity).decode
 SIGNAL_SOURCE: Final = "invtrack"
 """The `source` of a crossing made by a par level set by hand."""
-
-
-def record_of(row: StockRow) -> StockRecord:
-    level = row.level
-    return StockRecord(
-        resource_id=row.resource_id,
-        product=row.product,
-        on_hand=decimal_text(row.on_hand),
-        min=None if level is None else decimal_text(level.min),
-        target=None if level is None else decimal_text(level.target),
-        origin=None if level is None else level.origin,
-        set_at=None if level is None else level.set_at,
-        level_position=None if level is None else level.position,
-        below_since=row.below_since,
-    )
 
 
 def stock_of(record: StockRecord) -> StockRow:
@@ -63,17 +48,59 @@ def stock_of(record: StockRecord) -> StockRow:
     )
 
 
-def rank_of(row: StockRow) -> float | None:
-    """The low-stock order: minus the shortfall while low, else None."""
-    return -float(row.shortfall) if row.low else None
-
-
 def row_of_stock(row: StockRow) -> Row:
-    return stock_row(record_of(row), rank_of(row))
+    """A stock row as a row of STOCK_COLUMNS; `rank` is minus the shortfall
+    while it is low, else None (the low-stock order)."""
+    level = row.level
+    if level is None:
+        return (
+            stock_key(row.resource_id, row.product),
+            row.resource_id,
+            row.product,
+            decimal_text(row.on_hand),
+            None,
+            None,
+            None,
+            None,
+            None,
+            row.below_since,
+            None,
+        )
+    return (
+        stock_key(row.resource_id, row.product),
+        row.resource_id,
+        row.product,
+        decimal_text(row.on_hand),
+        decimal_text(level.min),
+        decimal_text(level.target),
+        level.origin,
+        level.set_at,
+        level.position,
+        row.below_since,
+        -float(level.min - row.on_hand) if row.on_hand < level.min else None,
+    )
 
 
 def stock_of_row(row: Sequence[Any]) -> StockRow:
-    return stock_of(stock_record(row))
+    """A row of STOCK_COLUMNS as the stock row: `stock_of(stock_record(row))`,
+    without the record between (every row a batch reads comes this way)."""
+    _, resource_id, product, on_hand, min_, target, origin, set_at, position, since, _ = row
+    level = None
+    if target is not None:
+        level = ParLevel(
+            min=Decimal(min_),
+            target=Decimal(target),
+            origin=origin,
+            set_at=set_at,
+            position=0 if position is None else int(position),
+        )
+    return StockRow(
+        resource_id=resource_id,
+        product=product,
+        on_hand=Decimal(on_hand),
+        level=level,
+        below_since=since,
+    )
 
 
 def transfer_row(transfer: Transfer) -> Row:

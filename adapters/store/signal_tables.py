@@ -22,7 +22,6 @@ import msgspec
 from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 from adapters.store.records import Slot
-from adapters.store.rows import Row
 from adapters.store.types import Position, UtcDateTime
 
 SIGNALS: Final = "signals"
@@ -64,22 +63,6 @@ class StockRecord(msgspec.Struct, frozen=True, kw_only=True):
     set_at: datetime | None = None
     level_position: int | None = None
     below_since: datetime | None = None
-
-
-def stock_row(record: StockRecord, rank: float | None) -> Row:
-    return (
-        stock_key(record.resource_id, record.product),
-        record.resource_id,
-        record.product,
-        record.on_hand,
-        record.min,
-        record.target,
-        record.origin,
-        record.set_at,
-        record.level_position,
-        record.below_since,
-        rank,
-    )
 
 
 def stock_record(row: Sequence[Any]) -> StockRecord:

@@ -91,8 +91,7 @@ def fold_step(
     the keys it touched and its crossings, by (resource, product)."""
     before: dict[StockKey, StockRow] = {}
     for key, delta in on_hand_deltas(step.changes).items():
-        row = rows.get(key) or new_row(key)
-        before.setdefault(key, row)
+        row = before[key] = rows.get(key) or new_row(key)
         rows[key] = msgspec.structs.replace(row, on_hand=row.on_hand + delta)
     for key, level in levels_set_by(step.event, step.position):
         row = rows.get(key) or new_row(key)

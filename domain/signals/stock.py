@@ -27,6 +27,8 @@ from domain.items import Item
 from domain.signals.par_levels import ParLevel
 from domain.signals.products import StockKey, item_product
 
+_ZERO = Decimal(0)
+
 
 class Change(NamedTuple):
     """An item before an event (None when new) and after it."""
@@ -101,12 +103,13 @@ def on_hand_deltas(changes: Iterable[Change]) -> dict[StockKey, Decimal]:
     """How item changes move on-hand quantities (keys they leave unchanged are left out)."""
     deltas: dict[StockKey, Decimal] = {}
     for before, after in changes:
-        for side, sign in ((before, -1), (after, 1)):
-            found = counted(side)
-            if found is not None:
-                key, quantity = found
-                deltas[key] = deltas.get(key, Decimal(0)) + sign * quantity
-    return {key: delta for key, delta in deltas.items() if delta != 0}
+        if (found := counted(before)) is not None:
+            key, quantity = found
+            deltas[key] = deltas.get(key, _ZERO) - quantity
+        if (found := counted(after)) is not None:
+            key, quantity = found
+            deltas[key] = deltas.get(key, _ZERO) + quantity
+    return {key: delta for key, delta in deltas.items() if delta}
 
 
 def change_keys(changes: Iterable[Change]) -> set[StockKey]:
