@@ -22,6 +22,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 
 from adapters.store import RawEvent
+from adapters.store.routing import keys_in
 from domain.events import DomainEvent, from_data
 from domain.fold import touched_keys
 from domain.upcasters import current_version, upcast
@@ -41,7 +42,6 @@ _MEMBERS: Final = tuple(
     for cls in (cls.__args__ if hasattr(cls, "__args__") else (cls,))
 )
 _TAGS: Final = frozenset(str(cls.__struct_config__.tag) for cls in _MEMBERS)
-_keys: Final = msgspec.json.Decoder(tuple[str, ...]).decode
 
 
 def is_domain_type(kind: str) -> bool:
@@ -188,7 +188,7 @@ class Reading:
                     keys.append(touched_keys(event))
                     events.append((position, event))
                 else:
-                    keys.append(_keys(routing))
+                    keys.append(keys_in(routing))
                     found = None
                     if kind in self.decoded:
                         found = self._decode(position, kind, schema, data)

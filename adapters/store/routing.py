@@ -37,7 +37,12 @@ def routing_text(keys: Sequence[str] | None) -> str | None:
 
 def routing_keys(text: str | None) -> tuple[str, ...] | None:
     """The keys the column holds (None for NULL)."""
-    return None if text is None else _keys(text)
+    return None if text is None else keys_in(text)
+
+
+def keys_in(text: str) -> tuple[str, ...]:
+    """The keys of a routing the column holds (not NULL)."""
+    return _keys(text)
 
 
 def routing_of(kind: str, schema_version: int, data: Any) -> tuple[str, ...] | None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from adapters.store import Delivery, InboxEntry
+from adapters.store import Delivery, InboxEntry, NewEvent
 from api.services.group_commit import Ingestor
 from domain.events import (
     OFS_INVENTORY_EVENTS,
@@ -21,7 +21,10 @@ from domain.events import (
     OfsDetails,
     StockRef,
     StockUsageRecorded,
+    event_type,
+    to_data,
 )
+from domain.fold import stream_of
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LOCATIONS = ("VAN-01", "VAN-02", "WH-01")
@@ -105,6 +108,18 @@ def delivery(rng: random.Random, n: int) -> Delivery:
         content_type="application/json",
     )
     return Delivery(inbox=entry, facts=tuple(facts), metadata={"source": source})
+
+
+def appended(event: DomainEvent, key: str, *, as_data: bool = False) -> NewEvent:
+    """A domain event appended on its own under a dedupe key: as the event, or
+    `as_data` as its data (a dict), as a plain `append` may give it."""
+    return NewEvent(
+        stream_id=stream_of(event),
+        type=event_type(event),
+        data=to_data(event) if as_data else event,
+        occurred_at=event.occurred_at,
+        dedupe_key=key,
+    )
 
 
 def deliveries(seed: int, start: int, count: int) -> list[Delivery]:

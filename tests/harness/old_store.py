@@ -14,14 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters import servicemobility
 from adapters.store import Store, TableWrite
 from adapters.store.schema import EVENT_COLUMNS, events, inbox, streams
 from domain.events import Fact
 from domain.fold import stream_of
+from tests.harness.tables import execute
 from tests.strategies import encode
 
 AT = datetime(2026, 11, 20, 9, 20, tzinfo=UTC)
@@ -178,12 +177,7 @@ class OldStore:
 
 
 async def _alter_events(store: Store, change: str) -> None:
-    engine = create_async_engine(store.address.url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"ALTER TABLE events {change}"))
-    finally:
-        await engine.dispose()
+    await execute(store, f"ALTER TABLE events {change}")
 
 
 @asynccontextmanager

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.store import Row, Slot, Store, StoredEvent
 from adapters.store.projection_tables import (
@@ -83,6 +84,17 @@ async def rows_of(store: Store, table: Table, columns: Sequence[str]) -> list[Ro
     """Every row of a table, read through the store's maintenance."""
     async with store.maintaining() as maintenance:
         return await maintenance.rows(table, columns)
+
+
+async def execute(store: Store, statement: str) -> None:
+    """One SQL statement on the store's database through a connection of its
+    own, as an operator's or an older build's would be."""
+    engine = create_async_engine(store.address.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 async def items_in(store: Store, slot: Slot) -> dict[str, Item]:

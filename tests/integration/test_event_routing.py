@@ -14,8 +14,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import projections.filling as filling
 import projections.reading as reading
@@ -45,12 +43,13 @@ from projections.catalog import COUNTS, HISTORY, PROJECTIONS, SIGNALS
 from projections.live import LiveProjector
 from projections.rebuild import rebuild
 from projections.setup import prepare
-from tests.harness.histories import BATCH, T0, deliveries, submit_all
+from tests.harness.histories import BATCH, T0, appended, deliveries, submit_all
 from tests.harness.old_store import OLD_EVENTS
 from tests.harness.tables import (
     Tables,
     active,
     active_tables,
+    execute,
     expect_replay,
     rows_of,
     stored_events,
@@ -74,16 +73,6 @@ def others(count: int) -> list[DomainEvent]:
             )
         )
     return made
-
-
-def appended(event: DomainEvent, key: str) -> NewEvent:
-    return NewEvent(
-        stream_id=stream_of(event),
-        type=event_type(event),
-        data=event,
-        occurred_at=event.occurred_at,
-        dedupe_key=key,
-    )
 
 
 async def history(store: Store) -> None:
@@ -127,12 +116,7 @@ async def answers(store: Store) -> Answers:
 async def forget_routing(store: Store, where: str) -> None:
     """The routing of the events that match `where` gone, as events stored
     before revision 0012 have none."""
-    engine = create_async_engine(store.address.url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"UPDATE events SET routing = NULL WHERE {where}"))
-    finally:
-        await engine.dispose()
+    await execute(store, f"UPDATE events SET routing = NULL WHERE {where}")
 
 
 @pytest.fixture

@@ -28,8 +28,6 @@ from api.cli.rebuild import run_rebuild
 from api.cli.status import run_status
 from api.services.group_commit import Ingestor, Limits
 from api.settings import Settings
-from domain.events import event_type, to_data
-from domain.fold import stream_of
 from projections.catalog import COUNTS, HISTORY, ITEMS, PROJECTIONS, SIGNALS
 from projections.live import LiveProjector
 from projections.projection import Projection
@@ -43,6 +41,7 @@ from tests.harness.histories import (
     INVENTORY_IDS,
     LOCATIONS,
     T0,
+    appended,
     deliveries,
     submit_all,
     usage,
@@ -440,11 +439,4 @@ async def test_the_rebuild_and_status_commands(
 
 
 def raw_event(n: int) -> NewEvent:
-    event = usage(random.Random(n), 9000 + n)
-    return NewEvent(
-        stream_id=stream_of(event),
-        type=event_type(event),
-        data=to_data(event),
-        occurred_at=event.occurred_at,
-        dedupe_key=f"raw-{n}",
-    )
+    return appended(usage(random.Random(n), 9000 + n), f"raw-{n}", as_data=True)

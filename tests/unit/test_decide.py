@@ -38,13 +38,13 @@ from adapters.store.decide import decide
 from adapters.store.found import Batch, Decision, Found
 from adapters.store.routing import routing_keys
 from adapters.store.schema import EVENT_COLUMNS
-from domain.events import DomainEvent, RowClaim, event_type, to_data
-from domain.fold import stream_of, touched_keys
+from domain.events import RowClaim
+from domain.fold import touched_keys
 from projections.catalog import PROJECTIONS
 from projections.live import LiveProjector
 from projections.reading import decoder
+from tests.harness.histories import appended, usage
 from tests.harness.histories import delivery as history_delivery
-from tests.harness.histories import usage
 
 NOW = datetime(2026, 3, 2, 9, 30, 15, tzinfo=UTC)
 SLOTS = {projection.name: Slot(projection.version) for projection in PROJECTIONS}
@@ -486,17 +486,6 @@ def test_each_item_change_is_one_feed_entry_after_the_feeds_head() -> None:
     assert_feed_in_order(model)
 
 
-def domain_event_appended(event: DomainEvent, number: int) -> NewEvent:
-    """A domain event appended as its data (a dict), not as the event."""
-    return NewEvent(
-        stream_id=stream_of(event),
-        type=event_type(event),
-        data=to_data(event),
-        occurred_at=event.occurred_at,
-        dedupe_key=f"as-data-{number}",
-    )
-
-
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**16))
 def test_every_stored_event_carries_the_keys_its_stored_data_touches(seed: int) -> None:
@@ -506,7 +495,7 @@ def test_every_stored_event_carries_the_keys_its_stored_data_touches(seed: int) 
     data that is no domain event."""
     rng = random.Random(seed)
     deliveries = [history_delivery(rng, n) for n in range(6)]
-    as_data = [domain_event_appended(usage(rng, 100 + n), n) for n in range(2)]
+    as_data = [appended(usage(rng, 100 + n), f"as-data-{n}", as_data=True) for n in range(2)]
     batch = Batch(deliveries=deliveries, events=[*as_data, new_event(1, 0, None)])
     decision = decide(batch, read(empty_store(), batch), PROJECTOR, NOW)
 
